@@ -1,0 +1,3 @@
+from nodecode.cli.main import main
+
+raise SystemExit(main())

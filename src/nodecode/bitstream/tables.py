@@ -1,0 +1,49 @@
+"""Static integer probability tables: the only state the entropy decoder needs.
+
+Tables are integer CDFs at 16-bit precision in CompressAI's layout (L symbols plus an
+escape symbol, L + 2 entries). Because decoding reads only these integers, a file decodes
+bit-exactly on any machine, CPU or GPU.
+"""
+
+from __future__ import annotations
+
+import torch
+from compressai._CXX import pmf_to_quantized_cdf
+from torch import Tensor
+
+PRECISION = 16
+
+
+def count_symbols(symbols: Tensor, num_centers: int) -> Tensor:
+    """Per-channel symbol counts, shape (C, L), from symbols shaped (N, C, H, W)."""
+    c = symbols.shape[1]
+    flat = symbols.transpose(0, 1).reshape(c, -1).long()
+    counts = torch.zeros(c, num_centers, dtype=torch.int64)
+    counts.scatter_add_(1, flat, torch.ones_like(flat))
+    return counts
+
+
+def quantized_cdfs(counts: Tensor) -> Tensor:
+    """Integer CDF tables (C, L + 2) from counts; +1 smoothing keeps every center codable."""
+    counts = counts.to(torch.float64) + 1.0
+    pmfs = counts / counts.sum(1, keepdim=True)
+    rows = [pmf_to_quantized_cdf(pmf.tolist() + [0.0], PRECISION) for pmf in pmfs]
+    return torch.tensor(rows, dtype=torch.int32)
+
+
+def symbol_frequencies(cdfs: Tensor) -> Tensor:
+    """Integer frequency of each symbol (C, L + 1), the escape symbol last."""
+    return (cdfs[:, 1:] - cdfs[:, :-1]).to(torch.int64)
+
+
+def symbol_bits(symbols: Tensor, cdfs: Tensor) -> float:
+    """Ideal code length in bits of symbols (C, H, W) under the stored tables."""
+    c = symbols.shape[0]
+    freqs = symbol_frequencies(cdfs).to(torch.float64)
+    chosen = freqs.gather(1, symbols.reshape(c, -1).long())
+    return float((PRECISION - torch.log2(chosen)).sum())
+
+
+def min_bits_per_symbol(cdfs: Tensor) -> float:
+    """A lower bound on any symbol's cost; bounds how many symbols a payload can hold."""
+    return PRECISION - float(torch.log2(symbol_frequencies(cdfs).max().to(torch.float64)))

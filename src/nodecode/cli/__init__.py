@@ -1,0 +1,1 @@
+"""The `nodecode` command line: one module per group of subcommands."""

@@ -1,0 +1,49 @@
+"""Helpers shared by subcommands: resolving the codec of a file, output paths."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from nodecode.bitstream.container import NdcHeader, read_ndc
+from nodecode.codec.autoencoder import ConvAutoencoder
+from nodecode.codec.zoo import list_codecs, load_codec
+from nodecode.errors import ConfigError
+
+CODEC_HELP = f"codec name ({', '.join(list_codecs())}) or checkpoint path"
+
+
+@cache
+def cached_codec(spec: str, device: str = "cpu") -> ConvAutoencoder:
+    return load_codec(spec, device).eval()
+
+
+def codec_for_file(path: Path, spec: str | None, device: str = "cpu") -> ConvAutoencoder:
+    """The codec named by --codec, else the registry codec named in the file's header."""
+    if spec is None:
+        header, _ = read_ndc(path)
+        if header.codec_name not in list_codecs():
+            raise ConfigError(
+                f"{path}: written by codec {header.codec_name!r}, which is not a shipped codec; "
+                "pass its checkpoint with --codec"
+            )
+        spec = header.codec_name
+    return cached_codec(spec, device)
+
+
+def output_path(out_dir: Path, source: Path, suffix: str) -> Path:
+    return out_dir / (source.stem + suffix)
+
+
+def describe_header(header: NdcHeader, file_bytes: int) -> dict[str, object]:
+    c, h, w = header.latent_shape
+    return {
+        "codec": header.codec_name,
+        "codec_id": header.codec_id.hex(),
+        "image_size": f"{header.image_size[0]}x{header.image_size[1]}",
+        "latent_shape": f"{c}x{h}x{w}",
+        "centers": header.num_centers,
+        "payload_bytes": header.payload_length,
+        "file_bytes": file_bytes,
+        "bpp": round(8.0 * file_bytes / header.num_pixels, 4),
+    }

@@ -1,0 +1,37 @@
+"""Save and load codecs: safetensors weights and tables, config as JSON in the header."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+
+from nodecode.codec.autoencoder import ConvAutoencoder
+from nodecode.codec.config import CodecConfig
+from nodecode.errors import CheckpointError, ConfigError
+from nodecode.utils.checkpoint import load_tensors, save_tensors
+
+KIND = "codec"
+
+
+def save_codec(codec: ConvAutoencoder, path: str | os.PathLike) -> None:
+    meta = {"name": codec.name, "config": codec.config.to_json()}
+    save_tensors(path, codec.state_dict(), KIND, meta)
+
+
+def load_codec_checkpoint(
+    path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> ConvAutoencoder:
+    tensors, meta = load_tensors(path, KIND, device)
+    try:
+        config = CodecConfig.from_dict(json.loads(meta["config"]))
+    except (KeyError, ValueError, TypeError, ConfigError) as e:
+        raise CheckpointError(f"{path}: invalid codec config ({e})") from None
+    codec = ConvAutoencoder(config, name=str(meta.get("name", "custom")))
+    try:
+        codec.load_state_dict(tensors, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0]
+        raise CheckpointError(f"{path}: weights do not match its config ({first})") from None
+    return codec.to(device).eval()

@@ -1,0 +1,87 @@
+"""Images ↔ `.ndc` files, and `.ndc` → latents without ever running the decoder."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from nodecode.bitstream.container import NdcHeader, read_ndc, write_ndc
+from nodecode.bitstream.tables import min_bits_per_symbol
+from nodecode.codec.autoencoder import ConvAutoencoder
+from nodecode.errors import BitstreamError, CodecMismatchError
+
+# rANS flushes a 32-bit state; allow that much slack when bounding symbols by payload size.
+_RANS_SLACK_BITS = 64
+
+
+@dataclass
+class CompressedFile:
+    header: NdcHeader
+    file_bytes: int
+
+    @property
+    def bpp(self) -> float:
+        """Real rate: every byte of the file, header included, per pixel."""
+        return 8.0 * self.file_bytes / self.header.num_pixels
+
+
+def compress_image(
+    codec: ConvAutoencoder, image: Tensor, path: str | os.PathLike
+) -> CompressedFile:
+    """Encode one image (3, H, W) in [0, 1] to a `.ndc` file."""
+    codec.require_ready()
+    device = next(codec.parameters()).device
+    symbols = codec.encode(image.unsqueeze(0).to(device))[0].cpu()
+    payload = codec.compress_symbols(symbols.unsqueeze(0))[0]
+    header = NdcHeader(
+        codec_name=codec.name,
+        codec_id=codec.identity(),
+        image_size=(int(image.shape[-2]), int(image.shape[-1])),
+        latent_shape=tuple(symbols.shape),
+        num_centers=codec.num_centers,
+        payload_length=len(payload),
+    )
+    return CompressedFile(header, write_ndc(path, header, payload))
+
+
+def check_compatible(codec: ConvAutoencoder, header: NdcHeader, where: str) -> None:
+    if header.codec_id != codec.identity():
+        raise CodecMismatchError(
+            f"{where}: written by codec {header.codec_name!r} ({header.codec_id.hex()}), "
+            f"not by {codec.name!r} ({codec.identity().hex()}); pass the matching --codec"
+        )
+
+
+def read_symbols(codec: ConvAutoencoder, path: str | os.PathLike) -> tuple[NdcHeader, Tensor]:
+    """Entropy-decode a file to its symbols (C, h, w). Needs only the integer tables."""
+    header, payload = read_ndc(path)
+    check_compatible(codec, header, str(path))
+    codec.require_ready()
+    c, h, w = header.latent_shape
+    max_symbols = (8 * len(payload) + _RANS_SLACK_BITS) / max(min_bits_per_symbol(codec.cdfs), 1e-9)
+    if c * h * w > max_symbols:
+        raise BitstreamError(
+            f"{path}: header claims {c * h * w} symbols, but a {len(payload)}-byte payload can "
+            f"hold at most {int(max_symbols)} (decompression bomb or corrupted header)"
+        )
+    symbols = codec.decompress_symbols([payload], (h, w))[0]
+    if int(symbols.max()) >= codec.num_centers:
+        raise BitstreamError(f"{path}: payload decodes to invalid symbols (corrupted)")
+    return header, symbols
+
+
+def read_latent(codec: ConvAutoencoder, path: str | os.PathLike) -> tuple[NdcHeader, Tensor]:
+    """The dequantized latent ẑ (C, h, w) that inference networks read; g_s never runs."""
+    header, symbols = read_symbols(codec, path)
+    return header, codec.dequantize(symbols.to(codec.cdfs.device))
+
+
+def decompress_file(codec: ConvAutoencoder, path: str | os.PathLike) -> tuple[NdcHeader, Tensor]:
+    """Decode a `.ndc` file to the image (3, H, W) at its original size."""
+    header, symbols = read_symbols(codec, path)
+    with torch.no_grad():
+        image = codec.decode(symbols.unsqueeze(0).to(codec.cdfs.device), header.image_size)[0]
+    return header, image.cpu()

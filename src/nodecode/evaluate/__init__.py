@@ -1,0 +1,1 @@
+"""Metrics, classical baselines and rate–distortion evaluation."""

@@ -1,0 +1,48 @@
+"""Classical codecs through Pillow: JPEG over quality, JPEG 2000 over compression ratio."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from PIL import Image
+from torch import Tensor
+
+from nodecode.data.images import pil_to_tensor, tensor_to_pil
+
+JPEG_QUALITIES = (2, 5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90)
+JPEG2000_BPPS = (0.05, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0, 1.5)
+
+
+@dataclass
+class Coded:
+    setting: float
+    num_bytes: int
+    image: Tensor
+
+
+def _roundtrip(image: Image.Image, **save_args) -> tuple[int, Tensor]:
+    buffer = io.BytesIO()
+    image.save(buffer, **save_args)
+    num_bytes = buffer.tell()
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        return num_bytes, pil_to_tensor(decoded)
+
+
+def jpeg(x: Tensor, quality: int) -> Coded:
+    num_bytes, image = _roundtrip(tensor_to_pil(x), format="JPEG", quality=quality)
+    return Coded(quality, num_bytes, image)
+
+
+def jpeg2000(x: Tensor, bpp: float) -> Coded:
+    """JPEG 2000 at a target rate: Pillow takes it as a compression ratio of 24-bit pixels."""
+    save = {"format": "JPEG2000", "quality_mode": "rates", "quality_layers": [24.0 / bpp]}
+    num_bytes, image = _roundtrip(tensor_to_pil(x), **save)
+    return Coded(bpp, num_bytes, image)
+
+
+BASELINES = {
+    "jpeg": (jpeg, JPEG_QUALITIES),
+    "jpeg2000": (jpeg2000, JPEG2000_BPPS),
+}

@@ -1,0 +1,169 @@
+"""Rate–distortion evaluation of codecs against JPEG and JPEG 2000 (App. A.2, Fig. 8)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import tempfile
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from torch import Tensor
+
+from nodecode.bitstream.tables import symbol_bits
+from nodecode.codec.autoencoder import ConvAutoencoder
+from nodecode.codec.files import compress_image, decompress_file, read_symbols
+from nodecode.data.images import save_image
+from nodecode.evaluate.baselines import BASELINES
+from nodecode.evaluate.metrics import quality
+from nodecode.utils.io import atomic_path, atomic_write_text
+
+METRICS = ("psnr", "ssim", "ms_ssim")
+
+
+@dataclass
+class RDPoint:
+    """One image coded by one method at one setting; bpp is measured from bytes."""
+
+    method: str
+    setting: str
+    image: str
+    bpp: float
+    psnr: float
+    ssim: float
+    ms_ssim: float
+    bpp_estimate: float = math.nan
+
+
+def evaluate_codec(
+    codec: ConvAutoencoder, images: dict[str, Tensor], workdir: Path | None = None
+) -> list[RDPoint]:
+    """Compress each image to a real `.ndc` file, decode it back, and measure.
+
+    With `workdir`, the `.ndc` files and decoded PNGs are kept there for inspection.
+    """
+    points = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(workdir or tmp)
+        for name, x in images.items():
+            path = folder / f"{name}.ndc"
+            info = compress_image(codec, x, path)
+            _, symbols = read_symbols(codec, path)
+            _, x_hat = decompress_file(codec, path)
+            if workdir is not None:
+                save_image(x_hat, folder / f"{name}.png")
+            estimate = symbol_bits(symbols, codec.cdfs.cpu()) / info.header.num_pixels
+            points.append(
+                RDPoint(
+                    codec.name,
+                    codec.name,
+                    name,
+                    info.bpp,
+                    **quality(x, x_hat),
+                    bpp_estimate=estimate,
+                )
+            )
+    return points
+
+
+def evaluate_baselines(
+    images: dict[str, Tensor], methods: Iterable[str] = tuple(BASELINES)
+) -> list[RDPoint]:
+    points = []
+    for method in methods:
+        code, settings = BASELINES[method]
+        for name, x in images.items():
+            pixels = x.shape[-2] * x.shape[-1]
+            for setting in settings:
+                coded = code(x, setting)
+                bpp = 8.0 * coded.num_bytes / pixels
+                points.append(RDPoint(method, str(setting), name, bpp, **quality(x, coded.image)))
+    return points
+
+
+def at_matched_bpp(points: list[RDPoint], method: str, image: str, bpp: float) -> dict[str, float]:
+    """A baseline's metrics interpolated to `bpp` on one image; NaN outside its reachable rates."""
+    curve = sorted(
+        (p for p in points if p.method == method and p.image == image), key=lambda p: p.bpp
+    )
+    rates = [p.bpp for p in curve]
+    if not curve or not rates[0] <= bpp <= rates[-1]:
+        return dict.fromkeys(METRICS, math.nan)
+    return {m: float(np.interp(bpp, rates, [getattr(p, m) for p in curve])) for m in METRICS}
+
+
+def summarize(codec_points: list[RDPoint], baseline_points: list[RDPoint]) -> list[dict]:
+    """Per codec: mean bpp and metrics, and each baseline's mean metrics at the same bpp."""
+    rows = []
+    for codec_name in dict.fromkeys(p.method for p in codec_points):
+        mine = [p for p in codec_points if p.method == codec_name]
+        row = {
+            "codec": codec_name,
+            "images": len(mine),
+            "bpp": _mean(p.bpp for p in mine),
+            "bpp_estimate": _mean(p.bpp_estimate for p in mine),
+        }
+        row.update({m: _mean(getattr(p, m) for p in mine) for m in METRICS})
+        for method in dict.fromkeys(p.method for p in baseline_points):
+            matched = [at_matched_bpp(baseline_points, method, p.image, p.bpp) for p in mine]
+            row.update({f"{method}_{m}": _mean(d[m] for d in matched) for m in METRICS})
+        rows.append(row)
+    return rows
+
+
+def _mean(values: Iterable[float]) -> float:
+    """Mean of the finite values; NaN when none is (e.g. a rate JPEG cannot reach)."""
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def write_points(points: list[RDPoint], path: Path) -> None:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(asdict(points[0])))
+        writer.writeheader()
+        writer.writerows(asdict(p) for p in points)
+
+
+def write_summary(rows: list[dict], path: Path) -> None:
+    clean = [
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+        for r in rows
+    ]
+    atomic_write_text(path, json.dumps(clean, indent=2) + "\n")
+
+
+def plot_rate_distortion(points: list[RDPoint], path: Path) -> None:
+    """MS-SSIM, SSIM and PSNR against bpp, averaged per setting, like the paper's Fig. 8."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    methods = list(dict.fromkeys(p.method for p in points))
+    codecs = [m for m in methods if m not in BASELINES]
+    for ax, metric in zip(axes, ("ms_ssim", "ssim", "psnr"), strict=True):
+        for method in methods:
+            by_setting: dict[str, list[RDPoint]] = {}
+            for p in points:
+                if p.method == method:
+                    by_setting.setdefault(p.setting, []).append(p)
+            xs = [_mean(p.bpp for p in group) for group in by_setting.values()]
+            ys = [_mean(getattr(p, metric) for p in group) for group in by_setting.values()]
+            order = np.argsort(xs)
+            if method in codecs:
+                ax.plot(np.array(xs)[order], np.array(ys)[order], "o", ms=9, label=method)
+            else:
+                ax.plot(np.array(xs)[order], np.array(ys)[order], ".-", label=method.upper())
+        ax.set_xlabel("bpp (measured from file bytes)")
+        ax.set_title(metric.upper().replace("_", "-"))
+        ax.grid(alpha=0.3)
+        ax.set_xlim(0, 1.6)
+    axes[0].legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)

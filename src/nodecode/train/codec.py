@@ -1,0 +1,134 @@
+"""Codec training with Eq. 1 (App. A.1): Adam, periodic checkpoints, exact resume."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from nodecode.bitstream.tables import count_symbols
+from nodecode.codec.autoencoder import ConvAutoencoder
+from nodecode.codec.checkpoint import save_codec
+from nodecode.codec.config import operating_point
+from nodecode.codec.loss import rate_distortion_loss
+from nodecode.data.crops import RandomCrops, training_images
+from nodecode.errors import CheckpointError
+from nodecode.train.state import load_train_state, save_train_state
+
+
+@dataclass
+class CodecTrainConfig:
+    """Defaults are the paper's (batch 30, 600k Adam steps, lr per operating point)."""
+
+    op: str = "0.635"
+    data: str = "skimage:train"
+    width: float = 1.0
+    crop: int = 224
+    batch_size: int = 30
+    lr: float | None = None
+    max_steps: int = 600_000
+    checkpoint_every: int = 1000
+    log_every: int = 25
+    table_batches: int = 20
+    seed: int = 0
+    name: str = "custom"
+
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else operating_point(self.op).lr
+
+
+# Settings that may change on resume without changing what is being trained.
+_RESUMABLE = {"max_steps", "checkpoint_every", "log_every"}
+
+
+def _run_identity(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k not in _RESUMABLE}
+
+
+def _paths(out: Path) -> tuple[Path, Path]:
+    stem = out.with_suffix("")
+    return stem.with_name(stem.name + ".state.safetensors"), stem.with_name(stem.name + ".log.csv")
+
+
+def _batch(dataset: RandomCrops, batch_size: int, device: torch.device) -> torch.Tensor:
+    # Indexes and crops come from the global RNG, which the checkpoint saves: resume is exact.
+    indexes = torch.randint(len(dataset), (batch_size,)).tolist()
+    return torch.stack([dataset[i] for i in indexes]).to(device)
+
+
+@torch.no_grad()
+def fit_tables(codec: ConvAutoencoder, dataset: RandomCrops, batches: int, batch_size: int) -> None:
+    """Count symbols on training crops and freeze the integer probability tables."""
+    device = next(codec.parameters()).device
+    codec.eval()
+    counts = torch.zeros_like(codec.symbol_counts, device="cpu")
+    for _ in range(batches):
+        counts += count_symbols(
+            codec.encode(_batch(dataset, batch_size, device)).cpu(), codec.num_centers
+        )
+    codec.update(counts)
+
+
+def train_codec(
+    config: CodecTrainConfig, out: str | Path, resume: bool = False, device: str = "cpu"
+) -> ConvAutoencoder:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    state_path, log_path = _paths(out)
+    dev = torch.device(device)
+    torch.manual_seed(config.seed)
+    codec = ConvAutoencoder(
+        operating_point(config.op).codec_config(width=config.width), name=config.name
+    ).to(dev)
+    optimizer = torch.optim.Adam(codec.parameters(), lr=config.learning_rate())
+    dataset = RandomCrops(training_images(config.data), config.crop, length=1 << 30)
+    step = 0
+    if resume and state_path.is_file():
+        step, saved = load_train_state(state_path, codec, optimizer)
+        if _run_identity(saved) != _run_identity(dataclasses.asdict(config)):
+            raise CheckpointError(f"{state_path}: saved with a different configuration: {saved}")
+    elif not resume and log_path.exists():
+        log_path.unlink()
+
+    codec.train()
+    log_file = log_path.open("a", newline="")
+    writer = csv.writer(log_file)
+    if step == 0:
+        writer.writerow(["step", "loss", "mse", "entropy_bits", "bpp_estimate", "seconds"])
+    start = time.time()
+    bar = tqdm(total=config.max_steps, initial=step, desc=f"codec {config.op}", unit="step")
+    try:
+        while step < config.max_steps:
+            x = _batch(dataset, config.batch_size, dev)
+            output = codec(x)
+            loss, mse = rate_distortion_loss(x, output, codec.config)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            bar.update(1)
+            if step % config.log_every == 0 or step == config.max_steps:
+                row = [
+                    step,
+                    loss.item(),
+                    mse.item(),
+                    output.entropy_bits.item(),
+                    output.bpp_estimate.item(),
+                    round(time.time() - start, 1),
+                ]
+                writer.writerow(row)
+                log_file.flush()
+                bar.set_postfix(mse=f"{row[2]:.1f}", H=f"{row[3]:.3f}", bpp=f"{row[4]:.3f}")
+            if step % config.checkpoint_every == 0 or step == config.max_steps:
+                save_train_state(state_path, codec, optimizer, step, dataclasses.asdict(config))
+    finally:
+        bar.close()
+        log_file.close()
+    fit_tables(codec, dataset, config.table_batches, config.batch_size)
+    save_codec(codec, out)
+    return codec

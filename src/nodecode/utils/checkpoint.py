@@ -1,0 +1,65 @@
+"""Checkpoints as safetensors with a JSON header: no pickle, so loading never runs code."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from nodecode.errors import CheckpointError
+from nodecode.utils.io import atomic_path
+
+META_KEY = "nodecode"
+FORMAT_VERSION = 1
+
+
+def save_tensors(
+    path: str | os.PathLike, tensors: dict[str, torch.Tensor], kind: str, meta: dict[str, Any]
+) -> None:
+    """Atomically write tensors plus `meta` (JSON) tagged with a checkpoint `kind`."""
+    header = {"kind": kind, "format_version": FORMAT_VERSION, **meta}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    with atomic_path(path, suffix=".safetensors") as tmp:
+        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(header, sort_keys=True)})
+
+
+def read_meta(path: str | os.PathLike, kind: str) -> dict[str, Any]:
+    """Read and check the JSON header without loading any tensor."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get(META_KEY)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({e})") from None
+    if raw is None:
+        raise CheckpointError(f"{path}: safetensors file has no nodecode header")
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{path}: nodecode header is not valid JSON") from None
+    if meta.get("kind") != kind:
+        raise CheckpointError(f"{path}: is a {meta.get('kind')!r} checkpoint, expected {kind!r}")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format {meta.get('format_version')} is not supported"
+        )
+    return meta
+
+
+def load_tensors(
+    path: str | os.PathLike, kind: str, device: str | torch.device = "cpu"
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    meta = read_meta(path, kind)
+    try:
+        with safe_open(str(path), framework="pt", device=str(device)) as f:
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: corrupted checkpoint ({e})") from None
+    return tensors, meta

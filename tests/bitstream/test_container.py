@@ -1,0 +1,118 @@
+import struct
+import zlib
+
+import pytest
+import torch
+
+from nodecode.bitstream.container import MAGIC, NdcHeader, parse_ndc, read_ndc, write_ndc
+from nodecode.codec.files import compress_image, decompress_file, read_latent, read_symbols
+from nodecode.errors import BitstreamError, CodecMismatchError
+from tests.conftest import make_tiny_codec
+
+
+@pytest.fixture
+def ndc_file(tmp_path, tiny_codec, photo):
+    path = tmp_path / "photo.ndc"
+    compress_image(tiny_codec, photo, path)
+    return path
+
+
+def test_file_round_trip_is_exact(tmp_path, tiny_codec, photo, ndc_file):
+    header, symbols = read_symbols(tiny_codec, ndc_file)
+    assert torch.equal(symbols, tiny_codec.encode(photo.unsqueeze(0))[0])
+    assert header.image_size == (97, 119) and header.latent_shape == (4, 13, 15)
+    assert header.codec_name == "tiny" and header.codec_id == tiny_codec.identity()
+    _, image = decompress_file(tiny_codec, ndc_file)
+    assert image.shape == photo.shape
+    _, latent = read_latent(tiny_codec, ndc_file)
+    assert torch.equal(latent, tiny_codec.dequantize(symbols))
+
+
+def test_header_encodes_and_parses_back(ndc_file):
+    header, payload = read_ndc(ndc_file)
+    data = ndc_file.read_bytes()
+    assert data.startswith(MAGIC) and data[4] == 1
+    assert parse_ndc(data) == (header, payload)
+
+
+def test_every_truncation_is_a_clear_error(ndc_file):
+    data = ndc_file.read_bytes()
+    for cut in range(len(data)):
+        with pytest.raises(BitstreamError, match="<cut>"):
+            parse_ndc(data[:cut], "<cut>")
+
+
+def test_every_single_bit_flip_is_detected(ndc_file):
+    data = bytearray(ndc_file.read_bytes())
+    for position in range(len(data)):
+        for bit in (0, 5):
+            corrupted = bytearray(data)
+            corrupted[position] ^= 1 << bit
+            with pytest.raises(BitstreamError):
+                parse_ndc(bytes(corrupted))
+
+
+def test_errors_name_the_file(tmp_path, ndc_file):
+    bad = tmp_path / "bad.ndc"
+    bad.write_bytes(b"GIF89a" + ndc_file.read_bytes()[6:])
+    with pytest.raises(BitstreamError, match=r"bad\.ndc.*bad magic"):
+        read_ndc(bad)
+    with pytest.raises(BitstreamError, match=r"missing\.ndc: no such file"):
+        read_ndc(tmp_path / "missing.ndc")
+    with pytest.raises(BitstreamError, match="is a directory"):
+        read_ndc(tmp_path)
+
+
+def test_unknown_version_is_rejected(ndc_file):
+    data = bytearray(ndc_file.read_bytes())
+    data[4] = 2
+    with pytest.raises(BitstreamError, match="version 2 is not supported"):
+        parse_ndc(bytes(data))
+
+
+def test_trailing_bytes_are_rejected(ndc_file):
+    with pytest.raises(BitstreamError, match="trailing bytes"):
+        parse_ndc(ndc_file.read_bytes() + b"\0")
+
+
+def test_wrong_codec_is_refused(ndc_file):
+    other = make_tiny_codec(seed=1, name="tiny")
+    with pytest.raises(CodecMismatchError, match=r"photo\.ndc: written by codec 'tiny'"):
+        read_symbols(other, ndc_file)
+
+
+def forge(header: NdcHeader, payload: bytes) -> bytes:
+    """A file with valid checksums but arbitrary (possibly absurd) header fields."""
+    return header.encode() + payload + struct.pack("<I", zlib.crc32(payload))
+
+
+def test_absurd_dimensions_are_rejected_before_any_allocation(tiny_codec):
+    base = NdcHeader("tiny", tiny_codec.identity(), (8, 8), (4, 1, 1), 6, 4)
+    cases = {
+        "exceeds the": NdcHeader("tiny", base.codec_id, (2**31, 2**31), (4, 2**28, 2**28), 6, 4),
+        "does not match image": NdcHeader("tiny", base.codec_id, (8, 8), (4, 9, 9), 6, 4),
+        "channels": NdcHeader("tiny", base.codec_id, (8, 8), (60000, 1, 1), 6, 4),
+        "empty": NdcHeader("tiny", base.codec_id, (0, 8), (4, 0, 1), 6, 4),
+        "centers": NdcHeader("tiny", base.codec_id, (8, 8), (4, 1, 1), 1, 4),
+    }
+    for message, header in cases.items():
+        with pytest.raises(BitstreamError, match=message):
+            parse_ndc(forge(header, b"\0" * 4))
+
+
+def test_decompression_bomb_is_rejected(tmp_path, tiny_codec):
+    header = NdcHeader("tiny", tiny_codec.identity(), (12000, 12000), (4, 1500, 1500), 6, 4)
+    bomb = tmp_path / "bomb.ndc"
+    bomb.write_bytes(forge(header, b"\0" * 4))
+    with pytest.raises(BitstreamError, match="decompression bomb"):
+        read_symbols(tiny_codec, bomb)
+
+
+def test_write_is_atomic_and_validates(tmp_path, tiny_codec):
+    target = tmp_path / "out.ndc"
+    target.write_bytes(b"previous content")
+    bad = NdcHeader("tiny", tiny_codec.identity(), (8, 8), (4, 5, 5), 6, 3)
+    with pytest.raises(BitstreamError):
+        write_ndc(target, bad, b"abc")
+    assert target.read_bytes() == b"previous content"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.ndc"]

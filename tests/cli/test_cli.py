@@ -1,0 +1,88 @@
+"""Smoke tests of every codec verb, through `main()` as a user would call it."""
+
+import json
+
+import pytest
+
+from nodecode.cli.main import main
+from nodecode.codec import save_codec
+from nodecode.data.images import load_image, save_image
+
+
+@pytest.fixture
+def workspace(tmp_path, tiny_codec, photo):
+    save_codec(tiny_codec, tmp_path / "tiny.safetensors")
+    save_image(photo, tmp_path / "in" / "photo.png")
+    return tmp_path
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_compress_decompress_info_show_latents(workspace, capsys):
+    ckpt = workspace / "tiny.safetensors"
+    code, out, _ = run(
+        capsys, "compress", workspace / "in" / "photo.png", "--codec", ckpt, "-o", workspace / "ndc"
+    )
+    assert code == 0 and "bpp" in out
+    ndc = workspace / "ndc" / "photo.ndc"
+    code, _, _ = run(capsys, "decompress", ndc, "--codec", ckpt, "-o", workspace / "dec")
+    assert code == 0
+    assert load_image(workspace / "dec" / "photo.png").shape == (3, 97, 119)
+    code, out, _ = run(capsys, "info", ndc, "--codec", ckpt)
+    assert code == 0 and "latent_shape: 4x13x15" in out and "bits/symbol" in out
+    code, _, _ = run(capsys, "show-latents", ndc, "--codec", ckpt, "-o", workspace / "lat.png")
+    assert code == 0 and (workspace / "lat.png").stat().st_size > 1000
+
+
+def test_errors_are_one_line_and_name_the_file(workspace, capsys):
+    ckpt = workspace / "tiny.safetensors"
+    code, _, err = run(capsys, "info", workspace / "in" / "photo.png", "--codec", ckpt)
+    assert code == 2 and "photo.png: not a .ndc file" in err and "Traceback" not in err
+    code, _, err = run(capsys, "compress", workspace / "nope.png", "--codec", ckpt, "-o", workspace)
+    assert code == 2 and "nope.png: no such image file" in err
+    code, _, err = run(
+        capsys,
+        "compress",
+        workspace / "in" / "photo.png",
+        "--codec",
+        "paper-0.635",
+        "-o",
+        workspace / "x",
+    )
+    assert code == 2 and "no frequency tables" in err
+    assert not (workspace / "x").exists() or not any((workspace / "x").iterdir())
+
+
+def test_eval_codec_writes_csv_json_and_figure(workspace, capsys, photo):
+    import torch
+
+    big = torch.nn.functional.interpolate(photo[None], size=(176, 176), mode="bilinear")[0]
+    save_image(big, workspace / "big" / "big.png")
+    code, out, _ = run(
+        capsys,
+        "eval-codec",
+        "--codec",
+        workspace / "tiny.safetensors",
+        "--images",
+        workspace / "big",
+        "-o",
+        workspace / "eval",
+        "--baselines",
+        "jpeg2000",
+    )
+    assert code == 0 and "MS-SSIM" in out
+    summary = json.loads((workspace / "eval" / "rd_summary.json").read_text())
+    assert summary[0]["codec"] == "tiny" and 0 < summary[0]["ms_ssim"] <= 1
+    assert (workspace / "eval" / "rd.png").is_file()
+    assert (workspace / "eval" / "rd_points.csv").read_text().count("\n") > 5
+
+
+def test_demo_runs_on_a_small_image_set(workspace, capsys):
+    code, out, _ = run(capsys, "demo", "--images", workspace / "in", "--out", workspace / "demo")
+    assert code == 0 and "small-0.330" in out
+    assert (workspace / "demo" / "small-0.330" / "photo.ndc").is_file()
+    assert (workspace / "demo" / "rd.png").is_file()

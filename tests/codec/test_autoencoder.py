@@ -1,0 +1,71 @@
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from nodecode.codec import CodecConfig, ConvAutoencoder, paper_codec
+from tests.conftest import TINY
+
+
+def macs(fn, *args) -> float:
+    with FlopCounterMode(display=False) as counter:
+        fn(*args)
+    return counter.get_total_flops() / 2
+
+
+@pytest.mark.parametrize("size", [(64, 64), (67, 45), (8, 8), (1, 13)])
+def test_any_image_size_gives_ceil_eighth_latent_and_same_size_output(size):
+    codec = ConvAutoencoder(TINY)
+    x = torch.rand(2, 3, *size)
+    out = codec(x)
+    expected = (2, TINY.latent_channels, -(-size[0] // 8), -(-size[1] // 8))
+    assert out.symbols.shape == expected
+    assert out.latent.shape == expected
+    assert out.x_hat.shape == x.shape
+    assert codec.decode(out.symbols, size).shape == x.shape
+
+
+def test_paper_width_codec_costs_match_the_paper_at_224():
+    codec = paper_codec("0.635").eval()
+    x = torch.rand(1, 3, 224, 224)
+    with torch.no_grad():
+        z = codec.analysis(x)
+        encoder = macs(codec.analysis, x)
+        decoder = macs(codec.synthesis, z)
+    assert z.shape == (1, 32, 28, 28)
+    assert encoder == pytest.approx(3.56e9, rel=0.10)
+    assert decoder == pytest.approx(2.85e9, rel=0.10)
+
+
+def test_width_multiplier_scales_channels():
+    assert CodecConfig(width=1.0).channels == (64, 128)
+    assert CodecConfig(width=0.5).channels == (32, 64)
+    small = ConvAutoencoder(CodecConfig(width=0.25, latent_channels=8))
+    assert small.g_a[0].out_channels == 16 and small.g_a[-1].out_channels == 8
+
+
+def test_gradients_reach_encoder_decoder_and_centers():
+    codec = ConvAutoencoder(TINY)
+    out = codec(torch.rand(2, 3, 32, 32))
+    (out.x_hat.square().mean() + out.entropy_bits).backward()
+    assert codec.g_a[0].weight.grad.abs().sum() > 0
+    assert codec.g_s[-1].weight.grad.abs().sum() > 0
+    assert codec.quantizer.centers.grad.abs().sum() > 0
+
+
+def test_bpp_estimate_is_entropy_times_channels_over_64():
+    codec = ConvAutoencoder(TINY)
+    out = codec(torch.rand(1, 3, 32, 32))
+    assert out.bpp_estimate.item() == pytest.approx(out.entropy_bits.item() * 4 / 64)
+
+
+def test_identity_changes_with_weights_and_tables(tiny_codec):
+    before = tiny_codec.identity()
+    assert len(before) == 16 and tiny_codec.identity() == before
+    counts = tiny_codec.symbol_counts.clone()
+    counts[0, 0] += 1000
+    tiny_codec.update(counts)
+    after_tables = tiny_codec.identity()
+    assert after_tables != before
+    with torch.no_grad():
+        tiny_codec.g_s[-1].bias.add_(1e-6)
+    assert tiny_codec.identity() != after_tables

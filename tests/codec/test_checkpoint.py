@@ -1,0 +1,59 @@
+import json
+
+import pytest
+from safetensors.torch import save_file
+
+from nodecode.codec import list_codecs, load_codec, load_codec_checkpoint, save_codec
+from nodecode.errors import CheckpointError, ConfigError
+from nodecode.utils.checkpoint import save_tensors
+
+
+def test_save_load_round_trip_keeps_identity(tmp_path, tiny_codec):
+    path = tmp_path / "codec.safetensors"
+    save_codec(tiny_codec, path)
+    loaded = load_codec_checkpoint(path)
+    assert loaded.identity() == tiny_codec.identity()
+    assert loaded.name == "tiny" and loaded.config == tiny_codec.config
+    assert load_codec(str(path)).identity() == tiny_codec.identity()
+
+
+def test_corrupted_checkpoint_is_a_clear_error(tmp_path, tiny_codec):
+    path = tmp_path / "codec.safetensors"
+    save_codec(tiny_codec, path)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match=r"codec\.safetensors"):
+        load_codec_checkpoint(path)
+
+
+def test_foreign_safetensors_and_wrong_kind_are_refused(tmp_path, tiny_codec):
+    foreign = tmp_path / "foreign.safetensors"
+    save_file(tiny_codec.state_dict(), str(foreign))
+    with pytest.raises(CheckpointError, match="no nodecode header"):
+        load_codec_checkpoint(foreign)
+    other = tmp_path / "other.safetensors"
+    save_tensors(other, tiny_codec.state_dict(), "classifier", {})
+    with pytest.raises(CheckpointError, match="is a 'classifier' checkpoint"):
+        load_codec_checkpoint(other)
+
+
+def test_config_must_match_weights(tmp_path, tiny_codec):
+    path = tmp_path / "codec.safetensors"
+    config = json.loads(tiny_codec.config.to_json()) | {"latent_channels": 8}
+    save_tensors(
+        path, tiny_codec.state_dict(), "codec", {"name": "x", "config": json.dumps(config)}
+    )
+    with pytest.raises(CheckpointError, match="weights do not match its config"):
+        load_codec_checkpoint(path)
+    config["surprise"] = 1
+    save_tensors(
+        path, tiny_codec.state_dict(), "codec", {"name": "x", "config": json.dumps(config)}
+    )
+    with pytest.raises(CheckpointError, match="unknown codec config keys"):
+        load_codec_checkpoint(path)
+
+
+def test_registry_names_and_unknown_names():
+    assert {"paper-0.0983", "paper-0.330", "paper-0.635"} <= set(list_codecs())
+    assert load_codec("paper-0.330").config.latent_channels == 16
+    with pytest.raises(ConfigError, match="unknown codec 'nope'"):
+        load_codec("nope")

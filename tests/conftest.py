@@ -1,0 +1,37 @@
+"""Shared fixtures: a tiny codec with fitted tables, and small natural test images."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")
+
+from nodecode.bitstream import count_symbols  # noqa: E402
+from nodecode.codec import CodecConfig, ConvAutoencoder  # noqa: E402
+from nodecode.data.images import pil_to_tensor  # noqa: E402
+from nodecode.data.photos import load_photo  # noqa: E402
+
+TINY = CodecConfig(latent_channels=4, width=0.125, num_centers=6)
+
+
+def make_tiny_codec(seed: int = 0, name: str = "tiny") -> ConvAutoencoder:
+    """A small random codec whose tables are fitted on natural crops, as train-codec does."""
+    torch.manual_seed(seed)
+    codec = ConvAutoencoder(TINY, name=name).eval()
+    photo = pil_to_tensor(load_photo("chelsea"))[:, :128, :128]
+    codec.update(count_symbols(codec.encode(photo.unsqueeze(0)), TINY.num_centers))
+    return codec
+
+
+@pytest.fixture
+def tiny_codec() -> ConvAutoencoder:
+    return make_tiny_codec()
+
+
+@pytest.fixture(scope="session")
+def photo() -> torch.Tensor:
+    """A held-out natural photo, cropped to an odd size that is not a multiple of 8."""
+    return pil_to_tensor(load_photo("astronaut"))[:, 100:197, 150:269]

@@ -1,0 +1,56 @@
+import math
+
+import pytest
+import torch
+
+from nodecode.evaluate.baselines import jpeg, jpeg2000
+from nodecode.evaluate.metrics import psnr, quality
+from nodecode.evaluate.rate_distortion import (
+    RDPoint,
+    at_matched_bpp,
+    evaluate_baselines,
+    evaluate_codec,
+    summarize,
+)
+
+
+def test_psnr_known_values():
+    x = torch.zeros(3, 8, 8)
+    assert psnr(x, x) == math.inf
+    y = x + 10 / 255  # MSE 100 on the 0-255 scale
+    assert psnr(x, y) == pytest.approx(10 * math.log10(255**2 / 100))
+
+
+def test_quality_metrics_of_identical_images_and_small_images(photo):
+    q = quality(photo, photo)
+    assert q["ssim"] == pytest.approx(1.0) and q["psnr"] == math.inf
+    assert math.isnan(q["ms_ssim"])  # 97 px is too small for 5-scale MS-SSIM
+
+
+def test_baselines_spend_more_bytes_for_more_quality(photo):
+    low, high = jpeg(photo, 10), jpeg(photo, 90)
+    assert low.num_bytes < high.num_bytes
+    assert psnr(photo, low.image) < psnr(photo, high.image)
+    j2k = jpeg2000(photo, 0.5)
+    bpp = 8 * j2k.num_bytes / (photo.shape[1] * photo.shape[2])
+    assert bpp == pytest.approx(0.5, rel=0.35)
+
+
+def test_matched_bpp_interpolates_and_refuses_to_extrapolate():
+    points = [
+        RDPoint("jpeg", "a", "im", 0.2, 20.0, 0.5, 0.8),
+        RDPoint("jpeg", "b", "im", 0.6, 30.0, 0.7, 0.9),
+    ]
+    mid = at_matched_bpp(points, "jpeg", "im", 0.4)
+    assert mid["psnr"] == pytest.approx(25.0) and mid["ssim"] == pytest.approx(0.6)
+    assert math.isnan(at_matched_bpp(points, "jpeg", "im", 0.1)["psnr"])
+
+
+def test_codec_evaluation_measures_real_files(tiny_codec, photo, tmp_path):
+    points = evaluate_codec(tiny_codec, {"p": photo}, workdir=tmp_path)
+    assert (tmp_path / "p.ndc").is_file() and (tmp_path / "p.png").is_file()
+    file_bits = 8 * (tmp_path / "p.ndc").stat().st_size
+    assert points[0].bpp == pytest.approx(file_bits / (97 * 119))
+    assert points[0].bpp_estimate < points[0].bpp  # the file adds a header
+    rows = summarize(points, evaluate_baselines({"p": photo}, ["jpeg2000"]))
+    assert rows[0]["codec"] == "tiny" and "jpeg2000_psnr" in rows[0]
