@@ -11,10 +11,10 @@ from collections.abc import Sequence
 warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")
 
 from nodecode import __version__  # noqa: E402
-from nodecode.cli import codec_files, demo, eval_codec, train_codec  # noqa: E402
+from nodecode.cli import codec_files, demo, eval_codec, flops, train_codec  # noqa: E402
 from nodecode.errors import NodecodeError  # noqa: E402
 
-COMMAND_MODULES = (train_codec, codec_files, eval_codec, demo)
+COMMAND_MODULES = (train_codec, codec_files, eval_codec, flops, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 
 def _cell(value: object, digits: int) -> str:
+    if value is None:
+        return "—"
     if isinstance(value, float):
         return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
     return str(value)

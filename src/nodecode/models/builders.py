@@ -1,0 +1,42 @@
+"""One-line builders for every network, registered by name (`resnet50`, `cresnet51-d`, …)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from torch import nn
+
+from nodecode.models.registry import register
+from nodecode.models.resnet import SPECS, ResNetBackbone, ResNetClassifier
+from nodecode.models.segmentation import DeepLabV2
+
+DEFAULT_LATENT_CHANNELS = 32  # the 0.635 bpp operating point
+
+
+def classifier(
+    name: str,
+    num_classes: int = 1000,
+    in_channels: int | None = None,
+    width: float = 1.0,
+    branches: int = 1,
+) -> nn.Module:
+    spec = SPECS[name]
+    channels = in_channels or (DEFAULT_LATENT_CHANNELS if spec.on_latents else 3)
+    return ResNetClassifier(ResNetBackbone(spec, channels, width, False, branches), num_classes)
+
+
+def segmenter(
+    name: str,
+    num_classes: int = 21,
+    in_channels: int | None = None,
+    width: float = 1.0,
+    branches: int = 1,
+) -> nn.Module:
+    spec = SPECS[name]
+    channels = in_channels or (DEFAULT_LATENT_CHANNELS if spec.on_latents else 3)
+    return DeepLabV2(ResNetBackbone(spec, channels, width, True, branches), num_classes)
+
+
+for _name in SPECS:
+    register(_name)(partial(classifier, _name))
+    register(f"{_name}-d")(partial(segmenter, _name))
