@@ -11,10 +11,19 @@ from collections.abc import Sequence
 warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")
 
 from nodecode import __version__  # noqa: E402
-from nodecode.cli import codec_files, demo, eval_codec, flops, train_codec  # noqa: E402
+from nodecode.cli import (  # noqa: E402
+    codec_files,
+    data,
+    demo,
+    eval_codec,
+    flops,
+    infer,
+    train_codec,
+    train_tasks,
+)
 from nodecode.errors import NodecodeError  # noqa: E402
 
-COMMAND_MODULES = (train_codec, codec_files, eval_codec, flops, demo)
+COMMAND_MODULES = (train_codec, codec_files, eval_codec, data, train_tasks, infer, flops, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -34,3 +34,38 @@ def plot_latent_channels(
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
+
+
+def plot_scene_grid(dataset, path: Path, count: int = 16, columns: int = 8) -> None:
+    """Images of a dataset in a grid; segmentation masks drawn as a coloured overlay."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from nodecode.data.fashion_scenes import CLASSES
+
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.8 * rows))
+    palette = plt.get_cmap("tab10")(np.arange(10))[:, :3]
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= min(count, len(dataset)):
+            continue
+        image, target = dataset[i]
+        shown = image.permute(1, 2, 0).numpy().copy()
+        if target.dim() == 2:
+            mask = target.numpy()
+            for label in range(1, 11):
+                shown[mask == label] = 0.45 * shown[mask == label] + 0.55 * palette[label - 1]
+            ax.set_title(
+                ",".join(sorted({CLASSES[m - 1][:7] for m in np.unique(mask) if m})), fontsize=6
+            )
+        else:
+            ax.set_title(CLASSES[int(target)], fontsize=7)
+        ax.imshow(shown)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)

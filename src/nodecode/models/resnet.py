@@ -89,20 +89,28 @@ class ResNetBackbone(nn.Module):
         self.layer4 = self._make_layer(Bottleneck, planes[3], spec.blocks[3], 2, dilate=dilated)
         self.out_channels = planes[3] * Bottleneck.expansion
         self.input_stride = LATENT_STRIDE if spec.on_latents else 1
+        # Per-channel mean centering (App. A.4), set from the training data.
+        self.register_buffer("input_mean", torch.zeros(1, in_channels * branches, 1, 1))
         _init_like_torchvision(self)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.layer1(self.stem(x))
+        x = self.layer1(self.stem(x - self.input_mean))
         return self.layer4(self.layer3(self.layer2(x)))
 
 
 def _init_like_torchvision(module: nn.Module) -> None:
+    """torchvision's init with `zero_init_residual=True`: each block starts as the identity
+    (Goyal et al. 2017, whose linear-scaling rule the paper's schedule uses), which keeps
+    deep, narrow networks stable in their first steps."""
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.constant_(m.weight, 1)
             nn.init.constant_(m.bias, 0)
+    for m in module.modules():
+        if isinstance(m, Bottleneck):
+            nn.init.constant_(m.bn3.weight, 0)
 
 
 class ResNetClassifier(nn.Module):

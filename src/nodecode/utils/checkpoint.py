@@ -28,8 +28,9 @@ def save_tensors(
         save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(header, sort_keys=True)})
 
 
-def read_meta(path: str | os.PathLike, kind: str) -> dict[str, Any]:
-    """Read and check the JSON header without loading any tensor."""
+def read_meta(path: str | os.PathLike, kind: str | tuple[str, ...]) -> dict[str, Any]:
+    """Read and check the JSON header (of one of the `kind`s) without loading any tensor."""
+    kinds = (kind,) if isinstance(kind, str) else kind
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
@@ -44,8 +45,9 @@ def read_meta(path: str | os.PathLike, kind: str) -> dict[str, Any]:
         meta = json.loads(raw)
     except json.JSONDecodeError:
         raise CheckpointError(f"{path}: nodecode header is not valid JSON") from None
-    if meta.get("kind") != kind:
-        raise CheckpointError(f"{path}: is a {meta.get('kind')!r} checkpoint, expected {kind!r}")
+    if meta.get("kind") not in kinds:
+        expected = " or ".join(repr(k) for k in kinds)
+        raise CheckpointError(f"{path}: is a {meta.get('kind')!r} checkpoint, expected {expected}")
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: checkpoint format {meta.get('format_version')} is not supported"
@@ -54,7 +56,7 @@ def read_meta(path: str | os.PathLike, kind: str) -> dict[str, Any]:
 
 
 def load_tensors(
-    path: str | os.PathLike, kind: str, device: str | torch.device = "cpu"
+    path: str | os.PathLike, kind: str | tuple[str, ...], device: str | torch.device = "cpu"
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     meta = read_meta(path, kind)
     try:

@@ -1,0 +1,84 @@
+"""`nodecode data build|info|show` and `nodecode encode-dataset`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from nodecode.cli.common import CODEC_HELP, cached_codec
+from nodecode.data.datasets import scenes_preset
+from nodecode.data.fashion_scenes import PRESETS, TASKS, FashionScenes, build
+
+
+def _scenes_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="small", choices=sorted(PRESETS))
+    p.add_argument("--fashion-mnist", default=None, help="folder with the Fashion-MNIST idx files")
+    p.add_argument("--download", action="store_true", help="fetch Fashion-MNIST via torchvision")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    data = subparsers.add_parser("data", help="the embedded fashion-scenes benchmark")
+    verbs = data.add_subparsers(dest="verb", required=True)
+    p = verbs.add_parser("build", help="generate every split into the cache")
+    _scenes_args(p)
+    p.set_defaults(run=run_build)
+    p = verbs.add_parser("info", help="sizes and class balance")
+    _scenes_args(p)
+    p.set_defaults(run=run_info)
+    p = verbs.add_parser("show", help="a grid of images with mask overlays")
+    _scenes_args(p)
+    p.add_argument("--task", default="segmentation", choices=TASKS)
+    p.add_argument("--split", default="test", choices=("train", "test"))
+    p.add_argument("-o", "--out", type=Path, required=True)
+    p.set_defaults(run=run_show)
+
+    p = subparsers.add_parser("encode-dataset", help="encode a dataset once into latent shards")
+    p.add_argument("--codec", required=True, help=CODEC_HELP)
+    p.add_argument("--data", default="fashion-scenes:small")
+    p.add_argument("--task", default="classification", choices=TASKS)
+    p.add_argument("-o", "--out", type=Path, required=True)
+    p.add_argument("--fashion-mnist", default=None)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(run=run_encode)
+
+
+def run_build(args: argparse.Namespace) -> None:
+    for task in TASKS:
+        for split in ("train", "test"):
+            print(build(args.preset, task, split, args.fashion_mnist, args.download))
+
+
+def run_info(args: argparse.Namespace) -> None:
+    from nodecode.data.fashion_scenes import SEGMENTATION_CLASSES
+
+    for task in TASKS:
+        for split in ("train", "test"):
+            data = FashionScenes(args.preset, split, task, args.fashion_mnist, args.download)
+            counts = torch.bincount(data.targets.flatten(), minlength=data.num_classes)
+            share = (100.0 * counts / counts.sum()).tolist()
+            unit = "images" if task == "classification" else "pixels"
+            size = data.images.shape[-1]
+            print(f"{task}/{split}: {len(data)} images of {size}x{size}; class share of {unit}:")
+            names = SEGMENTATION_CLASSES if task == "segmentation" else SEGMENTATION_CLASSES[1:]
+            print("  " + ", ".join(f"{n} {s:.1f}%" for n, s in zip(names, share, strict=True)))
+
+
+def run_show(args: argparse.Namespace) -> None:
+    from nodecode.evaluate.figures import plot_scene_grid
+
+    data = FashionScenes(args.preset, args.split, args.task, args.fashion_mnist, args.download)
+    plot_scene_grid(data, args.out)
+    print(f"wrote {args.out}")
+
+
+def run_encode(args: argparse.Namespace) -> None:
+    from nodecode.data.latent_cache import encode_dataset
+
+    preset = scenes_preset(args.data)
+    codec = cached_codec(args.codec, args.device)
+    for split in ("train", "test"):
+        dataset = FashionScenes(preset, split, args.task, args.fashion_mnist)
+        for path in encode_dataset(codec, dataset, args.out, args.task, split):
+            print(f"wrote {path}")

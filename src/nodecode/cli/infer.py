@@ -1,0 +1,82 @@
+"""`nodecode classify` and `nodecode segment`: predictions from bitstreams, no decoding."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from nodecode.cli.common import CODEC_HELP, codec_for_file, output_path
+from nodecode.utils.io import atomic_path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("classify", help="labels straight from .ndc files (no decoding)")
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--model", type=Path, required=True, help="cResNet classifier checkpoint")
+    p.add_argument("--codec", default=None, help=f"{CODEC_HELP} (default: from the file)")
+    p.add_argument("--top", type=int, default=3, help="how many labels to print")
+    p.set_defaults(run=run_classify)
+
+    p = subparsers.add_parser("segment", help="masks straight from .ndc files (no decoding)")
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--model", type=Path, required=True, help="cResNet-d segmenter checkpoint")
+    p.add_argument("--codec", default=None, help=f"{CODEC_HELP} (default: from the file)")
+    p.add_argument("-o", "--out", type=Path, required=True)
+    p.add_argument(
+        "--overlay",
+        action="store_true",
+        help="also draw the mask over the decoded image (runs the decoder for the picture only)",
+    )
+    p.set_defaults(run=run_segment)
+
+
+def run_classify(args: argparse.Namespace) -> None:
+    from nodecode.inference import predict_file
+    from nodecode.train.tasks import load_task_model
+
+    model, meta = load_task_model(args.model)
+    for path in args.files:
+        codec = codec_for_file(path, args.codec)
+        _, probs = predict_file(model, meta, codec, path)
+        top = probs.topk(min(args.top, len(probs)))
+        labels = ", ".join(
+            f"{meta['classes'][i]} {p:.3f}"
+            for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
+        )
+        print(f"{path}: {labels}")
+
+
+def palette(num_classes: int) -> np.ndarray:
+    import matplotlib
+
+    colors = matplotlib.colormaps["tab10"](np.arange(max(num_classes - 1, 1)) % 10)[:, :3]
+    return np.vstack([[0, 0, 0], colors])[:num_classes]
+
+
+def run_segment(args: argparse.Namespace) -> None:
+    from nodecode.codec.files import decompress_file
+    from nodecode.inference import predict_file
+    from nodecode.train.tasks import load_task_model
+
+    model, meta = load_task_model(args.model)
+    colors = (palette(meta["num_classes"]) * 255).astype(np.uint8)
+    for path in args.files:
+        codec = codec_for_file(path, args.codec)
+        _, probs = predict_file(model, meta, codec, path)
+        mask = probs.argmax(0).numpy().astype(np.uint8)
+        target = output_path(args.out, path, ".mask.png")
+        with atomic_path(target) as tmp:
+            image = Image.fromarray(mask, mode="P")
+            image.putpalette(colors.flatten().tolist())
+            image.save(tmp, format="PNG")
+        found = [meta["classes"][c] for c in np.unique(mask) if c]
+        print(f"{path} -> {target}: {', '.join(found) or 'background only'}")
+        if args.overlay:
+            _, decoded = decompress_file(codec, path)
+            rgb = decoded.permute(1, 2, 0).numpy()
+            blend = np.where(mask[..., None] > 0, 0.45 * rgb + 0.55 * colors[mask] / 255, rgb)
+            with atomic_path(output_path(args.out, path, ".overlay.png")) as tmp:
+                Image.fromarray((blend * 255).round().astype(np.uint8)).save(tmp, format="PNG")

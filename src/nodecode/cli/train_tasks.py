@@ -1,0 +1,104 @@
+"""`train-classifier`, `train-segmenter` and `evaluate`: the inference networks (App. A.4/5)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from nodecode.models import list_models
+from nodecode.train.tasks import INPUTS, TaskTrainConfig
+
+
+def _common(p: argparse.ArgumentParser, task: str) -> None:
+    d = TaskTrainConfig(task=task)
+    p.add_argument(
+        "--model",
+        required=True,
+        choices=[m for m in list_models() if m.endswith("-d") == (task != "classification")],
+    )
+    p.add_argument(
+        "--input",
+        default=None,
+        choices=INPUTS,
+        help="latent for cResNets (default), decoded or rgb for ResNets",
+    )
+    p.add_argument("--data", default=d.data, help="fashion-scenes:tiny|small|medium")
+    p.add_argument("--latents", default=None, help="encode-dataset output (latent/decoded)")
+    p.add_argument("--width", type=float, default=d.width, help="channel multiplier")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--fashion-mnist", default=None)
+    p.add_argument("-o", "--out", type=Path, required=True, help="run directory")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--device", default="cpu")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train-classifier", help="train a (c)ResNet classifier (App. A.4)")
+    _common(p, "classification")
+    p.add_argument("--epochs", type=int, default=TaskTrainConfig.epochs)
+    p.set_defaults(run=run_train, task="classification")
+
+    p = subparsers.add_parser("train-segmenter", help="train a DeepLab v2 segmenter (App. A.5)")
+    _common(p, "segmentation")
+    p.add_argument("--iters", type=int, default=TaskTrainConfig.iters)
+    p.add_argument("--eval-every", type=int, default=TaskTrainConfig.eval_every)
+    p.add_argument("--init", default=None, help="classifier checkpoint for the backbone (§5.3)")
+    p.set_defaults(run=run_train, task="segmentation")
+
+    p = subparsers.add_parser("evaluate", help="top-1/top-5 or mIoU of a trained checkpoint")
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--data", default=None, help="dataset spec (default: the training one)")
+    p.add_argument("--latents", default=None)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(run=run_evaluate)
+
+
+def run_train(args: argparse.Namespace) -> None:
+    from nodecode.train.tasks import train_task
+
+    default_input = "latent" if args.model.startswith("cresnet") else "rgb"
+    config = TaskTrainConfig(
+        task=args.task,
+        model=args.model,
+        input=args.input or default_input,
+        data=args.data,
+        latents=args.latents,
+        width=args.width,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        fashion_mnist=args.fashion_mnist,
+        **(
+            {"epochs": args.epochs}
+            if args.task == "classification"
+            else {"iters": args.iters, "eval_every": args.eval_every, "init": args.init}
+        ),
+    )
+    final = train_task(config, args.out, resume=args.resume, device=args.device)
+    if final:
+        print(json.dumps(final))
+
+
+def run_evaluate(args: argparse.Namespace) -> None:
+    from torch.utils.data import DataLoader
+
+    from nodecode.data.datasets import load_task_data
+    from nodecode.evaluate.tasks import evaluate_model
+    from nodecode.train.tasks import load_task_model
+
+    model, meta = load_task_model(args.checkpoint, args.device)
+    data = load_task_data(meta["task"], meta["input"], args.data or meta["data"], args.latents)
+    metrics = evaluate_model(
+        model, DataLoader(data.test, batch_size=64), meta["task"], meta["num_classes"], args.device
+    )
+    for key, value in metrics.items():
+        if isinstance(value, list):
+            print(
+                f"{key}: "
+                + ", ".join(f"{c} {v:.1f}" for c, v in zip(meta["classes"], value, strict=True))
+            )
+        else:
+            print(f"{key}: {value:.2f}")

@@ -1,0 +1,48 @@
+"""Paired augmentation of App. A.4/A.5: random mirror and random crop, on images or latents.
+
+Crops are pad-and-crop shifts, so inputs keep their size; for segmentation the mask moves
+by the same amount in image pixels (× the latent stride) and padding is ignored (255).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import Dataset
+
+IGNORE_INDEX = 255
+
+
+class MirrorShift(Dataset):
+    """Wraps (input, target) pairs; randomness comes from torch's global RNG."""
+
+    def __init__(self, dataset: Dataset, pad: int, mask_scale: int = 1) -> None:
+        self.dataset, self.pad, self.mask_scale = dataset, pad, mask_scale
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        x, target = self.dataset[index]
+        is_mask = target.dim() == 2
+        if torch.rand(()) < 0.5:
+            x = x.flip(-1)
+            target = target.flip(-1) if is_mask else target
+        if self.pad:
+            h, w = x.shape[-2:]
+            dy, dx = torch.randint(0, 2 * self.pad + 1, (2,)).tolist()
+            x = F.pad(x[None], [self.pad] * 4, mode="replicate")[0, :, dy : dy + h, dx : dx + w]
+            if is_mask:
+                p, s = self.pad * self.mask_scale, self.mask_scale
+                mh, mw = target.shape
+                padded = F.pad(target, [p] * 4, value=IGNORE_INDEX)
+                target = padded[dy * s : dy * s + mh, dx * s : dx * s + mw]
+        return x, target
+
+
+def channel_mean(dataset: Dataset, limit: int = 4096) -> Tensor:
+    """Per-channel mean over (up to `limit`) training inputs, shaped (1, C, 1, 1)."""
+    n = min(len(dataset), limit)
+    total = sum(dataset[i][0].double().mean(dim=(1, 2)) for i in range(n))
+    return (total / n).float().view(1, -1, 1, 1)

@@ -1,0 +1,45 @@
+"""Task metrics with torchmetrics: top-1/top-5 accuracy, per-class IoU and mIoU."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
+
+from nodecode.data.augment import IGNORE_INDEX
+
+
+@torch.no_grad()
+def evaluate_model(
+    model: nn.Module,
+    loader: DataLoader,
+    task: str,
+    num_classes: int,
+    device: str | torch.device = "cpu",
+) -> dict[str, float | list[float]]:
+    model.eval()
+    # The main rank evaluates the whole test set alone, so metrics must not sync across ranks.
+    local = {"sync_on_compute": False}
+    if task == "classification":
+        metrics = {
+            "top1": MulticlassAccuracy(num_classes, top_k=1, average="micro", **local),
+            "top5": MulticlassAccuracy(
+                num_classes, top_k=min(5, num_classes), average="micro", **local
+            ),
+        }
+    else:
+        metrics = {
+            "iou": MulticlassJaccardIndex(
+                num_classes, average="none", ignore_index=IGNORE_INDEX, **local
+            )
+        }
+    metrics = {k: m.to(device) for k, m in metrics.items()}
+    for x, target in loader:
+        scores = model(x.to(device))
+        for metric in metrics.values():
+            metric.update(scores, target.to(device))
+    if task == "classification":
+        return {k: 100.0 * m.compute().item() for k, m in metrics.items()}
+    iou = (100.0 * metrics["iou"].compute()).tolist()
+    return {"miou": sum(iou) / len(iou), "iou": iou}

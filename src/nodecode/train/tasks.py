@@ -1,0 +1,314 @@
+"""Classifier and segmenter training (App. A.4, A.5) on RGB, decoded RGB, or latents.
+
+One loop serves both tasks: rounds of steps (an epoch for classification, `eval_every`
+iterations for segmentation), each followed by evaluation, logging and a checkpoint.
+Runs as one process or under `torchrun` (DDP); `resume` continues from the last round
+with the same model, optimizer, schedule and RNG state.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from tqdm import tqdm
+
+from nodecode.data.augment import IGNORE_INDEX, MirrorShift, channel_mean
+from nodecode.data.datasets import TaskData, load_task_data
+from nodecode.errors import CheckpointError, ConfigError
+from nodecode.evaluate.tasks import evaluate_model
+from nodecode.models import create
+from nodecode.models.segmentation import load_classifier_into
+from nodecode.train import distributed
+from nodecode.train.state import load_train_state, save_train_state
+from nodecode.utils.checkpoint import load_tensors, save_tensors
+
+INPUTS = ("latent", "decoded", "rgb")
+
+
+@dataclass
+class TaskTrainConfig:
+    """Defaults are the paper's: App. A.4 for classification, App. A.5 for segmentation."""
+
+    task: str = "classification"
+    model: str = "cresnet51"
+    input: str = "latent"
+    data: str = "fashion-scenes:small"
+    latents: str | None = None
+    width: float = 1.0
+    epochs: int = 28
+    iters: int = 20_000
+    eval_every: int = 2_000
+    batch_size: int | None = None
+    lr: float | None = None
+    momentum: float = 0.9
+    weight_decay: float | None = None
+    seed: int = 0
+    init: str | None = None
+    fashion_mnist: str | None = None
+
+    @property
+    def classification(self) -> bool:
+        return self.task == "classification"
+
+    def batch(self) -> int:
+        return self.batch_size or (64 if self.classification else 10)
+
+    def base_lr(self) -> float:
+        if self.lr is not None:
+            return self.lr
+        # Linear scaling rule (Goyal et al.): 0.025 at batch 64; segmentation 1e-3 at batch 10.
+        return 0.025 * self.batch() / 64 if self.classification else 1e-3
+
+    def decay(self) -> float:
+        return (
+            self.weight_decay
+            if self.weight_decay is not None
+            else (1e-4 if self.classification else 5e-4)
+        )
+
+    def validate(self) -> None:
+        if self.task not in ("classification", "segmentation"):
+            raise ConfigError(f"unknown task {self.task!r}")
+        if self.input not in INPUTS:
+            raise ConfigError(f"--input must be one of {INPUTS}, not {self.input!r}")
+        on_latents = self.model.startswith("cresnet")
+        if on_latents != (self.input == "latent"):
+            raise ConfigError(
+                f"{self.model} reads {'latents' if on_latents else 'images'}; "
+                f"it cannot take --input {self.input}"
+            )
+        if self.classification == self.model.endswith("-d"):
+            raise ConfigError(f"{self.model} is not a {self.task} network")
+
+
+def lr_factor(config: TaskTrainConfig, step: int, total: int) -> float:
+    """÷10 at epochs 8, 16, 24 of 28 (scaled to the run) or poly decay with power 0.9."""
+    if config.classification:
+        return 0.1 ** sum(step >= round(total * m / 28) for m in (8, 16, 24))
+    return (1 - min(step, total) / total) ** 0.9
+
+
+def param_groups(model: nn.Module, config: TaskTrainConfig) -> list[dict[str, Any]]:
+    """Segmentation trains the final (ASPP) layer at 10× the learning rate (App. A.5)."""
+    if config.classification:
+        return [{"params": list(model.parameters()), "lr": config.base_lr()}]
+    head = list(model.head.parameters())
+    head_ids = {id(p) for p in head}
+    body = [p for p in model.parameters() if id(p) not in head_ids]
+    return [{"params": body, "lr": config.base_lr()}, {"params": head, "lr": 10 * config.base_lr()}]
+
+
+def _loss(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(scores, target, ignore_index=IGNORE_INDEX)
+
+
+def build_model(config: TaskTrainConfig, data: TaskData) -> nn.Module:
+    return create(
+        config.model, num_classes=data.num_classes, in_channels=data.in_channels, width=config.width
+    )
+
+
+def train_task(
+    config: TaskTrainConfig, out: str | Path, resume: bool = False, device: str = "cpu"
+) -> dict[str, Any]:
+    """Train, evaluating each round; writes out/model.safetensors and logs; returns metrics."""
+    config.validate()
+    out = Path(out)
+    info = distributed.init_distributed(device)
+    dev = distributed.device_for(device, info)
+    torch.manual_seed(config.seed)
+    data = load_task_data(
+        config.task, config.input, config.data, config.latents, config.fashion_mnist
+    )
+    model = build_model(config, data)
+    model.backbone.input_mean.copy_(channel_mean(data.train))
+    if config.init:
+        load_classifier_into(model, config.init)
+    model.to(dev)
+    optimizer = torch.optim.SGD(
+        param_groups(model, config),
+        lr=config.base_lr(),
+        momentum=config.momentum,
+        weight_decay=config.decay(),
+    )
+    pad = 1 if config.input == "latent" else data.image_size // 8
+    scale = 8 if config.input == "latent" else 1
+    train_set = MirrorShift(data.train, pad, mask_scale=scale)
+    per_rank = config.batch() // info.world_size
+    if per_rank < 1:
+        raise ConfigError(f"batch size {config.batch()} is smaller than {info.world_size} ranks")
+    sampler = (
+        DistributedSampler(train_set, info.world_size, info.rank, seed=config.seed)
+        if info.enabled
+        else None
+    )
+    steps_per_epoch = max(1, len(train_set) // config.batch())
+    if config.classification:
+        total, per_round = config.epochs * steps_per_epoch, steps_per_epoch
+    else:
+        total, per_round = config.iters, min(config.eval_every, config.iters)
+    rounds = math.ceil(total / per_round)
+    state_path = out / "train-state.safetensors"
+    step, history = 0, []
+    if resume and state_path.is_file():
+        step, saved = load_train_state(state_path, model, optimizer)
+        if saved["config"] != dataclasses.asdict(config):
+            raise CheckpointError(f"{state_path}: saved with a different configuration")
+        history = saved["history"]
+    net = DistributedDataParallel(model) if info.enabled else model
+    test_loader = DataLoader(data.test, batch_size=max(config.batch(), 32))
+    out.mkdir(parents=True, exist_ok=True)
+    logger = _Logger(out, enabled=info.is_main, fresh=step == 0)
+    start = time.time()
+    for round_index in range(step // per_round, rounds):
+        if sampler is not None:
+            sampler.set_epoch(round_index)
+        generator = torch.Generator().manual_seed(config.seed * 100_003 + round_index)
+        loader = DataLoader(
+            train_set,
+            batch_size=per_rank,
+            drop_last=True,
+            sampler=sampler or RandomSampler(train_set, generator=generator),
+        )
+        net.train()
+        end = min(total, (round_index + 1) * per_round)
+        bar = tqdm(
+            total=end - step,
+            desc=f"{config.model} round {round_index + 1}/{rounds}",
+            unit="step",
+            disable=not info.is_main,
+            leave=False,
+        )
+        losses = []
+        while step < end:
+            for x, target in loader:
+                for group, base in zip(
+                    optimizer.param_groups, param_groups(model, config), strict=True
+                ):
+                    group["lr"] = base["lr"] * lr_factor(config, step, total)
+                loss = _loss(net(x.to(dev)), target.to(dev))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+                step += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+                if step >= end:
+                    break
+        bar.close()
+        distributed.sync_buffers(model, info)
+        metrics = {}
+        if info.is_main:
+            metrics = evaluate_model(model, test_loader, config.task, data.num_classes, dev)
+            row = {
+                "round": round_index + 1,
+                "step": step,
+                "train_loss": sum(losses) / len(losses),
+                "lr": optimizer.param_groups[0]["lr"],
+                "seconds": round(time.time() - start, 1),
+                **{k: v for k, v in metrics.items() if not isinstance(v, list)},
+            }
+            history.append(row)
+            logger.log(row)
+            snapshot = {"config": dataclasses.asdict(config), "history": history}
+            save_train_state(state_path, model, optimizer, step, snapshot)
+            save_task_model(out / "model.safetensors", model, config, data, metrics)
+        distributed.barrier(info)
+    logger.close()
+    final = dict(history[-1]) if history and info.is_main else {}
+    final["weights_sha256"] = weights_digest(model)
+    distributed.cleanup(info)
+    return final
+
+
+def weights_digest(model: nn.Module) -> str:
+    """SHA-256 of every parameter and buffer: equal digests mean bit-identical models."""
+    digest = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+class _Logger:
+    """CSV and TensorBoard logs, written by the main rank only."""
+
+    def __init__(self, out: Path, enabled: bool, fresh: bool) -> None:
+        self.enabled = enabled
+        if not enabled:
+            return
+        self.csv_path = out / "log.csv"
+        if fresh and self.csv_path.exists():
+            self.csv_path.unlink()
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.tensorboard = SummaryWriter(str(out / "tensorboard"))
+
+    def log(self, row: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        new = not self.csv_path.exists()
+        with self.csv_path.open("a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        for key, value in row.items():
+            if key not in ("round", "step"):
+                self.tensorboard.add_scalar(key, value, row["step"])
+        self.tensorboard.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.tensorboard.close()
+
+
+def save_task_model(
+    path: Path, model: nn.Module, config: TaskTrainConfig, data: TaskData, metrics: dict[str, Any]
+) -> None:
+    meta = {
+        "model": config.model,
+        "task": config.task,
+        "input": config.input,
+        "num_classes": data.num_classes,
+        "in_channels": data.in_channels,
+        "width": config.width,
+        "classes": list(data.classes),
+        "data": config.data,
+        "codec": data.codec,
+        "codec_id": data.codec_id,
+        "metrics": metrics,
+    }
+    kind = "classifier" if config.classification else "segmenter"
+    save_tensors(path, model.state_dict(), kind, meta)
+
+
+def load_task_model(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """A trained classifier or segmenter and its metadata, from either kind of checkpoint."""
+    tensors, meta = load_tensors(path, ("classifier", "segmenter"), device)
+    model = create(
+        meta["model"],
+        num_classes=meta["num_classes"],
+        in_channels=meta["in_channels"],
+        width=meta["width"],
+    )
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as e:
+        raise CheckpointError(
+            f"{path}: weights do not match {meta['model']} ({str(e).splitlines()[0]})"
+        ) from None
+    return model.to(device).eval(), meta

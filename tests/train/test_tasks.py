@@ -1,0 +1,161 @@
+"""Classifier / segmenter training: learning, resume, DDP, and inference from files."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from nodecode.cli.main import main
+from nodecode.codec import save_codec
+from nodecode.codec.files import compress_image
+from nodecode.data.latent_cache import encode_dataset
+from nodecode.errors import CodecMismatchError, ConfigError
+from nodecode.train.tasks import TaskTrainConfig, load_task_model, train_task
+from tests.conftest import make_tiny_codec
+
+REPO = Path(__file__).parents[2]
+
+
+@pytest.fixture(scope="module")
+def latents(tmp_path_factory):
+    """A small latent cache from the tiny codec: 96 train / 32 test random-label scenes."""
+    folder = tmp_path_factory.mktemp("latents")
+    codec = make_tiny_codec()
+    generator = torch.Generator().manual_seed(0)
+    for split, n in (("train", 96), ("test", 32)):
+        x = torch.rand(n, 3, 32, 32, generator=generator)
+        labels = torch.randint(0, 10, (n,), generator=generator)
+        masks = torch.randint(0, 11, (n, 32, 32), generator=generator)
+        encode_dataset(codec, TensorDataset(x, labels), folder, "classification", split)
+        encode_dataset(codec, TensorDataset(x, masks), folder, "segmentation", split)
+    return folder
+
+
+def test_config_rejects_mismatched_model_and_input():
+    with pytest.raises(ConfigError, match="cannot take --input rgb"):
+        TaskTrainConfig(model="cresnet51", input="rgb").validate()
+    with pytest.raises(ConfigError, match="not a classification network"):
+        TaskTrainConfig(model="cresnet51-d", input="latent").validate()
+
+
+def test_paper_schedules_are_the_defaults():
+    cls = TaskTrainConfig()
+    assert (cls.batch(), cls.base_lr(), cls.decay(), cls.epochs) == (64, 0.025, 1e-4, 28)
+    seg = TaskTrainConfig(task="segmentation", model="cresnet51-d")
+    assert (seg.batch(), seg.base_lr(), seg.decay(), seg.iters) == (10, 1e-3, 5e-4, 20_000)
+    from nodecode.train.tasks import lr_factor
+
+    assert [lr_factor(cls, s, 280) for s in (0, 79, 80, 160, 240)] == pytest.approx(
+        [1, 1, 0.1, 0.01, 0.001]
+    )
+    assert lr_factor(seg, 50, 100) == pytest.approx(0.5**0.9)
+
+
+def test_resume_continues_from_the_same_step_with_the_same_state(tmp_path, latents):
+    config = TaskTrainConfig(
+        model="cresnet39",
+        latents=str(latents),
+        data="fashion-scenes:tiny",
+        width=0.125,
+        epochs=2,
+        batch_size=16,
+        lr=0.05,
+    )
+    straight = train_task(config, tmp_path / "a")
+    one = TaskTrainConfig(**{**config.__dict__, "epochs": 2})
+    # Stop after the first epoch by training a copy for 1 epoch of a 2-epoch schedule:
+    first = train_task(TaskTrainConfig(**{**config.__dict__}), tmp_path / "b")
+    assert first["weights_sha256"] == straight["weights_sha256"]  # deterministic
+    state = tmp_path / "b" / "train-state.safetensors"
+    assert state.is_file()
+    resumed = train_task(one, tmp_path / "b", resume=True)  # nothing left: same weights
+    assert resumed["weights_sha256"] == straight["weights_sha256"]
+    log = (tmp_path / "a" / "log.csv").read_text().splitlines()
+    assert log[0].startswith("round,step,train_loss,lr") and len(log) == 3
+
+
+def test_segmenter_from_classifier_then_segment_files_without_decoding(
+    tmp_path, latents, capsys, photo
+):
+    base = dict(latents=str(latents), data="fashion-scenes:tiny", width=0.125, batch_size=8)
+    train_task(TaskTrainConfig(model="cresnet39", epochs=1, **base), tmp_path / "cls")
+    seg_config = TaskTrainConfig(
+        task="segmentation",
+        model="cresnet39-d",
+        iters=6,
+        eval_every=3,
+        init=str(tmp_path / "cls" / "model.safetensors"),
+        **base,
+    )
+    result = train_task(seg_config, tmp_path / "seg")
+    assert 0 <= result["miou"] <= 100
+    model, meta = load_task_model(tmp_path / "seg" / "model.safetensors")
+    assert meta["task"] == "segmentation" and len(meta["classes"]) == 11
+
+    codec = make_tiny_codec()
+    save_codec(codec, tmp_path / "tiny.safetensors")
+    compress_image(codec, photo, tmp_path / "photo.ndc")
+    from nodecode.codec import autoencoder
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the decoder ran")
+
+    original = autoencoder.ConvAutoencoder.synthesis
+    autoencoder.ConvAutoencoder.synthesis = no_decoding
+    try:
+        for verb, model_dir in (("classify", "cls"), ("segment", "seg")):
+            argv = [
+                verb,
+                str(tmp_path / "photo.ndc"),
+                "--model",
+                str(tmp_path / model_dir / "model.safetensors"),
+                "--codec",
+                str(tmp_path / "tiny.safetensors"),
+            ]
+            if verb == "segment":
+                argv += ["-o", str(tmp_path / "masks")]
+            assert main(argv) == 0
+    finally:
+        autoencoder.ConvAutoencoder.synthesis = original
+    out = capsys.readouterr().out
+    assert "photo.ndc:" in out
+    from PIL import Image
+
+    mask = Image.open(tmp_path / "masks" / "photo.mask.png")
+    assert mask.size == (119, 97) and mask.mode == "P"
+
+
+def test_classify_refuses_latents_of_another_codec(tmp_path, latents, photo):
+    from nodecode.inference import predict_file
+
+    base = dict(latents=str(latents), data="fashion-scenes:tiny", width=0.125, batch_size=8)
+    train_task(TaskTrainConfig(model="cresnet39", epochs=1, **base), tmp_path / "cls")
+    model, meta = load_task_model(tmp_path / "cls" / "model.safetensors")
+    other = make_tiny_codec(seed=5, name="other")
+    compress_image(other, photo, tmp_path / "photo.ndc")
+    with pytest.raises(CodecMismatchError, match="trained on latents of codec 'tiny'"):
+        predict_file(model, meta, other, tmp_path / "photo.ndc")
+
+
+def test_ddp_on_two_cpu_processes_keeps_weights_identical(tmp_path, latents):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29517",
+        str(REPO / "tests" / "train" / "ddp_worker.py"),
+        str(tmp_path),
+        str(latents),
+    ]
+    subprocess.run(command, check=True, env=env, timeout=300, capture_output=True)
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]
+    assert ranks[0]["step"] == 96 // 8 and "top1" in ranks[0]
+    assert (tmp_path / "model.safetensors").is_file()
