@@ -159,3 +159,32 @@ def test_ddp_on_two_cpu_processes_keeps_weights_identical(tmp_path, latents):
     assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]
     assert ranks[0]["step"] == 96 // 8 and "top1" in ranks[0]
     assert (tmp_path / "model.safetensors").is_file()
+
+
+def test_a_short_run_really_learns_fashion_scenes(tmp_path, monkeypatch):
+    """240 steps on 128 real fashion-scenes images: the training loss must clearly fall.
+
+    How well that generalises is a benchmark (docs/RESULTS.md), not a unit test.
+    """
+    from nodecode.data import fashion_scenes
+    from nodecode.data.fashion_scenes import ScenesConfig
+
+    monkeypatch.setenv("NODECODE_CACHE", str(tmp_path / "cache"))
+    unit = ScenesConfig(image_size=64, train_size=128, test_size=32)
+    monkeypatch.setitem(fashion_scenes.PRESETS, "unit", unit)
+    config = TaskTrainConfig(
+        model="resnet50",
+        input="rgb",
+        data="fashion-scenes:unit",
+        width=0.125,
+        epochs=30,
+        batch_size=16,
+        lr=0.05,
+    )
+    train_task(config, tmp_path / "run")
+    losses = [
+        float(row.split(",")[2])
+        for row in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]
+    ]
+    assert len(losses) == 30
+    assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:3]) / 3

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from nodecode.cli.common import CODEC_HELP, cached_codec
-from nodecode.data.datasets import scenes_preset
+from nodecode.data.datasets import DATASET_HELP
 from nodecode.data.fashion_scenes import PRESETS, TASKS, FashionScenes, build
 
 
@@ -36,8 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("encode-dataset", help="encode a dataset once into latent shards")
     p.add_argument("--codec", required=True, help=CODEC_HELP)
-    p.add_argument("--data", default="fashion-scenes:small")
+    p.add_argument("--data", default="fashion-scenes:small", help=DATASET_HELP)
     p.add_argument("--task", default="classification", choices=TASKS)
+    p.add_argument("--image-size", type=int, default=None, help="crop size for folder layouts")
     p.add_argument("-o", "--out", type=Path, required=True)
     p.add_argument("--fashion-mnist", default=None)
     p.add_argument("--device", default="cpu")
@@ -74,11 +75,14 @@ def run_show(args: argparse.Namespace) -> None:
 
 
 def run_encode(args: argparse.Namespace) -> None:
+    from nodecode.data.datasets import image_splits
     from nodecode.data.latent_cache import encode_dataset
 
-    preset = scenes_preset(args.data)
     codec = cached_codec(args.codec, args.device)
-    for split in ("train", "test"):
-        dataset = FashionScenes(preset, split, args.task, args.fashion_mnist)
-        for path in encode_dataset(codec, dataset, args.out, args.task, split):
+    # Encoded once, so no random augmentation: center crops for folder layouts.
+    data = image_splits(args.task, args.data, args.image_size, args.fashion_mnist, augment=False)
+    for split, dataset in (("train", data.train), ("test", data.test)):
+        for path in encode_dataset(
+            codec, dataset, args.out, args.task, split, classes=data.classes
+        ):
             print(f"wrote {path}")

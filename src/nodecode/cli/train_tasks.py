@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from nodecode.data.datasets import DATASET_HELP
 from nodecode.models import list_models
 from nodecode.train.tasks import INPUTS, TaskTrainConfig
 
@@ -23,13 +24,19 @@ def _common(p: argparse.ArgumentParser, task: str) -> None:
         choices=INPUTS,
         help="latent for cResNets (default), decoded or rgb for ResNets",
     )
-    p.add_argument("--data", default=d.data, help="fashion-scenes:tiny|small|medium")
+    p.add_argument("--data", default=d.data, help=DATASET_HELP)
     p.add_argument("--latents", default=None, help="encode-dataset output (latent/decoded)")
     p.add_argument("--width", type=float, default=d.width, help="channel multiplier")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--fashion-mnist", default=None)
+    p.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        help="crop size for folder layouts (default 224 / 320, the paper's)",
+    )
     p.add_argument("-o", "--out", type=Path, required=True, help="run directory")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--device", default="cpu")
@@ -71,6 +78,7 @@ def run_train(args: argparse.Namespace) -> None:
         lr=args.lr,
         seed=args.seed,
         fashion_mnist=args.fashion_mnist,
+        image_size=args.image_size,
         **(
             {"epochs": args.epochs}
             if args.task == "classification"

@@ -26,23 +26,60 @@ class TaskData:
     codec_id: str | None = None
 
 
+DATASET_HELP = "fashion-scenes:tiny|small|medium, imagefolder:ROOT or voc:ROOT"
+DEFAULT_SIZES = {"classification": 224, "segmentation": 320}  # App. A.4 / A.5 crops
+
+
 def scenes_preset(spec: str) -> str:
     if not spec.startswith(SCENES_PREFIX):
-        raise ConfigError(f"unknown dataset {spec!r}; use fashion-scenes:tiny|small|medium")
+        raise ConfigError(f"unknown dataset {spec!r}; use {DATASET_HELP}")
     return spec[len(SCENES_PREFIX) :]
 
 
-def load_task_data(
-    task: str, input: str, spec: str, latents: str | None = None, fashion_mnist: str | None = None
+def image_splits(
+    task: str,
+    spec: str,
+    image_size: int | None = None,
+    fashion_mnist: str | None = None,
+    augment: bool = True,
 ) -> TaskData:
-    """`input="rgb"` reads the original images; latent/decoded read `latents` (encode-dataset)."""
+    """Train and test images of any supported layout, as (image, label or mask) pairs."""
+    kind, _, root = spec.partition(":")
+    size = image_size or DEFAULT_SIZES[task]
+    if kind == "imagefolder" and task == "classification":
+        from nodecode.data.folders import image_folder
+
+        train = image_folder(root, "train", size, augment)
+        test = image_folder(root, "val", size, False)
+        return TaskData(train, test, len(train.classes), 3, size, tuple(train.classes))
+    if kind == "voc" and task == "segmentation":
+        from nodecode.data.folders import VOC_CLASSES, voc_segmentation
+
+        train = voc_segmentation(root, "train", size, augment)
+        test = voc_segmentation(root, "val", size, False)
+        return TaskData(train, test, len(VOC_CLASSES), 3, size, VOC_CLASSES)
+    if kind in ("imagefolder", "voc"):
+        raise ConfigError(
+            f"{kind} data is for {'classification' if kind == 'imagefolder' else 'segmentation'}"
+        )
     preset = scenes_preset(spec)
     classes = CLASSES if task == "classification" else SEGMENTATION_CLASSES
+    train = FashionScenes(preset, "train", task, fashion_mnist)
+    test = FashionScenes(preset, "test", task, fashion_mnist)
+    return TaskData(train, test, NUM_CLASSES[task], 3, train.images.shape[-1], classes)
+
+
+def load_task_data(
+    task: str,
+    input: str,
+    spec: str,
+    latents: str | None = None,
+    fashion_mnist: str | None = None,
+    image_size: int | None = None,
+) -> TaskData:
+    """`input="rgb"` reads the original images; latent/decoded read `latents` (encode-dataset)."""
     if input == "rgb":
-        train = FashionScenes(preset, "train", task, fashion_mnist)
-        test = FashionScenes(preset, "test", task, fashion_mnist)
-        size = train.images.shape[-1]
-        return TaskData(train, test, NUM_CLASSES[task], 3, size, classes)
+        return image_splits(task, spec, image_size, fashion_mnist)
     if latents is None:
         raise ConfigError(
             f"--input {input} needs --latents DIR (made by `nodecode encode-dataset`)"
@@ -52,10 +89,12 @@ def load_task_data(
     if train.codec_id != test.codec_id:
         raise ConfigError(f"{latents}: train and test shards come from different codecs")
     size = train.decoded.shape[-1]
+    default = CLASSES if task == "classification" else SEGMENTATION_CLASSES
+    classes = tuple(train.meta.get("classes") or default)
     return TaskData(
         train,
         test,
-        NUM_CLASSES[task],
+        len(classes),
         train.in_channels,
         size,
         classes,

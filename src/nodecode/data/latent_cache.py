@@ -37,6 +37,7 @@ def encode_dataset(
     task: str,
     split: str,
     batch_size: int = 64,
+    classes: tuple[str, ...] = (),
 ) -> list[Path]:
     """Encode `dataset` ((image, target) pairs) into shards; returns the shard paths."""
     folder = Path(folder)
@@ -49,6 +50,7 @@ def encode_dataset(
         "task": task,
         "split": split,
         "centers": codec.quantizer.centers.tolist(),
+        "classes": list(classes),
     }
     paths, buffer = [], {"symbols": [], "decoded": [], "targets": []}
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)

@@ -57,6 +57,7 @@ class TaskTrainConfig:
     seed: int = 0
     init: str | None = None
     fashion_mnist: str | None = None
+    image_size: int | None = None
 
     @property
     def classification(self) -> bool:
@@ -130,7 +131,12 @@ def train_task(
     dev = distributed.device_for(device, info)
     torch.manual_seed(config.seed)
     data = load_task_data(
-        config.task, config.input, config.data, config.latents, config.fashion_mnist
+        config.task,
+        config.input,
+        config.data,
+        config.latents,
+        config.fashion_mnist,
+        config.image_size,
     )
     model = build_model(config, data)
     model.backbone.input_mean.copy_(channel_mean(data.train))
