@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from nodecode.cli.tables import format_table
@@ -63,4 +64,4 @@ def run(args: argparse.Namespace) -> None:
         atomic_write_text(
             args.json, json.dumps({"networks": table, "pipelines": pipelines}, indent=2) + "\n"
         )
-        print(f"\nwrote {args.json}")
+        print(f"wrote {args.json}", file=sys.stderr)

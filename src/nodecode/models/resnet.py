@@ -94,6 +94,9 @@ class ResNetBackbone(nn.Module):
         _init_like_torchvision(self)
 
     def forward(self, x: Tensor) -> Tensor:
+        expected = self.input_mean.shape[1]
+        if x.dim() != 4 or x.shape[1] != expected:
+            raise ValueError(f"expected input (N, {expected}, H, W), got {tuple(x.shape)}")
         x = self.layer1(self.stem(x - self.input_mean))
         return self.layer4(self.layer3(self.layer2(x)))
 
