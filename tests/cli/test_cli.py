@@ -34,6 +34,8 @@ def test_compress_decompress_info_show_latents(workspace, capsys):
     assert load_image(workspace / "dec" / "photo.png").shape == (3, 97, 119)
     code, out, _ = run(capsys, "info", ndc, "--codec", ckpt)
     assert code == 0 and "latent_shape: 4x13x15" in out and "bits/symbol" in out
+    code, out, _ = run(capsys, "info", ndc)  # a custom codec: header only, and a hint
+    assert code == 0 and "codec_id" in out and "pass --codec" in out
     code, _, _ = run(capsys, "show-latents", ndc, "--codec", ckpt, "-o", workspace / "lat.png")
     assert code == 0 and (workspace / "lat.png").stat().st_size > 1000
 

@@ -149,7 +149,7 @@ def test_ddp_on_two_cpu_processes_keeps_weights_identical(tmp_path, latents):
         "-m",
         "torch.distributed.run",
         "--nproc_per_node=2",
-        "--master_port=29517",
+        "--standalone",
         str(REPO / "tests" / "train" / "ddp_worker.py"),
         str(tmp_path),
         str(latents),

@@ -15,6 +15,7 @@ from nodecode.cli.common import (
 )
 from nodecode.codec.entropy import empirical_entropy_bits
 from nodecode.codec.files import compress_image, decompress_file, read_symbols
+from nodecode.codec.zoo import list_codecs
 from nodecode.data.images import load_image, save_image
 
 
@@ -67,6 +68,9 @@ def run_info(args: argparse.Namespace) -> None:
     header, _ = read_ndc(args.file)
     for key, value in describe_header(header, args.file.stat().st_size).items():
         print(f"{key:>14}: {value}")
+    if args.codec is None and header.codec_name not in list_codecs():
+        print(f"{'entropy':>14}: pass --codec CKPT of {header.codec_name!r} to decode the symbols")
+        return
     codec = codec_for_file(args.file, args.codec)
     _, symbols = read_symbols(codec, args.file)
     entropy = empirical_entropy_bits(symbols, codec.num_centers)

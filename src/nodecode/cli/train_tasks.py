@@ -98,7 +98,9 @@ def run_evaluate(args: argparse.Namespace) -> None:
     from nodecode.train.tasks import load_task_model
 
     model, meta = load_task_model(args.checkpoint, args.device)
-    data = load_task_data(meta["task"], meta["input"], args.data or meta["data"], args.latents)
+    data = load_task_data(
+        meta["task"], meta["input"], args.data or meta["data"], args.latents or meta.get("latents")
+    )
     metrics = evaluate_model(
         model, DataLoader(data.test, batch_size=64), meta["task"], meta["num_classes"], args.device
     )

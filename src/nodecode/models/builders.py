@@ -13,6 +13,15 @@ from nodecode.models.segmentation import DeepLabV2
 DEFAULT_LATENT_CHANNELS = 32  # the 0.635 bpp operating point
 
 
+def backbone(
+    name: str, in_channels: int | None, width: float, dilated: bool, branches: int
+) -> ResNetBackbone:
+    """RGB networks default to 3 input channels, cResNets to the 0.635 bpp latent's 32."""
+    spec = SPECS[name]
+    channels = in_channels or (DEFAULT_LATENT_CHANNELS if spec.on_latents else 3)
+    return ResNetBackbone(spec, channels, width, dilated, branches)
+
+
 def classifier(
     name: str,
     num_classes: int = 1000,
@@ -20,9 +29,7 @@ def classifier(
     width: float = 1.0,
     branches: int = 1,
 ) -> nn.Module:
-    spec = SPECS[name]
-    channels = in_channels or (DEFAULT_LATENT_CHANNELS if spec.on_latents else 3)
-    return ResNetClassifier(ResNetBackbone(spec, channels, width, False, branches), num_classes)
+    return ResNetClassifier(backbone(name, in_channels, width, False, branches), num_classes)
 
 
 def segmenter(
@@ -32,9 +39,7 @@ def segmenter(
     width: float = 1.0,
     branches: int = 1,
 ) -> nn.Module:
-    spec = SPECS[name]
-    channels = in_channels or (DEFAULT_LATENT_CHANNELS if spec.on_latents else 3)
-    return DeepLabV2(ResNetBackbone(spec, channels, width, True, branches), num_classes)
+    return DeepLabV2(backbone(name, in_channels, width, True, branches), num_classes)
 
 
 for _name in SPECS:

@@ -294,6 +294,7 @@ def save_task_model(
         "width": config.width,
         "classes": list(data.classes),
         "data": config.data,
+        "latents": config.latents,
         "codec": data.codec,
         "codec_id": data.codec_id,
         "metrics": metrics,
