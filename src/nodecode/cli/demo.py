@@ -11,13 +11,8 @@ from nodecode.cli.tables import format_table
 from nodecode.codec.zoo import shipped_codecs
 from nodecode.data.images import load_images, save_image
 from nodecode.errors import ConfigError
-from nodecode.evaluate.rate_distortion import (
-    evaluate_baselines,
-    evaluate_codec,
-    plot_rate_distortion,
-    summarize,
-    write_summary,
-)
+from nodecode.evaluate.baselines import BASELINES
+from nodecode.evaluate.rate_distortion import compare_codecs
 
 DEMO_COLUMNS = [
     ("codec", "codec"),
@@ -46,13 +41,8 @@ def run(args: argparse.Namespace) -> None:
     images = load_images(args.images)
     for name, image in images.items():
         save_image(image, args.out / "photos" / f"{name}.png")
-    points = []
-    for spec in codecs:
-        points += evaluate_codec(cached_codec(spec), images, workdir=args.out / spec)
-    baselines = evaluate_baselines(images, ["jpeg", "jpeg2000"])
-    rows = summarize(points, baselines)
-    write_summary(rows, args.out / "summary.json")
-    plot_rate_distortion(points + baselines, args.out / "rd.png")
+    codec_models = [cached_codec(spec) for spec in codecs]
+    rows = compare_codecs(codec_models, images, BASELINES, args.out, keep_files=True)
     print(
         f"{len(images)} photos ({', '.join(images)}), each compressed to a .ndc file and "
         "decoded back; JPEG / JPEG 2000 interpolated to the same bpp per image:\n"

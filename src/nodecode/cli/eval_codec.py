@@ -9,14 +9,7 @@ from nodecode.cli.common import CODEC_HELP, cached_codec
 from nodecode.cli.tables import format_table
 from nodecode.data.images import load_images
 from nodecode.evaluate.baselines import BASELINES
-from nodecode.evaluate.rate_distortion import (
-    evaluate_baselines,
-    evaluate_codec,
-    plot_rate_distortion,
-    summarize,
-    write_points,
-    write_summary,
-)
+from nodecode.evaluate.rate_distortion import compare_codecs
 
 SUMMARY_COLUMNS = [
     ("codec", "codec"),
@@ -50,15 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     images = load_images(args.images)
-    codec_points = []
-    for spec in args.codec:
-        codec_points += evaluate_codec(cached_codec(spec, args.device), images)
-    baseline_points = evaluate_baselines(images, args.baselines)
-    rows = summarize(codec_points, baseline_points)
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_points(codec_points + baseline_points, args.out / "rd_points.csv")
-    write_summary(rows, args.out / "rd_summary.json")
-    plot_rate_distortion(codec_points + baseline_points, args.out / "rd.png")
+    codecs = [cached_codec(spec, args.device) for spec in args.codec]
+    rows = compare_codecs(codecs, images, args.baselines, args.out)
     print(format_table(rows, SUMMARY_COLUMNS))
     print(
         f"\nbaselines are interpolated to each image's codec bpp; wrote {args.out}/rd_points.csv,"

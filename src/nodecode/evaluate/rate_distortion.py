@@ -167,3 +167,24 @@ def plot_rate_distortion(points: list[RDPoint], path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+
+
+def compare_codecs(
+    codecs: list[ConvAutoencoder],
+    images: dict[str, Tensor],
+    baselines: Iterable[str],
+    out: Path,
+    keep_files: bool = False,
+) -> list[dict]:
+    """Codecs against baselines on `images`: writes rd_points.csv, rd_summary.json and rd.png
+    to `out` (and each codec's `.ndc` and decoded PNGs under out/<codec> with `keep_files`)."""
+    points = []
+    for codec in codecs:
+        points += evaluate_codec(codec, images, out / codec.name if keep_files else None)
+    baseline_points = evaluate_baselines(images, baselines)
+    rows = summarize(points, baseline_points)
+    out.mkdir(parents=True, exist_ok=True)
+    write_points(points + baseline_points, out / "rd_points.csv")
+    write_summary(rows, out / "rd_summary.json")
+    plot_rate_distortion(points + baseline_points, out / "rd.png")
+    return rows
