@@ -143,8 +143,10 @@ def train_task(
     if config.init:
         load_classifier_into(model, config.init)
     model.to(dev)
+    groups = param_groups(model, config)
+    base_lrs = [group["lr"] for group in groups]  # resume restores scaled lrs; keep the bases
     optimizer = torch.optim.SGD(
-        param_groups(model, config),
+        groups,
         lr=config.base_lr(),
         momentum=config.momentum,
         weight_decay=config.decay(),
@@ -200,10 +202,8 @@ def train_task(
         losses = []
         while step < end:
             for x, target in loader:
-                for group, base in zip(
-                    optimizer.param_groups, param_groups(model, config), strict=True
-                ):
-                    group["lr"] = base["lr"] * lr_factor(config, step, total)
+                for group, base_lr in zip(optimizer.param_groups, base_lrs, strict=True):
+                    group["lr"] = base_lr * lr_factor(config, step, total)
                 loss = _loss(net(x.to(dev)), target.to(dev))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
