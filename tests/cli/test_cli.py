@@ -88,3 +88,30 @@ def test_demo_runs_on_a_small_image_set(workspace, capsys):
     assert code == 0 and "small-0.330" in out
     assert (workspace / "demo" / "small-0.330" / "photo.ndc").is_file()
     assert (workspace / "demo" / "rd.png").is_file()
+
+
+def test_train_codec_command(tmp_path, capsys):
+    out = tmp_path / "mine.safetensors"
+    code, printed, _ = run(
+        capsys,
+        "train-codec",
+        "--op",
+        "0.330",
+        "--width",
+        "0.125",
+        "--crop",
+        "32",
+        "--batch-size",
+        "2",
+        "--max-steps",
+        "2",
+        "--table-batches",
+        "1",
+        "--out",
+        out,
+    )
+    assert code == 0 and "codec 'mine'" in printed
+    from nodecode.codec import load_codec_checkpoint
+
+    codec = load_codec_checkpoint(out)
+    assert codec.ready and codec.config.latent_channels == 16 and codec.config.width == 0.125

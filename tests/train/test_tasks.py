@@ -188,3 +188,30 @@ def test_a_short_run_really_learns_fashion_scenes(tmp_path, monkeypatch):
     ]
     assert len(losses) == 30
     assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:3]) / 3
+
+
+def test_train_classifier_and_evaluate_commands(tmp_path, latents, capsys):
+    argv = [
+        "train-classifier",
+        "--model",
+        "cresnet39",
+        "--latents",
+        str(latents),
+        "--data",
+        "fashion-scenes:tiny",
+        "--width",
+        "0.125",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "-o",
+        str(tmp_path / "run"),
+    ]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["step"] == 96 // 16 and 0 <= result["top1"] <= 100
+    _, meta = load_task_model(tmp_path / "run" / "model.safetensors")
+    assert meta["input"] == "latent" and meta["width"] == 0.125
+    assert main(["evaluate", str(tmp_path / "run" / "model.safetensors")]) == 0
+    assert "top1:" in capsys.readouterr().out

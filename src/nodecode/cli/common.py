@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 from functools import cache
 from pathlib import Path
 
@@ -47,3 +49,11 @@ def describe_header(header: NdcHeader, file_bytes: int) -> dict[str, object]:
         "file_bytes": file_bytes,
         "bpp": round(8.0 * file_bytes / header.num_pixels, 4),
     }
+
+
+def config_from_args(cls: type, args: argparse.Namespace, **overrides: object) -> object:
+    """A config dataclass from the command-line options of the same names (flags only map)."""
+    values = {
+        f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)
+    }
+    return cls(**{**values, **overrides})

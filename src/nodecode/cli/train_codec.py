@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from nodecode.cli.common import config_from_args
 from nodecode.codec.config import OPERATING_POINTS
 from nodecode.train.codec import CodecTrainConfig, train_codec
 
@@ -43,20 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
-    config = CodecTrainConfig(
-        op=args.op,
-        data=args.data,
-        width=args.width,
-        crop=args.crop,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        max_steps=args.max_steps,
-        checkpoint_every=args.checkpoint_every,
-        table_batches=args.table_batches,
-        seed=args.seed,
-        name=args.name or Path(args.out).stem,
-    )
+    name = args.name or Path(args.out).stem
+    config = config_from_args(CodecTrainConfig, args, name=name)
     codec = train_codec(config, args.out, resume=args.resume, device=args.device)
     print(f"wrote {args.out} (codec {codec.name!r}, id {codec.identity().hex()})")

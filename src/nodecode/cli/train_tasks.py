@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from nodecode.cli.common import config_from_args
 from nodecode.data.datasets import DATASET_HELP
 from nodecode.models import list_models
 from nodecode.train.tasks import INPUTS, TaskTrainConfig
@@ -67,24 +68,7 @@ def run_train(args: argparse.Namespace) -> None:
     from nodecode.train.tasks import train_task
 
     default_input = "latent" if args.model.startswith("cresnet") else "rgb"
-    config = TaskTrainConfig(
-        task=args.task,
-        model=args.model,
-        input=args.input or default_input,
-        data=args.data,
-        latents=args.latents,
-        width=args.width,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        fashion_mnist=args.fashion_mnist,
-        image_size=args.image_size,
-        **(
-            {"epochs": args.epochs}
-            if args.task == "classification"
-            else {"iters": args.iters, "eval_every": args.eval_every, "init": args.init}
-        ),
-    )
+    config = config_from_args(TaskTrainConfig, args, input=args.input or default_input)
     final = train_task(config, args.out, resume=args.resume, device=args.device)
     if final:
         print(json.dumps(final))
