@@ -14,7 +14,7 @@ from nodecode.cli.common import (
     output_path,
 )
 from nodecode.codec.entropy import empirical_entropy_bits
-from nodecode.codec.files import compress_image, decompress_file, read_symbols
+from nodecode.codec.files import compress_image, decode_image, decompress_file, read_symbols
 from nodecode.codec.zoo import list_codecs
 from nodecode.data.images import load_image, save_image
 
@@ -83,6 +83,6 @@ def run_show_latents(args: argparse.Namespace) -> None:
 
     codec = codec_for_file(args.file, args.codec)
     header, symbols = read_symbols(codec, args.file)
-    _, image = decompress_file(codec, args.file)
+    image = decode_image(codec, header, symbols)
     plot_latent_channels(image, symbols, codec.num_centers, args.out, title=args.file.name)
     print(f"wrote {args.out}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import torch
@@ -15,6 +14,7 @@ from nodecode.codec.entropy import mean_entropy_bits
 from nodecode.codec.layers import ResidualUnit, conv, deconv
 from nodecode.codec.quantizer import SoftToHardQuantizer
 from nodecode.errors import CodecNotReadyError
+from nodecode.utils.digest import state_digest
 
 DOWNSAMPLING = 8
 
@@ -162,9 +162,4 @@ class ConvAutoencoder(nn.Module):
 
     def identity(self) -> bytes:
         """16-byte digest of config, weights and tables; a file names the codec that wrote it."""
-        digest = hashlib.sha256(self.config.to_json().encode())
-        for key, tensor in sorted(self.state_dict().items()):
-            t = tensor.detach().cpu().contiguous()
-            digest.update(f"{key}|{t.dtype}|{tuple(t.shape)}".encode())
-            digest.update(t.numpy().tobytes())
-        return digest.digest()[:16]
+        return state_digest(self, self.config.to_json().encode()).digest()[:16]

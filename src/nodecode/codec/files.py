@@ -79,9 +79,14 @@ def read_latent(codec: ConvAutoencoder, path: str | os.PathLike) -> tuple[NdcHea
     return header, codec.dequantize(symbols.to(codec.cdfs.device))
 
 
+def decode_image(codec: ConvAutoencoder, header: NdcHeader, symbols: Tensor) -> Tensor:
+    """Symbols (C, h, w) of a file → the image (3, H, W) at the file's original size."""
+    with torch.no_grad():
+        image = codec.decode(symbols.unsqueeze(0).to(codec.cdfs.device), header.image_size)[0]
+    return image.cpu()
+
+
 def decompress_file(codec: ConvAutoencoder, path: str | os.PathLike) -> tuple[NdcHeader, Tensor]:
     """Decode a `.ndc` file to the image (3, H, W) at its original size."""
     header, symbols = read_symbols(codec, path)
-    with torch.no_grad():
-        image = codec.decode(symbols.unsqueeze(0).to(codec.cdfs.device), header.image_size)[0]
-    return header, image.cpu()
+    return header, decode_image(codec, header, symbols)

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from nodecode.bitstream.tables import symbol_bits
 from nodecode.codec.autoencoder import ConvAutoencoder
-from nodecode.codec.files import compress_image, decompress_file, read_symbols
+from nodecode.codec.files import compress_image, decode_image, read_symbols
 from nodecode.data.images import save_image
 from nodecode.evaluate.baselines import BASELINES
 from nodecode.evaluate.metrics import quality
@@ -51,8 +51,8 @@ def evaluate_codec(
         for name, x in images.items():
             path = folder / f"{name}.ndc"
             info = compress_image(codec, x, path)
-            _, symbols = read_symbols(codec, path)
-            _, x_hat = decompress_file(codec, path)
+            header, symbols = read_symbols(codec, path)
+            x_hat = decode_image(codec, header, symbols)
             if workdir is not None:
                 save_image(x_hat, folder / f"{name}.png")
             estimate = symbol_bits(symbols, codec.cdfs.cpu()) / info.header.num_pixels

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import math
 import time
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from nodecode.models.segmentation import load_classifier_into
 from nodecode.train import distributed
 from nodecode.train.state import load_train_state, save_train_state
 from nodecode.utils.checkpoint import load_tensors, save_tensors
+from nodecode.utils.digest import state_digest
 
 INPUTS = ("latent", "decoded", "rgb")
 
@@ -242,11 +242,7 @@ def train_task(
 
 def weights_digest(model: nn.Module) -> str:
     """SHA-256 of every parameter and buffer: equal digests mean bit-identical models."""
-    digest = hashlib.sha256()
-    for key, tensor in sorted(model.state_dict().items()):
-        digest.update(key.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
+    return state_digest(model).hexdigest()
 
 
 class _Logger:
