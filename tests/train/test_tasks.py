@@ -161,33 +161,44 @@ def test_ddp_on_two_cpu_processes_keeps_weights_identical(tmp_path, latents):
     assert (tmp_path / "model.safetensors").is_file()
 
 
-def test_a_short_run_really_learns_fashion_scenes(tmp_path, monkeypatch):
-    """240 steps on 128 real fashion-scenes images: the training loss must clearly fall.
+def test_a_tiny_run_on_fashion_scenes_latents_clearly_beats_chance(tmp_path, monkeypatch):
+    """cResNet-39 on the shipped 0.330-bpp codec's latents of fashion-scenes:tiny, 384 steps.
 
-    How well that generalises is a benchmark (docs/RESULTS.md), not a unit test.
+    Held-out top-1 must clearly beat chance (10%): 25% on 512 test images is more than
+    ten standard errors above it. (Measured: 42%; the benchmark numbers live in RESULTS.)
     """
-    from nodecode.data import fashion_scenes
-    from nodecode.data.fashion_scenes import ScenesConfig
+    from nodecode.codec.zoo import load_codec
+    from nodecode.data.fashion_scenes import FashionScenes
 
     monkeypatch.setenv("NODECODE_CACHE", str(tmp_path / "cache"))
-    unit = ScenesConfig(image_size=64, train_size=128, test_size=32)
-    monkeypatch.setitem(fashion_scenes.PRESETS, "unit", unit)
+    codec = load_codec("small-0.330").eval()
+    for split in ("train", "test"):
+        scenes = FashionScenes("tiny", split, "classification")
+        encode_dataset(codec, scenes, tmp_path / "latents", "classification", split)
     config = TaskTrainConfig(
-        model="resnet50",
-        input="rgb",
-        data="fashion-scenes:unit",
+        model="cresnet39",
+        latents=str(tmp_path / "latents"),
+        data="fashion-scenes:tiny",
         width=0.125,
-        epochs=30,
-        batch_size=16,
-        lr=0.05,
+        epochs=6,
+        lr=0.2,
+        schedule="cosine",
     )
-    train_task(config, tmp_path / "run")
-    losses = [
-        float(row.split(",")[2])
-        for row in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]
-    ]
-    assert len(losses) == 30
-    assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:3]) / 3
+    final = train_task(config, tmp_path / "run")
+    assert final["step"] == 6 * (4096 // 64)
+    assert final["top1"] > 25.0, final
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    from nodecode.train.tasks import lr_factor
+
+    config = TaskTrainConfig(schedule="cosine")
+    factors = [lr_factor(config, s, 100) for s in range(100)]
+    assert factors[0] == pytest.approx(0.2) and factors[4] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[4:], factors[5:]))
+    assert factors[-1] < 0.01
+    with pytest.raises(ConfigError, match="--schedule"):
+        TaskTrainConfig(schedule="linear").validate()
 
 
 def test_train_classifier_and_evaluate_commands(tmp_path, latents, capsys):

@@ -9,7 +9,7 @@ from pathlib import Path
 from nodecode.cli.common import config_from_args
 from nodecode.data.datasets import DATASET_HELP
 from nodecode.models import list_models
-from nodecode.train.tasks import INPUTS, TaskTrainConfig
+from nodecode.train.tasks import INPUTS, SCHEDULES, TaskTrainConfig
 
 
 def _common(p: argparse.ArgumentParser, task: str) -> None:
@@ -29,7 +29,13 @@ def _common(p: argparse.ArgumentParser, task: str) -> None:
     p.add_argument("--latents", default=None, help="encode-dataset output (latent/decoded)")
     p.add_argument("--width", type=float, default=d.width, help="channel multiplier")
     p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--lr", type=float, default=None, help="base learning rate (default: paper's)")
+    p.add_argument(
+        "--schedule",
+        default=d.schedule,
+        choices=SCHEDULES,
+        help="paper: the paper's step/poly decay; cosine: warm-up + cosine, for short runs",
+    )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--fashion-mnist", default=None)
     p.add_argument(

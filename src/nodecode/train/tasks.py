@@ -35,6 +35,8 @@ from nodecode.utils.checkpoint import load_tensors, save_tensors
 from nodecode.utils.digest import state_digest
 
 INPUTS = ("latent", "decoded", "rgb")
+SCHEDULES = ("paper", "cosine")
+WARMUP = 0.05  # fraction of the run spent warming up under the cosine schedule
 
 
 @dataclass
@@ -55,6 +57,10 @@ class TaskTrainConfig:
     momentum: float = 0.9
     weight_decay: float | None = None
     seed: int = 0
+    # "paper": ÷10 steps (classification) / poly (segmentation), App. A.4–A.5. "cosine":
+    # a short linear warm-up then cosine decay, for the short runs this CPU affords, where
+    # the paper's first decay comes after only a few hundred steps.
+    schedule: str = "paper"
     init: str | None = None
     fashion_mnist: str | None = None
     image_size: int | None = None
@@ -82,6 +88,8 @@ class TaskTrainConfig:
     def validate(self) -> None:
         if self.task not in ("classification", "segmentation"):
             raise ConfigError(f"unknown task {self.task!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"--schedule must be one of {SCHEDULES}, not {self.schedule!r}")
         if self.input not in INPUTS:
             raise ConfigError(f"--input must be one of {INPUTS}, not {self.input!r}")
         on_latents = self.model.startswith("cresnet")
@@ -96,6 +104,11 @@ class TaskTrainConfig:
 
 def lr_factor(config: TaskTrainConfig, step: int, total: int) -> float:
     """÷10 at epochs 8, 16, 24 of 28 (scaled to the run) or poly decay with power 0.9."""
+    if config.schedule == "cosine":
+        warmup = max(1, round(WARMUP * total))
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * min(step - warmup, total) / max(1, total - warmup)))
     if config.classification:
         return 0.1 ** sum(step >= round(total * m / 28) for m in (8, 16, 24))
     return (1 - min(step, total) / total) ** 0.9
