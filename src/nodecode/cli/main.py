@@ -19,11 +19,22 @@ from nodecode.cli import (  # noqa: E402
     flops,
     infer,
     train_codec,
+    train_joint,
     train_tasks,
 )
 from nodecode.errors import NodecodeError  # noqa: E402
 
-COMMAND_MODULES = (train_codec, codec_files, eval_codec, data, train_tasks, infer, flops, demo)
+COMMAND_MODULES = (
+    train_codec,
+    codec_files,
+    eval_codec,
+    data,
+    train_tasks,
+    train_joint,
+    infer,
+    flops,
+    demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -44,6 +44,12 @@ def _common(p: argparse.ArgumentParser, task: str) -> None:
         default=None,
         help="crop size for folder layouts (default 224 / 320, the paper's)",
     )
+    p.add_argument(
+        "--init",
+        default=None,
+        help="classifier checkpoint: the backbone of a segmenter (§5.3), or a classifier to "
+        "train further (§6.1's 9 more epochs)",
+    )
     p.add_argument("-o", "--out", type=Path, required=True, help="run directory")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--device", default="cpu")
@@ -59,7 +65,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(p, "segmentation")
     p.add_argument("--iters", type=int, default=TaskTrainConfig.iters)
     p.add_argument("--eval-every", type=int, default=TaskTrainConfig.eval_every)
-    p.add_argument("--init", default=None, help="classifier checkpoint for the backbone (§5.3)")
     p.set_defaults(run=run_train, task="segmentation")
 
     p = subparsers.add_parser("evaluate", help="top-1/top-5 or mIoU of a trained checkpoint")

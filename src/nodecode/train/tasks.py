@@ -35,8 +35,9 @@ from nodecode.utils.checkpoint import load_tensors, save_tensors
 from nodecode.utils.digest import state_digest
 
 INPUTS = ("latent", "decoded", "rgb")
-SCHEDULES = ("paper", "cosine")
+SCHEDULES = ("paper", "cosine", "finetune")
 WARMUP = 0.05  # fraction of the run spent warming up under the cosine schedule
+FINETUNE_DECAYS = (1 / 3, 2 / 3)
 
 
 @dataclass
@@ -59,7 +60,8 @@ class TaskTrainConfig:
     seed: int = 0
     # "paper": ÷10 steps (classification) / poly (segmentation), App. A.4–A.5. "cosine":
     # a short linear warm-up then cosine decay, for the short runs this CPU affords, where
-    # the paper's first decay comes after only a few hundred steps.
+    # the paper's first decay comes after only a few hundred steps. "finetune": ÷10 after
+    # each third of the run, the joint-training schedule (App. A.8: 9 epochs, ÷10 every 3).
     schedule: str = "paper"
     init: str | None = None
     fashion_mnist: str | None = None
@@ -102,6 +104,11 @@ class TaskTrainConfig:
             raise ConfigError(f"{self.model} is not a {self.task} network")
 
 
+def step_decay(step: int, total: int, fractions: tuple[float, ...]) -> float:
+    """÷10 at each of `fractions` of the run."""
+    return 0.1 ** sum(step >= round(total * f) for f in fractions)
+
+
 def lr_factor(config: TaskTrainConfig, step: int, total: int) -> float:
     """÷10 at epochs 8, 16, 24 of 28 (scaled to the run) or poly decay with power 0.9."""
     if config.schedule == "cosine":
@@ -109,8 +116,10 @@ def lr_factor(config: TaskTrainConfig, step: int, total: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
         return 0.5 * (1 + math.cos(math.pi * min(step - warmup, total) / max(1, total - warmup)))
+    if config.schedule == "finetune":
+        return step_decay(step, total, FINETUNE_DECAYS)
     if config.classification:
-        return 0.1 ** sum(step >= round(total * m / 28) for m in (8, 16, 24))
+        return step_decay(step, total, (8 / 28, 16 / 28, 24 / 28))
     return (1 - min(step, total) / total) ** 0.9
 
 
@@ -154,7 +163,7 @@ def train_task(
     model = build_model(config, data)
     model.backbone.input_mean.copy_(channel_mean(data.train))
     if config.init:
-        load_classifier_into(model, config.init)
+        init_model(model, config)
     model.to(dev)
     groups = param_groups(model, config)
     base_lrs = [group["lr"] for group in groups]  # resume restores scaled lrs; keep the bases
@@ -253,6 +262,20 @@ def train_task(
     return final
 
 
+def init_model(model: nn.Module, config: TaskTrainConfig) -> None:
+    """A segmenter takes a classifier's backbone (§5.3); a classifier continues all of one."""
+    if not config.classification:
+        load_classifier_into(model, config.init)
+        return
+    tensors, meta = load_tensors(config.init, "classifier")
+    if (meta["model"], meta["width"]) != (config.model, config.width):
+        raise ConfigError(
+            f"{config.init}: a {meta['model']} of width {meta['width']}, "
+            f"not {config.model} of width {config.width}"
+        )
+    model.load_state_dict(tensors)
+
+
 def weights_digest(model: nn.Module) -> str:
     """SHA-256 of every parameter and buffer: equal digests mean bit-identical models."""
     return state_digest(model).hexdigest()
@@ -294,7 +317,12 @@ class _Logger:
 def save_task_model(
     path: Path, model: nn.Module, config: TaskTrainConfig, data: TaskData, metrics: dict[str, Any]
 ) -> None:
-    meta = {
+    write_task_model(path, model, task_meta(config, data, metrics))
+
+
+def task_meta(config: TaskTrainConfig, data: TaskData, metrics: dict[str, Any]) -> dict[str, Any]:
+    """What a task checkpoint records: the network, its input, its data and its codec."""
+    return {
         "model": config.model,
         "task": config.task,
         "input": config.input,
@@ -308,7 +336,10 @@ def save_task_model(
         "codec_id": data.codec_id,
         "metrics": metrics,
     }
-    kind = "classifier" if config.classification else "segmenter"
+
+
+def write_task_model(path: Path, model: nn.Module, meta: dict[str, Any]) -> None:
+    kind = "classifier" if meta["task"] == "classification" else "segmenter"
     save_tensors(path, model.state_dict(), kind, meta)
 
 

@@ -1,0 +1,175 @@
+"""Joint fine-tuning of codec and cResNet-51 (§6, Eq. 2), and its compression-only control.
+
+`mode="joint"` minimises γ·(MSE + β·max(H − Ht, 0)) + CE with every part trainable.
+`mode="compression"` is §6.1's control: the same codec term and schedule, no classifier.
+Both start from trained states, use SGD (lr 0.0025, ÷10 every third of the run: 9 epochs,
+÷10 every 3 in App. A.8), refit the entropy-coding tables afterwards, and write a codec
+checkpoint; joint mode also writes the fine-tuned classifier, tagged with the new codec.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, RandomSampler
+from tqdm import tqdm
+
+from nodecode.bitstream.tables import count_symbols
+from nodecode.codec.checkpoint import save_codec
+from nodecode.codec.loss import rate_distortion_loss
+from nodecode.codec.zoo import load_codec
+from nodecode.data.augment import MirrorShift
+from nodecode.data.datasets import image_splits
+from nodecode.errors import CheckpointError, ConfigError
+from nodecode.train.state import load_train_state, save_train_state
+from nodecode.train.tasks import FINETUNE_DECAYS, load_task_model, step_decay, write_task_model
+
+MODES = ("joint", "compression")
+
+
+@dataclass
+class JointTrainConfig:
+    """Defaults are App. A.8's; β and Ht default to the codec's own operating point."""
+
+    codec: str = "small-0.330"
+    classifier: str | None = None
+    mode: str = "joint"
+    data: str = "fashion-scenes:small"
+    gamma: float = 0.001
+    beta: float | None = None
+    target_entropy: float | None = None
+    epochs: int = 9
+    batch_size: int = 64
+    lr: float = 0.0025
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    seed: int = 0
+    fashion_mnist: str | None = None
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"--mode must be one of {MODES}, not {self.mode!r}")
+        if self.mode == "joint" and not self.classifier:
+            raise ConfigError("joint training needs --classifier (a cResNet on this codec)")
+
+
+def _models(config: JointTrainConfig) -> tuple[torch.nn.Module, torch.nn.Module | None]:
+    codec = load_codec(config.codec)
+    classifier = None
+    if config.mode == "joint":
+        classifier, meta = load_task_model(config.classifier)
+        if meta["task"] != "classification" or meta["input"] != "latent":
+            raise ConfigError(f"{config.classifier}: not a classifier on latents")
+        if meta["codec_id"] != codec.identity().hex():
+            raise ConfigError(
+                f"{config.classifier}: trained on latents of codec {meta['codec']!r}, "
+                f"not of {config.codec!r}"
+            )
+    overrides = {"beta": config.beta, "target_entropy": config.target_entropy}
+    codec.config = dataclasses.replace(
+        codec.config, **{k: v for k, v in overrides.items() if v is not None}
+    )
+    return codec, classifier
+
+
+def train_joint(config: JointTrainConfig, out: str | Path, resume: bool = False) -> dict[str, Any]:
+    """Fine-tune; writes out/codec.safetensors (and out/classifier.safetensors) and a log."""
+    config.validate()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    codec, classifier = _models(config)
+    data = image_splits("classification", config.data, fashion_mnist=config.fashion_mnist)
+    modules = [codec] + ([classifier] if classifier is not None else [])
+    groups = [{"params": list(codec.parameters()), "weight_decay": 0.0}]
+    if classifier is not None:
+        groups.append({"params": list(classifier.parameters())})
+    optimizer = torch.optim.SGD(
+        groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
+    model = torch.nn.ModuleList(modules)
+    train_set = MirrorShift(data.train, data.image_size // 8)
+    steps_per_epoch = max(1, len(train_set) // config.batch_size)
+    total = config.epochs * steps_per_epoch
+    state_path = out / "train-state.safetensors"
+    step = 0
+    if resume and state_path.is_file():
+        step, saved = load_train_state(state_path, model, optimizer)
+        if saved != dataclasses.asdict(config):
+            raise CheckpointError(f"{state_path}: saved with a different configuration")
+    log_path = out / "log.csv"
+    if step == 0 and log_path.exists():
+        log_path.unlink()
+    start = time.time()
+    for epoch in range(step // steps_per_epoch, config.epochs):
+        generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+        loader = DataLoader(
+            train_set,
+            batch_size=config.batch_size,
+            drop_last=True,
+            sampler=RandomSampler(train_set, generator=generator),
+        )
+        model.train()
+        sums = {"loss": 0.0, "mse": 0.0, "entropy_bits": 0.0, "ce": 0.0}
+        bar = tqdm(loader, desc=f"{config.mode} ft epoch {epoch + 1}/{config.epochs}", leave=False)
+        for x, label in bar:
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * step_decay(step, total, FINETUNE_DECAYS)
+            output = codec(x)
+            codec_loss, mse = rate_distortion_loss(x, output, codec.config)
+            loss = config.gamma * codec_loss
+            ce = torch.zeros(())
+            if classifier is not None:
+                ce = F.cross_entropy(classifier(output.latent), label)
+                loss = loss + ce
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            for key, value in zip(sums, (loss, mse, output.entropy_bits, ce), strict=True):
+                sums[key] += value.item()
+            bar.set_postfix(mse=f"{mse.item():.1f}", H=f"{output.entropy_bits.item():.3f}")
+        row = {
+            "epoch": epoch + 1,
+            "step": step,
+            **{k: v / steps_per_epoch for k, v in sums.items()},
+            "seconds": round(time.time() - start, 1),
+        }
+        _append_csv(log_path, row)
+        save_train_state(state_path, model, optimizer, step, dataclasses.asdict(config))
+    _refit_tables(codec, data.train, config.batch_size)
+    codec.name = f"{config.mode}-ft-{codec.name}"
+    save_codec(codec, out / "codec.safetensors")
+    result = {"codec": str(out / "codec.safetensors"), "steps": step}
+    if classifier is not None:
+        _, meta = load_task_model(config.classifier)
+        meta = {**meta, "codec": codec.name, "codec_id": codec.identity().hex(), "metrics": {}}
+        write_task_model(out / "classifier.safetensors", classifier.eval(), meta)
+        result["classifier"] = str(out / "classifier.safetensors")
+    return result
+
+
+@torch.no_grad()
+def _refit_tables(codec: torch.nn.Module, images: Any, batch_size: int) -> None:
+    """Fine-tuning moves the symbol statistics: count them afresh on the training images."""
+    codec.eval()
+    counts = torch.zeros_like(codec.symbol_counts)
+    for x, _ in DataLoader(images, batch_size=batch_size):
+        counts += count_symbols(codec.encode(x), codec.num_centers)
+    codec.update(counts)
+
+
+def _append_csv(path: Path, row: dict[str, Any]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
