@@ -18,6 +18,7 @@ from nodecode.cli import (  # noqa: E402
     eval_codec,
     flops,
     infer,
+    reproduce,
     train_codec,
     train_joint,
     train_tasks,
@@ -33,6 +34,7 @@ COMMAND_MODULES = (
     train_joint,
     infer,
     flops,
+    reproduce,
     demo,
 )
 

@@ -26,7 +26,7 @@ class TaskData:
     codec_id: str | None = None
 
 
-DATASET_HELP = "fashion-scenes:tiny|small|medium, imagefolder:ROOT or voc:ROOT"
+DATASET_HELP = "fashion-scenes:mini|tiny|small|medium, imagefolder:ROOT or voc:ROOT"
 DEFAULT_SIZES = {"classification": 224, "segmentation": 320}  # App. A.4 / A.5 crops
 
 

@@ -56,6 +56,7 @@ class ScenesConfig:
 
 
 PRESETS = {
+    "mini": ScenesConfig(image_size=64, train_size=1024, test_size=256),
     "tiny": ScenesConfig(image_size=64, train_size=4096, test_size=512),
     "small": ScenesConfig(image_size=64, train_size=10_000, test_size=2_000),
     "medium": ScenesConfig(image_size=96, train_size=60_000, test_size=10_000),

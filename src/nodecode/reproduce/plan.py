@@ -1,0 +1,159 @@
+"""The reproduction as a list of stages, each keyed by a hash of its configuration.
+
+A stage names its dependencies; its key covers its own parameters and its dependencies'
+keys, so changing anything upstream reruns exactly what depends on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from nodecode.reproduce.presets import LOWEST, OPS, ReproducePreset
+
+KINDS = ("codec", "encode", "classifier", "segmenter", "joint", "evaluate", "rate-distortion")
+
+
+@dataclass
+class Stage:
+    name: str
+    kind: str
+    params: dict[str, Any]
+    deps: tuple[str, ...] = ()
+    key: str = field(default="", compare=False)
+
+    def describe(self) -> str:
+        p = self.params
+        if self.kind in ("classifier", "segmenter"):
+            length = f"{p['epochs']} epochs" if self.kind == "classifier" else f"{p['iters']} it"
+            return f"{p['model']} on {p['input']}, {length}, {p['schedule']}, seed {p['seed']}"
+        if self.kind == "joint":
+            return f"{p['mode']} fine-tuning, {p['epochs']} epochs"
+        if self.kind == "codec":
+            return p.get("spec") or f"train-codec --op {p['op']}, {p['max_steps']} steps"
+        if self.kind == "encode":
+            return f"encode {self.deps[0]}'s latents + decoded RGB"
+        return ", ".join(f"{k}={v}" for k, v in p.items())
+
+
+def _key(stage: Stage, keys: dict[str, str]) -> str:
+    blob = json.dumps(
+        {"kind": stage.kind, "params": stage.params, "deps": [keys[d] for d in stage.deps]},
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _task_params(preset: ReproducePreset, task: str, model: str, input: str, seed: int) -> dict:
+    if task == "classification":
+        return {
+            "task": task,
+            "model": model,
+            "input": input,
+            "data": preset.classification_data,
+            "width": preset.width,
+            "epochs": preset.epochs,
+            "lr": preset.lr,
+            "schedule": preset.schedule,
+            "seed": seed,
+            "image_size": preset.image_size,
+        }
+    return {
+        "task": task,
+        "model": model,
+        "input": input,
+        "data": preset.segmentation_data,
+        "width": preset.width,
+        "iters": preset.seg_iters,
+        "eval_every": preset.seg_eval_every,
+        "lr": preset.seg_lr,
+        "batch_size": preset.seg_batch,
+        "schedule": preset.seg_schedule,
+        "seed": seed,
+        "image_size": preset.image_size,
+    }
+
+
+def build_plan(preset: ReproducePreset) -> list[Stage]:
+    stages: list[Stage] = []
+
+    def add(name: str, kind: str, params: dict, *deps: str) -> str:
+        stages.append(Stage(name, kind, params, tuple(deps)))
+        return name
+
+    def classifier(name: str, model: str, input: str, seed: int, *deps: str, **extra) -> str:
+        params = {**_task_params(preset, "classification", model, input, seed), **extra}
+        return add(name, "classifier", params, *deps)
+
+    def segmenter(name: str, model: str, input: str, seed: int, *deps: str) -> str:
+        return add(
+            name, "segmenter", _task_params(preset, "segmentation", model, input, seed), *deps
+        )
+
+    data = {"classification": preset.classification_data, "segmentation": preset.segmentation_data}
+    for op in OPS:
+        if preset.codec_steps:
+            codec = add(f"codec-{op}", "codec", {"op": op, "max_steps": preset.codec_steps})
+        else:
+            codec = add(f"codec-{op}", "codec", {"spec": f"{preset.codec_prefix}-{op}"})
+        encoded = add(f"encode-{op}", "encode", {**data, "image_size": preset.image_size}, codec)
+        runs = [("cresnet51", "latent", preset.seeds), ("resnet50", "decoded", preset.seeds)]
+        runs.append(("cresnet39", "latent", preset.seeds[:1]))
+        if op == LOWEST:
+            runs += [("resnet71", "decoded", preset.seeds[:1])]
+            runs += [("cresnet72", "latent", preset.seeds[:1])]
+        for model, input, seeds in runs:
+            for seed in seeds:
+                cls = classifier(f"cls-{op}-{model}-s{seed}", model, input, seed, encoded)
+                seg = f"seg-{op}-{model}-d-s{seed}"
+                segmenter(seg, f"{model}-d", input, seed, encoded, cls)
+    for seed in preset.seeds:
+        cls = classifier(f"cls-rgb-resnet50-s{seed}", "resnet50", "rgb", seed)
+        segmenter(f"seg-rgb-resnet50-d-s{seed}", "resnet50-d", "rgb", seed, cls)
+
+    seed = preset.seeds[0]
+    finetuned = []
+    for op in preset.joint_ops:
+        base = f"cls-{op}-cresnet51-s{seed}"
+        joint_params = {"data": preset.classification_data, "epochs": preset.joint_epochs}
+        for mode in ("joint", "compression"):
+            ft = add(f"{mode}-{op}", "joint", {**joint_params, "mode": mode}, f"codec-{op}", base)
+            finetuned.append(ft)
+            encoded = add(
+                f"encode-{mode}-{op}",
+                "encode",
+                {**data, "image_size": preset.image_size},
+                ft,
+            )
+            if mode == "joint":
+                cls = add(f"eval-joint-{op}", "evaluate", {"task": "classification"}, ft, encoded)
+            else:
+                scratch = classifier(
+                    f"cls-comp-{op}-cresnet51", "cresnet51", "latent", seed, encoded
+                )
+                # §6.1: then 9 more epochs (the joint schedule) on the fixed new operating point.
+                cls = classifier(
+                    f"cls-comp-more-{op}-cresnet51",
+                    "cresnet51",
+                    "latent",
+                    seed,
+                    encoded,
+                    scratch,
+                    epochs=preset.joint_epochs,
+                    lr=0.0025,
+                    schedule="finetune",
+                )
+            segmenter(f"seg-{mode}-{op}-cresnet51-d", "cresnet51-d", "latent", seed, encoded, cls)
+    add(
+        "rate-distortion",
+        "rate-distortion",
+        {"images": preset.rd_images},
+        *[f"codec-{op}" for op in OPS],
+        *finetuned,
+    )
+    keys: dict[str, str] = {}
+    for stage in stages:
+        stage.key = keys[stage.name] = _key(stage, keys)
+    return stages

@@ -1,0 +1,156 @@
+"""Run a plan: skip finished stages, resume an interrupted one, record each result.
+
+A stage is finished when stages/<name>/result.json exists with the stage's current key;
+a directory left by a different key is cleared first, since its checkpoints belong to
+another configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from nodecode.reproduce.plan import Stage
+from nodecode.utils.io import atomic_write_text
+
+RESULT = "result.json"
+Results = dict[str, dict[str, Any]]
+
+
+def stage_dir(out: Path, stage: Stage) -> Path:
+    return out / "stages" / stage.name
+
+
+def load_result(out: Path, stage: Stage) -> dict[str, Any] | None:
+    path = stage_dir(out, stage) / RESULT
+    if not path.is_file():
+        return None
+    result = json.loads(path.read_text())
+    return result if result.get("key") == stage.key else None
+
+
+def run_plan(
+    stages: list[Stage], out: Path, device: str = "cpu", log: Callable[[str], None] = print
+) -> Results:
+    results: Results = {}
+    for stage in tqdm(stages, desc="reproduce", unit="stage"):
+        done = load_result(out, stage)
+        if done is not None:
+            results[stage.name] = done
+            continue
+        folder = stage_dir(out, stage)
+        marker = folder / "key"
+        if folder.exists() and (not marker.is_file() or marker.read_text() != stage.key):
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        marker.write_text(stage.key)
+        log(f"[{stage.name}] {stage.describe()}")
+        start = time.time()
+        deps = [results[d] for d in stage.deps]
+        result = RUNNERS[stage.kind](stage, deps, folder, device)
+        result.update(key=stage.key, kind=stage.kind, seconds=round(time.time() - start, 1))
+        atomic_write_text(folder / RESULT, json.dumps(result, indent=2) + "\n")
+        results[stage.name] = result
+    return results
+
+
+def _find(deps: list[dict[str, Any]], key: str) -> Any:
+    return next((d[key] for d in deps if key in d), None)
+
+
+def _codec(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
+    if "spec" in stage.params:
+        return {"codec": stage.params["spec"]}
+    from nodecode.train.codec import CodecTrainConfig, train_codec
+
+    path = folder / "codec.safetensors"
+    config = CodecTrainConfig(
+        op=stage.params["op"],
+        max_steps=stage.params["max_steps"],
+        name=f"codec-{stage.params['op']}",
+    )
+    train_codec(config, path, resume=True, device=device)
+    return {"codec": str(path)}
+
+
+def _encode(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
+    from nodecode.codec.zoo import load_codec
+    from nodecode.data.datasets import image_splits
+    from nodecode.data.latent_cache import encode_dataset
+
+    codec = load_codec(_find(deps, "codec"), device).eval()
+    for task in ("classification", "segmentation"):
+        data = image_splits(task, stage.params[task], stage.params["image_size"], augment=False)
+        for split, dataset in (("train", data.train), ("test", data.test)):
+            encode_dataset(codec, dataset, folder, task, split, classes=data.classes)
+    return {"latents": str(folder), "codec_id": codec.identity().hex()}
+
+
+def _task(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
+    from nodecode.train.tasks import TaskTrainConfig, train_task
+
+    init = _find(deps, "model") or _find(deps, "classifier")
+    config = TaskTrainConfig(**stage.params, latents=_find(deps, "latents"), init=init)
+    final = train_task(config, folder, resume=True, device=device)
+    return {"model": str(folder / "model.safetensors"), "metrics": final}
+
+
+def _joint(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
+    from nodecode.train.joint import JointTrainConfig, train_joint
+
+    mode = stage.params["mode"]
+    config = JointTrainConfig(
+        codec=_find(deps, "codec"),
+        classifier=_find(deps, "model") if mode == "joint" else None,
+        **stage.params,
+    )
+    return train_joint(config, folder, resume=True)
+
+
+def _evaluate(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
+    from torch.utils.data import DataLoader
+
+    from nodecode.data.latent_cache import LatentCache
+    from nodecode.evaluate.tasks import evaluate_model
+    from nodecode.train.tasks import load_task_model
+
+    path = _find(deps, "classifier")
+    model, meta = load_task_model(path, device)
+    test = LatentCache(_find(deps, "latents"), stage.params["task"], "test")
+    if test.codec_id != meta["codec_id"]:
+        raise RuntimeError(f"{path} and its latents come from different codecs")
+    metrics = evaluate_model(
+        model, DataLoader(test, batch_size=64), meta["task"], meta["num_classes"], device
+    )
+    return {"model": path, "metrics": metrics}
+
+
+def _rate_distortion(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
+    from nodecode.codec.zoo import load_codec
+    from nodecode.data.images import load_images
+    from nodecode.evaluate.baselines import BASELINES
+    from nodecode.evaluate.rate_distortion import compare_codecs
+
+    codecs = [load_codec(d["codec"]).eval() for d in deps]
+    for codec, dep in zip(codecs, deps, strict=True):
+        if "steps" in dep:  # fine-tuned: name it after its stage, not its parent
+            codec.name = Path(dep["codec"]).parent.name
+    rows = compare_codecs(codecs, load_images(stage.params["images"]), BASELINES, folder)
+    return {"rows": rows, "figure": str(folder / "rd.png")}
+
+
+RUNNERS = {
+    "codec": _codec,
+    "encode": _encode,
+    "classifier": _task,
+    "segmenter": _task,
+    "joint": _joint,
+    "evaluate": _evaluate,
+    "rate-distortion": _rate_distortion,
+}
