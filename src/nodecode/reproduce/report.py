@@ -511,6 +511,10 @@ def write_report(
         "",
         "## Cost at the lowest rate (Fig. 6)",
         "",
+        f"MACs per {size}² image of the networks as trained here (width {preset.width}) and of "
+        "the codec's decoder at its own width; the ratio depends on those widths. At the "
+        "paper's widths and sizes see `nodecode flops` (docs/RESULTS.md §1).",
+        "",
         format_table(
             cost_rows(results, LOWEST, size),
             [

@@ -1,0 +1,67 @@
+"""`nodecode reproduce`: the plan, its hashing, the paper dry run, and the tiny preset end to end."""
+
+import dataclasses
+import json
+
+from nodecode.cli.main import main
+from nodecode.reproduce import PRESETS, build_plan
+
+
+def test_plan_covers_every_experiment_of_the_paper():
+    names = {s.name for s in build_plan(PRESETS["paper"])}
+    for op in ("0.635", "0.330", "0.0983"):
+        for model in ("cresnet51", "resnet50", "cresnet39"):
+            assert f"cls-{op}-{model}-s0" in names and f"seg-{op}-{model}-d-s0" in names
+    assert {"cls-0.0983-resnet71-s0", "cls-0.0983-cresnet72-s0", "cls-rgb-resnet50-s0"} <= names
+    assert {"joint-0.635", "compression-0.0983", "cls-comp-more-0.0983-cresnet51"} <= names
+    assert "seg-joint-0.0983-cresnet51-d" in names and "rate-distortion" in names
+
+
+def test_small_has_three_seeds_for_the_headline_rows():
+    names = {s.name for s in build_plan(PRESETS["small"])}
+    for seed in (0, 1, 2):
+        assert f"cls-0.330-cresnet51-s{seed}" in names and f"seg-0.0983-resnet50-d-s{seed}" in names
+
+
+def test_a_changed_setting_reruns_exactly_what_depends_on_it():
+    before = {s.name: s.key for s in build_plan(PRESETS["tiny"])}
+    changed = dataclasses.replace(PRESETS["tiny"], seg_iters=31)
+    after = {s.name: s.key for s in build_plan(changed)}
+    moved = {name for name in before if before[name] != after[name]}
+    assert moved and all(name.startswith("seg-") for name in moved)
+    assert before["cls-0.330-cresnet51-s0"] == after["cls-0.330-cresnet51-s0"]
+
+
+def test_paper_dry_run_prints_the_plan_with_costs(capsys, tmp_path):
+    assert main(["reproduce", "--preset", "paper", "--dry-run", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "49 stages" in out and "imagefolder:data/imagenet" in out and "voc:data/voc" in out
+    assert "cresnet72 on latent, 28 epochs, paper" in out and "20000 it" in out
+    assert "estimated training compute" in out and not (tmp_path / "stages").exists()
+
+
+def test_tiny_reproduction_runs_end_to_end_and_then_skips_finished_stages(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("NODECODE_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "run"
+    assert main(["reproduce", "--preset", "tiny", "--out", str(out)]) == 0
+    report = (out / "report" / "REPORT.md").read_text()
+    assert "## Table 2" in report and "NOT held" in report or "held" in report
+    for figure in (
+        "fig3-4-accuracy-vs-epochs",
+        "fig5-masks",
+        "fig6-accuracy-vs-macs",
+        "fig7-finetuning",
+        "fig8-rate-distortion",
+        "fig9-latents",
+    ):
+        assert (out / "report" / f"{figure}.png").stat().st_size > 1000
+    results = json.loads((out / "report" / "results.json").read_text())
+    top1 = results["cls-0.330-cresnet51-s0"]["metrics"]["top1"]
+    assert 0 <= top1 <= 100
+    stamp = (out / "stages" / "cls-0.330-cresnet51-s0" / "result.json").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["reproduce", "--preset", "tiny", "--out", str(out)]) == 0
+    assert (out / "stages" / "cls-0.330-cresnet51-s0" / "result.json").stat().st_mtime_ns == stamp
+    assert "[cls-" not in capsys.readouterr().out  # nothing was run again
