@@ -1,4 +1,4 @@
-"""`nodecode reproduce`: the plan, its hashing, the paper dry run, and the tiny preset end to end."""
+"""`nodecode reproduce`: the plan, its hashing, the paper dry run, and the tiny preset."""
 
 import dataclasses
 import json

@@ -40,10 +40,8 @@ def run(args: argparse.Namespace) -> None:
 
     start = time.time()
     results = run_plan(stages, out, args.device)
-    command = "nodecode " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:] else ""
-    report = write_report(
-        preset, stages, results, out, command or f"nodecode reproduce --preset {preset.name}"
-    )
+    command = f"nodecode reproduce --preset {preset.name} --out {shlex.quote(str(out))}"
+    report = write_report(preset, stages, results, out, command)
     print(f"{len(stages)} stages done in {time.time() - start:.0f} s; report: {report}")
 
 
