@@ -68,3 +68,25 @@ def test_voc_layout_pads_masks_with_the_ignore_label(voc):
     assert (mask[30:, :] == 255).all()  # padding below the 30-pixel-high image is ignored
     train_image, train_mask = data.train[1]
     assert train_image.shape == (3, 40, 40) and (train_mask == 15).sum() == 200
+
+
+def test_sbd_layout_adds_its_train_noval_images_to_voc_train(voc):
+    """SBD as released (img/*.jpg, cls/*.mat with GTcls.Segmentation, train_noval.txt)."""
+    from scipy.io import savemat
+
+    sbd = voc / "SBD"
+    (sbd / "img").mkdir(parents=True)
+    (sbd / "cls").mkdir()
+    ids = ["2008_000002", "2008_000003", "2008_000007"]
+    (sbd / "train_noval.txt").write_text("\n".join(ids) + "\n")
+    for k, name in enumerate(ids):
+        write_image(sbd / "img" / f"{name}.jpg", (36, 36), k)
+        mask = np.zeros((36, 36), dtype=np.uint8)
+        mask[10:20, 10:20] = 12  # dog
+        savemat(sbd / "cls" / f"{name}.mat", {"GTcls": {"Segmentation": mask}})
+    data = image_splits("segmentation", f"voc:{voc}", image_size=40)
+    assert len(data.train) == 2 + 3 and len(data.test) == 1  # SBD only joins training
+    image, mask = data.train[2 + 1]
+    assert image.shape == (3, 40, 40) and mask.dtype == torch.int64
+    assert (mask == 12).sum() == 100 and set(mask.unique().tolist()) <= {0, 12, 255}
+    assert (mask == 255).sum() == 40 * 40 - 36 * 36  # padding to the crop is ignored
