@@ -83,11 +83,34 @@ def test_eval_codec_writes_csv_json_and_figure(workspace, capsys, photo):
     assert (workspace / "eval" / "rd_points.csv").read_text().count("\n") > 5
 
 
-def test_demo_runs_on_a_small_image_set(workspace, capsys):
-    code, out, _ = run(capsys, "demo", "--images", workspace / "in", "--out", workspace / "demo")
+def test_demo_runs_on_a_small_image_set(workspace, capsys, monkeypatch):
+    from nodecode.models.zoo import shipped_task_models
+
+    monkeypatch.setenv("NODECODE_CACHE", str(workspace / "cache"))
+    code, out, _ = run(
+        capsys,
+        "demo",
+        "--images",
+        workspace / "in",
+        "--out",
+        workspace / "demo",
+        "--scenes",
+        "mini",
+        "--classify",
+        "6",
+        "--segment",
+        "2",
+    )
     assert code == 0 and "small-0.330" in out
     assert (workspace / "demo" / "small-0.330" / "photo.ndc").is_file()
     assert (workspace / "demo" / "rd.png").is_file()
+    report = (workspace / "demo" / "REPORT.md").read_text()
+    if "cresnet51-0.330" in shipped_task_models():  # the demo models of docs/RESULTS.md §4
+        assert "Understanding from bitstreams" in report and "decoded" in out
+        assert (workspace / "demo" / "masks-0.330.png").stat().st_size > 1000
+        assert (
+            len(list((workspace / "demo" / "scenes" / "0.330" / "segmentation").glob("*.ndc"))) == 2
+        )
 
 
 def test_train_codec_command(tmp_path, capsys):

@@ -1,4 +1,9 @@
-"""`nodecode demo`: the shipped codecs on the held-out bundled photos, against JPEG."""
+"""`nodecode demo`: the shipped codecs and models, end to end, on the embedded data.
+
+1. The bundled test photos through each shipped codec, against JPEG and JPEG 2000.
+2. fashion-scenes test images compressed to `.ndc` files, then classified and segmented
+   straight from the bitstreams (cResNet-51 on ẑ) and through decode + ResNet-50.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from nodecode.data.images import load_images, save_image
 from nodecode.errors import ConfigError
 from nodecode.evaluate.baselines import BASELINES
 from nodecode.evaluate.rate_distortion import compare_codecs
+from nodecode.utils.io import atomic_write_text
 
 DEMO_COLUMNS = [
     ("codec", "codec"),
@@ -24,12 +30,27 @@ DEMO_COLUMNS = [
     ("jpeg2000_psnr", "J2K PSNR"),
     ("jpeg2000_ms_ssim", "J2K MS-SSIM"),
 ]
+TASK_COLUMNS = [
+    ("codec", "codec"),
+    ("path", "path"),
+    ("bpp", "bpp (file)"),
+    ("top1", "top-1 %"),
+    ("cls_ms", "ms/image (cls)"),
+    ("miou", "mIoU %"),
+    ("seg_ms", "ms/image (seg)"),
+]
+NETWORKS = {"latent": "cresnet51", "decoded": "resnet50"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("demo", help="compress/decompress the sample photos, compare to JPEG")
+    p = subparsers.add_parser(
+        "demo", help="codecs vs JPEG, and classify/segment straight from bitstreams"
+    )
     p.add_argument("--out", type=Path, default=Path("demo-out"))
     p.add_argument("--images", default="skimage:test")
+    p.add_argument("--scenes", default="small", help="fashion-scenes preset of the test images")
+    p.add_argument("--classify", type=int, default=200, help="test images to classify")
+    p.add_argument("--segment", type=int, default=50, help="test images to segment")
     p.set_defaults(run=run)
 
 
@@ -47,5 +68,100 @@ def run(args: argparse.Namespace) -> None:
         f"{len(images)} photos ({', '.join(images)}), each compressed to a .ndc file and "
         "decoded back; JPEG / JPEG 2000 interpolated to the same bpp per image:\n"
     )
-    print(format_table(rows, DEMO_COLUMNS, digits=3))
-    print(f"\nfiles in {args.out}/ ({time.time() - start:.1f} s)")
+    codec_table = format_table(rows, DEMO_COLUMNS, digits=3)
+    print(codec_table)
+    task_rows = understanding(args)
+    if task_rows:
+        print(
+            f"\nfashion-scenes:{args.scenes} test images as .ndc files: cResNet-51 on the "
+            "entropy-decoded latent (no decoder) vs decode + ResNet-50:\n"
+        )
+        print(format_table(task_rows, TASK_COLUMNS, digits=2))
+    _write_report(args, rows, task_rows)
+    print(f"\nreport: {args.out}/REPORT.md ({time.time() - start:.1f} s)")
+
+
+def understanding(args: argparse.Namespace) -> list[dict]:
+    """Both paths for every operating point whose four models ship with the package."""
+    import torch
+
+    from nodecode.data.fashion_scenes import NUM_CLASSES, FashionScenes
+    from nodecode.evaluate.figures import plot_mask_examples
+    from nodecode.evaluate.pipelines import run_pipelines, write_bitstreams
+    from nodecode.inference import check_model_codec
+    from nodecode.models.zoo import load_task, shipped_task_models
+
+    available = set(shipped_task_models())
+    rows = []
+    for spec in shipped_codecs():
+        op = spec.removeprefix("small-")
+        names = {
+            (task, path): f"{NETWORKS[path]}{'-d' if task == 'segmentation' else ''}-{op}"
+            for task in ("classification", "segmentation")
+            for path in NETWORKS
+        }
+        if not set(names.values()) <= available:
+            continue
+        codec = cached_codec(spec)
+        row_by_path = {path: {"codec": spec, "path": path} for path in NETWORKS}
+        for task, count in (("classification", args.classify), ("segmentation", args.segment)):
+            scenes = FashionScenes(args.scenes, "test", task)
+            count = min(count, len(scenes))
+            pairs = [scenes[i] for i in range(count)]
+            images, targets = [p[0] for p in pairs], [p[1] for p in pairs]
+            files = write_bitstreams(codec, images, args.out / "scenes" / op / task)
+            models = {}
+            for path in NETWORKS:
+                model, meta = load_task(names[(task, path)])
+                if path == "latent":
+                    check_model_codec(meta, codec, names[(task, path)])
+                models[path] = model
+            results = run_pipelines(
+                codec, files, targets, models["latent"], models["decoded"], task, NUM_CLASSES[task]
+            )
+            for result in results:
+                row = result.row(count)
+                key = "cls" if task == "classification" else "seg"
+                row_by_path[result.path].update(
+                    {k: v for k, v in row.items() if k in ("top1", "miou")},
+                    **{f"{key}_ms": row["ms"]},
+                )
+                row_by_path[result.path]["bpp"] = row["bpp"]  # the segmentation files' bpp
+            if task == "segmentation":
+                predictions = {f"{r.path} ({NETWORKS[r.path]})": r.predictions[:4] for r in results}
+                plot_mask_examples(
+                    images[:4], targets[:4], predictions, args.out / f"masks-{op}.png"
+                )
+        rows += list(row_by_path.values())
+    return rows
+
+
+def _write_report(args: argparse.Namespace, codec_rows: list[dict], task_rows: list[dict]) -> None:
+    lines = [
+        "# nodecode demo",
+        "",
+        f"## Codecs on `{args.images}` against JPEG and JPEG 2000 (same bpp per image)",
+        "",
+        format_table(codec_rows, DEMO_COLUMNS, digits=3, markdown=True),
+        "",
+        "![rate-distortion](rd.png)",
+        "",
+    ]
+    if task_rows:
+        lines += [
+            f"## Understanding from bitstreams: fashion-scenes:{args.scenes} test images",
+            "",
+            f"{args.classify} images classified and {args.segment} segmented per operating "
+            "point. `latent`: entropy decoding + cResNet-51 on ẑ (the decoder never runs); "
+            "`decoded`: entropy decoding + decoder + ResNet-50. bpp is that of the "
+            "segmentation files; ms are wall-clock per image at batch size 1.",
+            "",
+            format_table(task_rows, TASK_COLUMNS, digits=2, markdown=True),
+            "",
+        ]
+        for row in task_rows[::2]:
+            op = row["codec"].removeprefix("small-")
+            lines += [f"![masks at {op} bpp](masks-{op}.png)", ""]
+    else:
+        lines += ["(No task models ship with this install: see docs/RESULTS.md.)", ""]
+    atomic_write_text(args.out / "REPORT.md", "\n".join(lines))

@@ -69,3 +69,30 @@ def plot_scene_grid(dataset, path: Path, count: int = 16, columns: int = 8) -> N
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+
+
+def plot_mask_examples(
+    images: list[Tensor], masks: list[Tensor], predictions: dict[str, list[Tensor]], path: Path
+) -> None:
+    """Rows of image, ground truth and each named prediction (the paper's Fig. 5)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = 2 + len(predictions)
+    fig, axes = plt.subplots(len(images), columns, figsize=(2.1 * columns, 2.1 * len(images)))
+    titles = ["image", "ground truth", *predictions]
+    style = {"cmap": "tab20", "vmin": 0, "vmax": 19, "interpolation": "nearest"}
+    for i, (image, mask) in enumerate(zip(images, masks, strict=True)):
+        panels = [image.permute(1, 2, 0), mask, *(p[i] for p in predictions.values())]
+        for j, panel in enumerate(panels):
+            ax = axes[i, j]
+            ax.imshow(panel.numpy(), **({} if j == 0 else style))
+            ax.axis("off")
+            if i == 0:
+                ax.set_title(titles[j], fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)

@@ -418,37 +418,22 @@ def figure_finetuning(results: Results, path: Path) -> None:
 def figure_masks(results: Results, path: Path, count: int = 4) -> None:
     """Fig. 5: masks from decoded RGB (ResNet-50-d) and from latents (cResNet-51-d)."""
     from nodecode.data.latent_cache import LatentCache
+    from nodecode.evaluate.figures import plot_mask_examples
     from nodecode.train.tasks import load_task_model
 
-    plt = _plt()
     latents = results[f"encode-{LOWEST}"]["latents"]
     decoded = LatentCache(latents, "segmentation", "test", "decoded")
     latent = LatentCache(latents, "segmentation", "test", "latent")
     rgb_model, _ = load_task_model(results[f"seg-{LOWEST}-resnet50-d-s0"]["model"])
     lat_model, _ = load_task_model(results[f"seg-{LOWEST}-cresnet51-d-s0"]["model"])
-    fig, axes = plt.subplots(count, 4, figsize=(8, 2.1 * count))
-    titles = ("decoded", "ground truth", "ResNet-50-d (decoded)", "cResNet-51-d (latent)")
-    for i in range(count):
-        image, mask = decoded[i]
-        z, _ = latent[i]
-        size = tuple(mask.shape)
-        from_rgb = rgb_model(image[None])[0].argmax(0)
-        from_latent = lat_model(z[None], output_size=size)[0].argmax(0)
-        panels = (image.permute(1, 2, 0), mask, from_rgb, from_latent)
-        for j, (ax, panel) in enumerate(zip(axes[i], panels, strict=True)):
-            ax.imshow(
-                panel.numpy(),
-                **(
-                    {}
-                    if j == 0
-                    else {"cmap": "tab20", "vmin": 0, "vmax": 19, "interpolation": "nearest"}
-                ),
-            )
-            ax.axis("off")
-            if i == 0:
-                ax.set_title(titles[j], fontsize=8)
-    fig.tight_layout()
-    _save(fig, path)
+    images, masks = zip(*(decoded[i] for i in range(count)), strict=True)
+    from_rgb = [rgb_model(x[None])[0].argmax(0) for x in images]
+    from_latent = [
+        lat_model(latent[i][0][None], output_size=tuple(masks[i].shape))[0].argmax(0)
+        for i in range(count)
+    ]
+    predictions = {"ResNet-50-d (decoded)": from_rgb, "cResNet-51-d (latent)": from_latent}
+    plot_mask_examples(list(images), list(masks), predictions, path)
 
 
 def figure_latents(results: Results, images: str, path: Path) -> None:

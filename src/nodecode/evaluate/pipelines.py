@@ -1,0 +1,98 @@
+"""From the bitstream to an answer, two ways (the paper's Fig. 2 and Fig. 12):
+
+- latent: entropy-decode the `.ndc` file to ẑ and run a cResNet — the decoder never runs;
+- decoded: entropy-decode, run the decoder g_s, and run a ResNet on the RGB image.
+
+Each image is a real file; times are wall-clock per image from reading the file to the
+prediction, batch size 1, so they include entropy decoding in both paths.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torchmetrics.classification import MulticlassJaccardIndex
+
+from nodecode.codec.autoencoder import ConvAutoencoder
+from nodecode.codec.files import compress_image, decode_image, read_symbols
+from nodecode.data.augment import IGNORE_INDEX
+
+
+@dataclass
+class PipelineResult:
+    path: str
+    task: str
+    bpp: float
+    correct: int = 0
+    seconds: float = 0.0
+    predictions: list[Tensor] = field(default_factory=list)
+    iou: MulticlassJaccardIndex | None = None
+
+    def row(self, count: int) -> dict[str, float | str]:
+        row: dict[str, float | str] = {
+            "path": self.path,
+            "task": self.task,
+            "bpp": self.bpp,
+            "ms": 1000.0 * self.seconds / count,
+        }
+        if self.iou is None:
+            row["top1"] = 100.0 * self.correct / count
+        else:
+            row["miou"] = 100.0 * self.iou.compute().mean().item()
+        return row
+
+
+def write_bitstreams(codec: ConvAutoencoder, images: list[Tensor], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, image in enumerate(images):
+        path = folder / f"{i:04d}.ndc"
+        compress_image(codec, image, path)
+        paths.append(path)
+    return paths
+
+
+@torch.no_grad()
+def run_pipelines(
+    codec: ConvAutoencoder,
+    files: list[Path],
+    targets: list[Tensor],
+    latent_model: nn.Module,
+    decoded_model: nn.Module,
+    task: str,
+    num_classes: int,
+) -> list[PipelineResult]:
+    """Both paths over the same files; returns [latent, decoded] with predictions kept."""
+    total_bytes = sum(f.stat().st_size for f in files)
+    results = []
+    for path_name, model in (("latent", latent_model), ("decoded", decoded_model)):
+        model.eval()
+        result = PipelineResult(path_name, task, 0.0)
+        if task == "segmentation":
+            result.iou = MulticlassJaccardIndex(
+                num_classes, average="none", ignore_index=IGNORE_INDEX, sync_on_compute=False
+            )
+        image_pixels = 0
+        for file, target in zip(files, targets, strict=True):
+            start = time.perf_counter()
+            header, symbols = read_symbols(codec, file)
+            if path_name == "latent":
+                x = codec.dequantize(symbols)[None]
+            else:
+                x = decode_image(codec, header, symbols)[None]
+            kwargs = {"output_size": header.image_size} if task == "segmentation" else {}
+            prediction = model(x, **kwargs)[0].argmax(0)
+            result.seconds += time.perf_counter() - start
+            image_pixels += header.num_pixels
+            result.predictions.append(prediction)
+            if task == "segmentation":
+                result.iou.update(prediction[None], target[None])
+            else:
+                result.correct += int(prediction.item() == int(target))
+        result.bpp = 8.0 * total_bytes / image_pixels
+        results.append(result)
+    return results
