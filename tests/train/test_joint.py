@@ -1,0 +1,87 @@
+"""Joint fine-tuning (Eq. 2) and the compression-only control, on a tiny codec."""
+
+import pytest
+
+from nodecode.codec import save_codec
+from nodecode.codec.zoo import load_codec
+from nodecode.data import fashion_scenes
+from nodecode.data.fashion_scenes import ScenesConfig
+from nodecode.errors import ConfigError
+from nodecode.models import create
+from nodecode.train.joint import JointTrainConfig, train_joint
+from nodecode.train.tasks import load_task_model, write_task_model
+from nodecode.utils.digest import state_digest
+from tests.conftest import make_tiny_codec
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    monkeypatch.setenv("NODECODE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(
+        fashion_scenes.PRESETS, "unit", ScenesConfig(image_size=32, train_size=32, test_size=8)
+    )
+    codec = make_tiny_codec()
+    save_codec(codec, tmp_path / "codec.safetensors")
+    classifier = create("cresnet39", num_classes=10, in_channels=4, width=0.125)
+    meta = {
+        "model": "cresnet39",
+        "task": "classification",
+        "input": "latent",
+        "num_classes": 10,
+        "in_channels": 4,
+        "width": 0.125,
+        "classes": [],
+        "codec": codec.name,
+        "codec_id": codec.identity().hex(),
+    }
+    write_task_model(tmp_path / "cls.safetensors", classifier, meta)
+    return tmp_path, codec
+
+
+def test_joint_fine_tuning_updates_both_and_retags_the_classifier(setup):
+    folder, codec = setup
+    config = JointTrainConfig(
+        codec=str(folder / "codec.safetensors"),
+        classifier=str(folder / "cls.safetensors"),
+        data="fashion-scenes:unit",
+        epochs=2,
+        batch_size=8,
+    )
+    result = train_joint(config, folder / "joint")
+    assert result["steps"] == 2 * 32 // 8
+    tuned = load_codec(result["codec"])
+    assert tuned.ready and tuned.identity() != codec.identity()
+    assert state_digest(tuned.g_a).digest() != state_digest(codec.g_a).digest()
+    _, meta = load_task_model(result["classifier"])
+    assert meta["codec_id"] == tuned.identity().hex()
+    log = (folder / "joint" / "log.csv").read_text().splitlines()
+    assert log[0] == "epoch,step,loss,mse,entropy_bits,ce,seconds" and len(log) == 3
+    again = train_joint(config, folder / "joint", resume=True)  # finished: nothing left to do
+    assert load_codec(again["codec"]).identity() == tuned.identity()
+
+
+def test_compression_only_control_needs_no_classifier(setup):
+    folder, _ = setup
+    config = JointTrainConfig(
+        codec=str(folder / "codec.safetensors"),
+        mode="compression",
+        data="fashion-scenes:unit",
+        epochs=1,
+        batch_size=8,
+    )
+    result = train_joint(config, folder / "comp")
+    assert "classifier" not in result and load_codec(result["codec"]).ready
+
+
+def test_joint_refuses_a_classifier_of_another_codec(setup):
+    folder, _ = setup
+    save_codec(make_tiny_codec(seed=1), folder / "other.safetensors")
+    config = JointTrainConfig(
+        codec=str(folder / "other.safetensors"),
+        classifier=str(folder / "cls.safetensors"),
+        data="fashion-scenes:unit",
+    )
+    with pytest.raises(ConfigError, match="trained on latents of codec"):
+        train_joint(config, folder / "bad")
+    with pytest.raises(ConfigError, match="needs --classifier"):
+        train_joint(JointTrainConfig(codec="small-0.330"), folder / "bad2")
