@@ -83,7 +83,6 @@ def run(args: argparse.Namespace) -> None:
 
 def understanding(args: argparse.Namespace) -> list[dict]:
     """Both paths for every operating point whose four models ship with the package."""
-    import torch
 
     from nodecode.data.fashion_scenes import NUM_CLASSES, FashionScenes
     from nodecode.evaluate.figures import plot_mask_examples
