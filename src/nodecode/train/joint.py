@@ -9,7 +9,6 @@ checkpoint; joint mode also writes the fine-tuned classifier, tagged with the ne
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -29,7 +28,13 @@ from nodecode.data.augment import MirrorShift
 from nodecode.data.datasets import image_splits
 from nodecode.errors import CheckpointError, ConfigError
 from nodecode.train.state import load_train_state, save_train_state
-from nodecode.train.tasks import FINETUNE_DECAYS, load_task_model, step_decay, write_task_model
+from nodecode.train.tasks import (
+    FINETUNE_DECAYS,
+    RunLogger,
+    load_task_model,
+    step_decay,
+    write_task_model,
+)
 
 MODES = ("joint", "compression")
 
@@ -104,9 +109,7 @@ def train_joint(config: JointTrainConfig, out: str | Path, resume: bool = False)
         step, saved = load_train_state(state_path, model, optimizer)
         if saved != dataclasses.asdict(config):
             raise CheckpointError(f"{state_path}: saved with a different configuration")
-    log_path = out / "log.csv"
-    if step == 0 and log_path.exists():
-        log_path.unlink()
+    logger = RunLogger(out, enabled=True, fresh=step == 0)
     start = time.time()
     for epoch in range(step // steps_per_epoch, config.epochs):
         generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
@@ -142,8 +145,9 @@ def train_joint(config: JointTrainConfig, out: str | Path, resume: bool = False)
             **{k: v / steps_per_epoch for k, v in sums.items()},
             "seconds": round(time.time() - start, 1),
         }
-        _append_csv(log_path, row)
+        logger.log(row)
         save_train_state(state_path, model, optimizer, step, dataclasses.asdict(config))
+    logger.close()
     _refit_tables(codec, data.train, config.batch_size)
     codec.name = f"{config.mode}-ft-{codec.name}"
     save_codec(codec, out / "codec.safetensors")
@@ -164,12 +168,3 @@ def _refit_tables(codec: torch.nn.Module, images: Any, batch_size: int) -> None:
     for x, _ in DataLoader(images, batch_size=batch_size):
         counts += count_symbols(codec.encode(x), codec.num_centers)
     codec.update(counts)
-
-
-def _append_csv(path: Path, row: dict[str, Any]) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)

@@ -200,7 +200,7 @@ def train_task(
     net = DistributedDataParallel(model) if info.enabled else model
     test_loader = DataLoader(data.test, batch_size=max(config.batch(), 32))
     out.mkdir(parents=True, exist_ok=True)
-    logger = _Logger(out, enabled=info.is_main, fresh=step == 0)
+    logger = RunLogger(out, enabled=info.is_main, fresh=step == 0)
     start = time.time()
     for round_index in range(step // per_round, rounds):
         if sampler is not None:
@@ -281,7 +281,7 @@ def weights_digest(model: nn.Module) -> str:
     return state_digest(model).hexdigest()
 
 
-class _Logger:
+class RunLogger:
     """CSV and TensorBoard logs, written by the main rank only."""
 
     def __init__(self, out: Path, enabled: bool, fresh: bool) -> None:
@@ -305,7 +305,7 @@ class _Logger:
                 writer.writeheader()
             writer.writerow(row)
         for key, value in row.items():
-            if key not in ("round", "step"):
+            if key not in ("round", "epoch", "step"):
                 self.tensorboard.add_scalar(key, value, row["step"])
         self.tensorboard.flush()
 
