@@ -7,17 +7,14 @@ from pathlib import Path
 from torch import Tensor
 
 from nodecode.codec.entropy import empirical_entropy_bits
-from nodecode.utils.io import atomic_path
+from nodecode.evaluate.plotting import pyplot, save_figure
 
 
 def plot_latent_channels(
     image: Tensor, symbols: Tensor, num_centers: int, path: Path, title: str = "", count: int = 4
 ) -> None:
     """The decoded image beside the `count` highest-entropy latent channels (App. A.2)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     entropy = empirical_entropy_bits(symbols, num_centers)
     top = entropy.argsort(descending=True)[:count].tolist()
@@ -31,17 +28,12 @@ def plot_latent_channels(
     for ax in axes:
         ax.axis("off")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_scene_grid(dataset, path: Path, count: int = 16, columns: int = 8) -> None:
     """Images of a dataset in a grid; segmentation masks drawn as a coloured overlay."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import numpy as np
 
     from nodecode.data.fashion_scenes import CLASSES
@@ -66,19 +58,14 @@ def plot_scene_grid(dataset, path: Path, count: int = 16, columns: int = 8) -> N
             ax.set_title(CLASSES[int(target)], fontsize=7)
         ax.imshow(shown)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def plot_mask_examples(
     images: list[Tensor], masks: list[Tensor], predictions: dict[str, list[Tensor]], path: Path
 ) -> None:
     """Rows of image, ground truth and each named prediction (the paper's Fig. 5)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     columns = 2 + len(predictions)
     fig, axes = plt.subplots(len(images), columns, figsize=(2.1 * columns, 2.1 * len(images)))
@@ -93,6 +80,4 @@ def plot_mask_examples(
             if i == 0:
                 ax.set_title(titles[j], fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
+    save_figure(fig, path)

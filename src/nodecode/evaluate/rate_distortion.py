@@ -19,6 +19,7 @@ from nodecode.codec.files import compress_image, decode_image, read_symbols
 from nodecode.data.images import save_image
 from nodecode.evaluate.baselines import BASELINES
 from nodecode.evaluate.metrics import quality
+from nodecode.evaluate.plotting import pyplot, save_figure
 from nodecode.utils.io import atomic_path, atomic_write_text
 
 METRICS = ("psnr", "ssim", "ms_ssim")
@@ -137,10 +138,7 @@ def write_summary(rows: list[dict], path: Path) -> None:
 
 def plot_rate_distortion(points: list[RDPoint], path: Path) -> None:
     """MS-SSIM, SSIM and PSNR against bpp, averaged per setting, like the paper's Fig. 8."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     methods = list(dict.fromkeys(p.method for p in points))
@@ -164,9 +162,7 @@ def plot_rate_distortion(points: list[RDPoint], path: Path) -> None:
         ax.set_xlim(0, 1.6)
     axes[0].legend()
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def compare_codecs(

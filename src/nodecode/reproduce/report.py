@@ -15,10 +15,11 @@ import numpy as np
 import torch
 
 from nodecode.cli.tables import format_table
+from nodecode.evaluate.plotting import pyplot, save_figure
 from nodecode.reproduce.plan import Stage
 from nodecode.reproduce.presets import LOWEST, OPS, ReproducePreset
 from nodecode.reproduce.runner import Results
-from nodecode.utils.io import atomic_path, atomic_write_text
+from nodecode.utils.io import atomic_write_text
 
 # Table 2 of the paper: (top-5, top-1, mIoU) on ImageNet / VOC.
 PAPER_TABLE = {
@@ -296,21 +297,6 @@ QUALITY_COLUMNS = [
 ]
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    _plt().close(fig)
-
-
 def _log(results: Results, name: str) -> list[dict[str, str]]:
     path = Path(results[name]["model"]).parent / "log.csv"
     with path.open() as f:
@@ -319,7 +305,7 @@ def _log(results: Results, name: str) -> list[dict[str, str]]:
 
 def figure_curves(results: Results, path: Path) -> None:
     """Figs. 3–4: test top-1 against epochs for each network at each operating point."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(OPS), figsize=(5 * len(OPS), 3.8), sharey=True)
     for ax, op in zip(axes, OPS, strict=True):
         for model in ("cresnet39", "cresnet51", "cresnet72", "resnet50", "resnet71"):
@@ -346,12 +332,12 @@ def figure_curves(results: Results, path: Path) -> None:
     axes[0].set_ylabel("test top-1 (%)")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def figure_costs(results: Results, size: int, path: Path) -> None:
     """Fig. 6: top-1 and mIoU against MACs at the lowest rate, with and without decoding."""
-    plt = _plt()
+    plt = pyplot()
     rows = cost_rows(results, LOWEST, size)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, metric, macs in ((axes[0], "top1", ""), (axes[1], "miou", "seg_")):
@@ -373,12 +359,12 @@ def figure_costs(results: Results, size: int, path: Path) -> None:
     axes[0].legend(fontsize=8)
     fig.suptitle(f"{LOWEST} bpp, {size}² images")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def figure_finetuning(results: Results, path: Path) -> None:
     """Fig. 7: how top-1 and mIoU move with compression-only and joint fine-tuning."""
-    plt = _plt()
+    plt = pyplot()
     quality = _quality_rows(results)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for op in _joint_ops(results):
@@ -411,7 +397,7 @@ def figure_finetuning(results: Results, path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 @torch.no_grad()
