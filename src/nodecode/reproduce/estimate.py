@@ -53,7 +53,8 @@ def codec_macs(op: str, width: float, side: int) -> int:
 
 
 def _op(stage: Stage) -> str:
-    return next(part for part in stage.name.split("-") if part[:2] in ("0.",))
+    """The operating point in a stage's name (`cls-0.330-cresnet51-s0` → `0.330`)."""
+    return next(part for part in stage.name.split("-") if part.startswith("0."))
 
 
 def estimate(stage: Stage, preset: ReproducePreset) -> tuple[float, float]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from nodecode.errors import CodecMismatchError
 from nodecode.reproduce.plan import Stage
 from nodecode.utils.io import atomic_write_text
 
@@ -124,7 +125,7 @@ def _evaluate(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, 
     model, meta = load_task_model(path, device)
     test = LatentCache(_find(deps, "latents"), stage.params["task"], "test")
     if test.codec_id != meta["codec_id"]:
-        raise RuntimeError(f"{path} and its latents come from different codecs")
+        raise CodecMismatchError(f"{path} and its latents come from different codecs")
     metrics = evaluate_model(
         model, DataLoader(test, batch_size=64), meta["task"], meta["num_classes"], device
     )

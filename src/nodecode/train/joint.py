@@ -65,9 +65,12 @@ class JointTrainConfig:
             raise ConfigError("joint training needs --classifier (a cResNet on this codec)")
 
 
-def _models(config: JointTrainConfig) -> tuple[torch.nn.Module, torch.nn.Module | None]:
+def _models(
+    config: JointTrainConfig,
+) -> tuple[torch.nn.Module, torch.nn.Module | None, dict[str, Any]]:
+    """The codec (β, Ht overridden as asked), and in joint mode the classifier and its meta."""
     codec = load_codec(config.codec)
-    classifier = None
+    classifier, meta = None, {}
     if config.mode == "joint":
         classifier, meta = load_task_model(config.classifier)
         if meta["task"] != "classification" or meta["input"] != "latent":
@@ -81,7 +84,7 @@ def _models(config: JointTrainConfig) -> tuple[torch.nn.Module, torch.nn.Module 
     codec.config = dataclasses.replace(
         codec.config, **{k: v for k, v in overrides.items() if v is not None}
     )
-    return codec, classifier
+    return codec, classifier, meta
 
 
 def train_joint(config: JointTrainConfig, out: str | Path, resume: bool = False) -> dict[str, Any]:
@@ -90,7 +93,7 @@ def train_joint(config: JointTrainConfig, out: str | Path, resume: bool = False)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
-    codec, classifier = _models(config)
+    codec, classifier, classifier_meta = _models(config)
     data = image_splits("classification", config.data, fashion_mnist=config.fashion_mnist)
     modules = [codec] + ([classifier] if classifier is not None else [])
     groups = [{"params": list(codec.parameters()), "weight_decay": 0.0}]
@@ -153,8 +156,12 @@ def train_joint(config: JointTrainConfig, out: str | Path, resume: bool = False)
     save_codec(codec, out / "codec.safetensors")
     result = {"codec": str(out / "codec.safetensors"), "steps": step}
     if classifier is not None:
-        _, meta = load_task_model(config.classifier)
-        meta = {**meta, "codec": codec.name, "codec_id": codec.identity().hex(), "metrics": {}}
+        meta = {
+            **classifier_meta,
+            "codec": codec.name,
+            "codec_id": codec.identity().hex(),
+            "metrics": {},
+        }
         write_task_model(out / "classifier.safetensors", classifier.eval(), meta)
         result["classifier"] = str(out / "classifier.safetensors")
     return result
