@@ -4,18 +4,21 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
+WALLPAPERS := /usr/share/backgrounds/life_by_Aitzol_Berasategi.jpg
+APT_DATA := dataset-fashion-mnist lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 ukui-wallpapers
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint clean data
 
-# Fashion-MNIST for the embedded benchmark, from Debian (no download at run time).
+# Fashion-MNIST for the embedded benchmark and the photographs of the codec corpus, from
+# Debian (no download at run time).
 data:
-	@test -d $(FASHION_MNIST) || { $(SUDO) apt-get update -qq && \
-		$(SUDO) apt-get install -y -qq dataset-fashion-mnist; }
+	@test -d $(FASHION_MNIST) -a -f $(WALLPAPERS) || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq $(APT_DATA); }
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 demo: $(STAMP) data

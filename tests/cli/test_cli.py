@@ -51,7 +51,7 @@ def test_errors_are_one_line_and_name_the_file(workspace, capsys):
         "compress",
         workspace / "in" / "photo.png",
         "--codec",
-        "paper-0.635",
+        "paper-0.635-untrained",
         "-o",
         workspace / "x",
     )

@@ -53,7 +53,8 @@ def test_config_must_match_weights(tmp_path, tiny_codec):
 
 
 def test_registry_names_and_unknown_names():
-    assert {"paper-0.0983", "paper-0.330", "paper-0.635"} <= set(list_codecs())
-    assert load_codec("paper-0.330").config.latent_channels == 16
+    untrained = {"paper-0.0983-untrained", "paper-0.330-untrained", "paper-0.635-untrained"}
+    assert untrained <= set(list_codecs())
+    assert load_codec("paper-0.330-untrained").config.latent_channels == 16
     with pytest.raises(ConfigError, match="unknown codec 'nope'"):
         load_codec("nope")

@@ -35,3 +35,19 @@ def test_empirical_entropy_per_channel():
     symbols[0, 1, :2] = 1
     assert empirical_entropy_bits(symbols, 6).tolist() == [0.0, pytest.approx(1.0)]
     assert math.isclose(empirical_entropy_bits(symbols[0], 6)[1].item(), 1.0)
+
+
+def test_hard_rate_has_the_hard_value_and_the_soft_gradient():
+    from nodecode.codec.entropy import hard_entropy_bits
+    from nodecode.codec.quantizer import SoftToHardQuantizer
+
+    quantizer = SoftToHardQuantizer(num_centers=6)
+    z = (torch.randn(2, 3, 8, 8) * 0.7).requires_grad_()
+    q = quantizer(z)
+    rate = hard_entropy_bits(q.soft_assignment, q.symbols)
+    hard = empirical_entropy_bits(q.symbols, 6).mean().item()
+    soft = mean_entropy_bits(q.soft_assignment).item()
+    assert rate.item() == pytest.approx(hard, abs=1e-5)
+    assert soft > hard + 0.05  # the soft histogram overestimates the rate at σ = 1
+    rate.backward()
+    assert z.grad.abs().sum() > 0 and quantizer.centers.grad.abs().sum() > 0

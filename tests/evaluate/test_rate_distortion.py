@@ -38,8 +38,8 @@ def test_baselines_spend_more_bytes_for_more_quality(photo):
 
 def test_matched_bpp_interpolates_and_refuses_to_extrapolate():
     points = [
-        RDPoint("jpeg", "a", "im", 0.2, 20.0, 0.5, 0.8),
-        RDPoint("jpeg", "b", "im", 0.6, 30.0, 0.7, 0.9),
+        RDPoint("jpeg", "a", "im", 0.2, 20.0, 0.5, 0.8, 2.0),
+        RDPoint("jpeg", "b", "im", 0.6, 30.0, 0.7, 0.9, 1.0),
     ]
     mid = at_matched_bpp(points, "jpeg", "im", 0.4)
     assert mid["psnr"] == pytest.approx(25.0) and mid["ssim"] == pytest.approx(0.6)
@@ -54,3 +54,44 @@ def test_codec_evaluation_measures_real_files(tiny_codec, photo, tmp_path):
     assert points[0].bpp_estimate < points[0].bpp  # the file adds a header
     rows = summarize(points, evaluate_baselines({"p": photo}, ["jpeg2000"]))
     assert rows[0]["codec"] == "tiny" and "jpeg2000_psnr" in rows[0]
+
+
+def test_webp_is_a_baseline_and_at_rate_stays_within_the_budget(photo):
+    from nodecode.evaluate.baselines import BASELINES, at_rate, webp
+
+    assert "webp" in BASELINES
+    low, high = webp(photo, 5), webp(photo, 90)
+    assert low.num_bytes < high.num_bytes and psnr(photo, low.image) < psnr(photo, high.image)
+    pixels = photo.shape[1] * photo.shape[2]
+    for method in ("jpeg", "webp"):
+        coded = at_rate(method, photo, 2.0)
+        assert 8 * coded.num_bytes / pixels <= 2.0
+        assert 8 * at_rate(method, photo, 4.0).num_bytes >= 8 * coded.num_bytes
+
+
+def test_colour_error_measures_a_cast_in_8_bit_levels(photo):
+    from nodecode.evaluate.metrics import color_error
+
+    shifted = photo.clone()
+    shifted[1] = (shifted[1] + 5 / 255).clamp(0, 1)
+    assert color_error(photo, photo) == 0.0
+    assert 3.0 < color_error(photo, shifted) <= 5.0 + 1e-4
+
+
+def test_compressai_results_files_load_in_its_plot_tool(tmp_path):
+    import json
+
+    from compressai.utils.plot.__main__ import parse_json_file
+
+    from nodecode.evaluate.rate_distortion import write_compressai_results
+
+    points = [
+        RDPoint("paper-0.330", "paper-0.330", "a", 0.3, 30.0, 0.8, 0.95, 0.5),
+        RDPoint("paper-0.635", "paper-0.635", "a", 0.6, 33.0, 0.9, 0.98, 0.4),
+        RDPoint("jpeg", "10", "a", 0.25, 27.0, 0.7, 0.9, 1.0),
+    ]
+    paths = write_compressai_results(points, tmp_path, "fixture")
+    assert sorted(p.name for p in paths) == ["jpeg.json", "paper.json"]
+    curve = parse_json_file(tmp_path / "paper.json", "psnr")
+    assert curve["xs"] == [0.3, 0.6] and curve["ys"] == [30.0, 33.0]
+    assert json.loads((tmp_path / "jpeg.json").read_text())["name"] == "JPEG"

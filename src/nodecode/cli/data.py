@@ -7,9 +7,10 @@ from pathlib import Path
 
 import torch
 
-from nodecode.cli.common import CODEC_HELP, cached_codec
+from nodecode.cli.common import CODEC_HELP, cached_codec, config_from_args
 from nodecode.data.datasets import DATASET_HELP
 from nodecode.data.fashion_scenes import PRESETS, TASKS, FashionScenes, build
+from nodecode.data.photo_corpus import CorpusConfig
 
 
 def _scenes_args(p: argparse.ArgumentParser) -> None:
@@ -19,8 +20,25 @@ def _scenes_args(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    data = subparsers.add_parser("data", help="the embedded fashion-scenes benchmark")
+    data = subparsers.add_parser("data", help="fashion-scenes benchmark; natural-photo corpus")
     verbs = data.add_subparsers(dest="verb", required=True)
+    p = verbs.add_parser(
+        "photos", help="codec training corpus: multi-scale crops of offline photos, split by photo"
+    )
+    p.add_argument("-o", "--out", type=Path, required=True, help="corpus directory to write")
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="a directory of your own photos instead of the Debian wallpapers + package photos",
+    )
+    corpus = CorpusConfig()
+    p.add_argument("--crop", type=int, default=corpus.crop)
+    p.add_argument("--crops-per-photo", type=int, default=corpus.crops_per_photo)
+    p.add_argument("--min-scale", type=float, default=corpus.min_scale)
+    p.add_argument("--eval-long-side", type=int, default=corpus.eval_long_side)
+    p.add_argument("--seed", type=int, default=corpus.seed)
+    p.set_defaults(run=run_photos)
     p = verbs.add_parser("build", help="generate every split into the cache")
     _scenes_args(p)
     p.set_defaults(run=run_build)
@@ -43,6 +61,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fashion-mnist", default=None)
     p.add_argument("--device", default="cpu")
     p.set_defaults(run=run_encode)
+
+
+def run_photos(args: argparse.Namespace) -> None:
+    from nodecode.data.photo_corpus import build_corpus, corpus_summary, folder_photos
+
+    photos = folder_photos(args.data) if args.data is not None else None
+    manifest = build_corpus(args.out, photos, config_from_args(CorpusConfig, args))
+    counts = corpus_summary(manifest)
+    print(f"wrote {args.out}: " + ", ".join(f"{n} {s} images" for s, n in counts.items()))
 
 
 def run_build(args: argparse.Namespace) -> None:

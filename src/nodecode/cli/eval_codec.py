@@ -1,4 +1,4 @@
-"""`nodecode eval-codec`: rate–distortion of codecs vs JPEG and JPEG 2000 (Fig. 8)."""
+"""`nodecode eval-codec`: rate–distortion of codecs vs JPEG, JPEG 2000 and WebP (Fig. 8)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from pathlib import Path
 
 from nodecode.cli.common import CODEC_HELP, cached_codec
 from nodecode.cli.tables import format_table
+from nodecode.codec.zoo import default_codecs
 from nodecode.data.images import load_images
+from nodecode.errors import ConfigError
 from nodecode.evaluate.baselines import BASELINES
-from nodecode.evaluate.rate_distortion import compare_codecs
+from nodecode.evaluate.rate_distortion import compare_codecs, write_crop_comparison
 
 SUMMARY_COLUMNS = [
     ("codec", "codec"),
@@ -24,16 +26,31 @@ SUMMARY_COLUMNS = [
     ("jpeg2000_psnr", "J2K PSNR"),
     ("jpeg2000_ssim", "J2K SSIM"),
     ("jpeg2000_ms_ssim", "J2K MS-SSIM"),
+    ("webp_psnr", "WebP PSNR"),
+    ("webp_ms_ssim", "WebP MS-SSIM"),
+    ("color_error", "colour err."),
 ]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("eval-codec", help="bpp, PSNR, SSIM, MS-SSIM vs JPEG / JPEG 2000")
-    p.add_argument("--codec", action="append", required=True, help=f"{CODEC_HELP}; repeatable")
+    p = subparsers.add_parser(
+        "eval-codec", help="bpp, PSNR, SSIM, MS-SSIM vs JPEG / JPEG 2000 / WebP"
+    )
+    p.add_argument(
+        "--codec",
+        action="append",
+        default=None,
+        help=f"{CODEC_HELP}; repeatable (default: the shipped paper-width codecs)",
+    )
     p.add_argument(
         "--images",
-        default="skimage:test",
-        help="directory of images, or skimage:test for the held-out bundled photos",
+        default="photos:test",
+        help="directory of images (e.g. a photo corpus's test/), or skimage:test",
+    )
+    p.add_argument(
+        "--crop-image",
+        default=None,
+        help="image whose centre crops go side by side in crops.png (default: the first)",
     )
     p.add_argument("-o", "--out", type=Path, default=Path("eval-out"), help="output directory")
     p.add_argument("--baselines", nargs="*", default=list(BASELINES), choices=list(BASELINES))
@@ -43,10 +60,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     images = load_images(args.images)
-    codecs = [cached_codec(spec, args.device) for spec in args.codec]
-    rows = compare_codecs(codecs, images, args.baselines, args.out)
+    codecs = [cached_codec(spec, args.device) for spec in args.codec or default_codecs()]
+    rows = compare_codecs(codecs, images, args.baselines, args.out, dataset=str(args.images))
+    name = args.crop_image or next(iter(images))
+    if name not in images:
+        raise ConfigError(f"--crop-image {name!r} is not among the images: {sorted(images)}")
+    write_crop_comparison(codecs, name, images[name], args.baselines, args.out / "crops.png")
     print(format_table(rows, SUMMARY_COLUMNS))
     print(
-        f"\nbaselines are interpolated to each image's codec bpp; wrote {args.out}/rd_points.csv,"
-        " rd_summary.json, rd.png"
+        f"\nbaselines are interpolated to each image's codec bpp; colour err. is the largest"
+        f" per-channel mean error in 8-bit levels; wrote {args.out}/rd_points.csv,"
+        " rd_summary.json, rd.png, crops.png, compressai/*.json"
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from nodecode.cli.common import config_from_args
 from nodecode.codec.config import OPERATING_POINTS
+from nodecode.train.calibrate import CalibrationConfig
 from nodecode.train.codec import CodecTrainConfig, train_codec
 
 
@@ -38,14 +39,79 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="batches of crops used to count symbols for the probability tables",
     )
     p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default=defaults.precision,
+        help="bf16 autocast (much faster on AMX CPUs and GPUs; weights stay fp32)",
+    )
+    p.add_argument(
+        "--lr-decay-fraction",
+        type=float,
+        default=defaults.lr_decay_fraction,
+        help="divide the lr by 10 for this final fraction of the steps (default: constant)",
+    )
+    p.add_argument(
+        "--target-entropy",
+        type=float,
+        default=None,
+        help="override the operating point's Ht (bits/symbol), e.g. to calibrate the rate",
+    )
+    p.add_argument("--init", default=None, help="start from this codec checkpoint's weights")
     p.add_argument("--name", default=None, help="codec name stored in files (default: file stem)")
     p.add_argument("--resume", action="store_true", help="continue from the saved train state")
     p.add_argument("--device", default="cpu")
     p.set_defaults(run=run)
 
+    calibration = CalibrationConfig()
+    p = subparsers.add_parser(
+        "calibrate-codec",
+        help="fine-tune a codec until its files hit the nominal bpp on validation photos",
+    )
+    p.add_argument("--codec", required=True, help="trained codec checkpoint")
+    p.add_argument("--op", choices=sorted(OPERATING_POINTS), required=True)
+    p.add_argument("--data", required=True, help="training images for the fine-tuning steps")
+    p.add_argument("--images", required=True, help="validation photos whose files are measured")
+    p.add_argument("--out", required=True, help="calibrated codec checkpoint to write")
+    p.add_argument("--crop", type=int, default=defaults.crop)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--precision", choices=("fp32", "bf16"), default=defaults.precision)
+    p.add_argument("--tolerance", type=float, default=calibration.tolerance)
+    p.add_argument("--rounds", type=int, default=calibration.rounds)
+    p.add_argument("--steps", type=int, default=calibration.steps, help="fine-tuning per round")
+    p.add_argument("--lr", type=float, default=calibration.lr)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(run=run_calibrate)
+
 
 def run(args: argparse.Namespace) -> None:
     name = args.name or Path(args.out).stem
     config = config_from_args(CodecTrainConfig, args, name=name)
-    codec = train_codec(config, args.out, resume=args.resume, device=args.device)
+    codec = train_codec(config, args.out, resume=args.resume, device=args.device, init=args.init)
     print(f"wrote {args.out} (codec {codec.name!r}, id {codec.identity().hex()})")
+
+
+def run_calibrate(args: argparse.Namespace) -> None:
+    from nodecode.codec.checkpoint import load_codec_checkpoint
+    from nodecode.data.images import load_images
+    from nodecode.train.calibrate import calibrate_rate
+
+    source = load_codec_checkpoint(args.codec)
+    train = config_from_args(
+        CodecTrainConfig,
+        args,
+        name=source.name,
+        width=source.config.width,
+        lr=None,
+        max_steps=0,
+        checkpoint_every=1 << 30,
+    )
+    history = calibrate_rate(
+        args.codec,
+        train,
+        load_images(args.images),
+        args.out,
+        config_from_args(CalibrationConfig, args),
+        args.device,
+    )
+    print(f"wrote {args.out}: {history[-1]['bpp']:.4f} bpp after {len(history) - 1} rounds")

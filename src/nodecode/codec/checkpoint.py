@@ -15,8 +15,13 @@ from nodecode.utils.checkpoint import load_tensors, save_tensors
 KIND = "codec"
 
 
-def save_codec(codec: ConvAutoencoder, path: str | os.PathLike) -> None:
+def save_codec(
+    codec: ConvAutoencoder, path: str | os.PathLike, training: dict | None = None
+) -> None:
+    """`training` (data, steps, batch, crop, device, wall-clock) goes into the header as JSON."""
     meta = {"name": codec.name, "config": codec.config.to_json()}
+    if training is not None:
+        meta["training"] = json.dumps(training, sort_keys=True)
     save_tensors(path, codec.state_dict(), KIND, meta)
 
 

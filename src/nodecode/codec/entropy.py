@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -24,6 +25,18 @@ def entropy_bits(probs: Tensor, eps: float = 1e-12) -> Tensor:
 def mean_entropy_bits(soft_assignment: Tensor) -> Tensor:
     """H(q) in bits per symbol: the mean over channels of each channel's histogram entropy."""
     return entropy_bits(soft_histogram(soft_assignment)).mean()
+
+
+def hard_entropy_bits(soft_assignment: Tensor, symbols: Tensor) -> Tensor:
+    """H(q) with the value of the hard symbols' histogram and the soft histogram's gradient.
+
+    The hinge of Eq. 1 then acts on the rate the entropy coder will really spend, while the
+    encoder and the centers still get the soft-to-hard gradient.
+    """
+    soft = mean_entropy_bits(soft_assignment)
+    one_hot = F.one_hot(symbols, soft_assignment.shape[-1]).to(soft_assignment.dtype)
+    hard = entropy_bits(soft_histogram(one_hot)).mean()
+    return soft + (hard - soft).detach()
 
 
 def empirical_entropy_bits(symbols: Tensor, num_centers: int) -> Tensor:

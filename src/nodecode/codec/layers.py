@@ -1,7 +1,8 @@
-"""Small layer helpers for the codec, named as in CompressAI (`conv`, `deconv`)."""
+"""Small layer helpers for the codec, named as in CompressAI (`conv`, `deconv`, `subpel_conv`)."""
 
 from __future__ import annotations
 
+from compressai.layers import subpel_conv3x3
 from torch import Tensor, nn
 
 
@@ -11,9 +12,24 @@ def conv(in_ch: int, out_ch: int, kernel_size: int = 5, stride: int = 2) -> nn.C
 
 
 def deconv(in_ch: int, out_ch: int, kernel_size: int = 2, stride: int = 2) -> nn.ConvTranspose2d:
-    """Transposed convolution that exactly doubles the resolution (kernel 2 or 4)."""
+    """Transposed convolution that exactly doubles the resolution (kernel 2 or 4).
+
+    Only the legacy `upsampling="transposed"` codecs use it: a 2×2 stride-2 kernel never
+    overlaps, so it draws an 8-pixel block grid into the image.
+    """
     padding = (kernel_size - stride) // 2
     return nn.ConvTranspose2d(in_ch, out_ch, kernel_size, stride=stride, padding=padding)
+
+
+def subpel_conv(in_ch: int, out_ch: int, kernel_size: int = 3) -> nn.Sequential:
+    """Sub-pixel convolution (conv → depth-to-space ×2), Theis et al.'s upsampling.
+
+    3×3 is CompressAI's `subpel_conv3x3`; 1×1 is the cheap variant the decoder's MAC budget
+    (2.85e9 at 224²) leaves room for on the widest feature map.
+    """
+    if kernel_size == 3:
+        return subpel_conv3x3(in_ch, out_ch, 2)
+    return nn.Sequential(conv(in_ch, out_ch * 4, kernel_size, 1), nn.PixelShuffle(2))
 
 
 class ResidualUnit(nn.Module):

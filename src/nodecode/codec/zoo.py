@@ -1,4 +1,11 @@
-"""Named codecs: shipped small models and untrained paper-width builders (a registry by name)."""
+"""Named codecs: shipped trained models and untrained paper-width builders (a registry).
+
+`paper-OP`: width 1.0 (the paper's 64/128 channels), sub-pixel decoder, trained on the
+natural-photo corpus and rate-calibrated (docs/RESULTS.md gives the commands).
+`small-OP`: the earlier width-0.5 codecs (transposed-conv decoder, 13 bundled images);
+the shipped fashion-scenes task models were trained on their latents.
+`paper-OP-untrained`: a fresh paper-width codec, e.g. to train from scratch.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,10 @@ from nodecode.codec.checkpoint import load_codec_checkpoint
 from nodecode.codec.config import OPERATING_POINTS, operating_point
 from nodecode.errors import ConfigError
 
+FAMILIES = ("paper", "small")
+DEFAULT_FAMILY = "paper"
 SMALL_WIDTH = 0.5
+UNTRAINED = "-untrained"
 _WEIGHTS = "weights"
 
 
@@ -20,27 +30,37 @@ def _shipped_path(name: str) -> Path:
     return Path(str(resources.files("nodecode.codec") / _WEIGHTS / f"{name}.safetensors"))
 
 
-def shipped_codecs() -> list[str]:
-    """Small codecs trained on the bundled photos (see docs/RESULTS.md for the commands)."""
-    return [f"small-{op}" for op in OPERATING_POINTS if _shipped_path(f"small-{op}").is_file()]
+def shipped_codecs(family: str | None = None) -> list[str]:
+    """Trained codecs in the package, one per operating point and family."""
+    families = FAMILIES if family is None else (family,)
+    names = [f"{f}-{op}" for f in families for op in OPERATING_POINTS]
+    return [n for n in names if _shipped_path(n).is_file()]
+
+
+def default_codecs() -> list[str]:
+    """The codecs the demo, the docs and `eval-codec` use unless told otherwise."""
+    return shipped_codecs(DEFAULT_FAMILY) or shipped_codecs()
 
 
 def paper_codec(op: str) -> ConvAutoencoder:
     """Untrained codec at the paper's widths (64/128) for operating point `op`."""
-    return ConvAutoencoder(operating_point(op).codec_config(width=1.0), name=f"paper-{op}")
+    return ConvAutoencoder(
+        operating_point(op).codec_config(width=1.0), name=f"paper-{op}{UNTRAINED}"
+    )
 
 
 def list_codecs() -> list[str]:
-    return shipped_codecs() + [f"paper-{op}" for op in OPERATING_POINTS]
+    return shipped_codecs() + [f"paper-{op}{UNTRAINED}" for op in OPERATING_POINTS]
 
 
 def load_codec(spec: str | Path, device: str | torch.device = "cpu") -> ConvAutoencoder:
-    """A codec from a registry name (`small-0.330`, `paper-0.635`) or a checkpoint path."""
+    """A codec from a registry name (`paper-0.330`, `small-0.635`) or a checkpoint path."""
     spec = str(spec)
     if spec in shipped_codecs():
         return load_codec_checkpoint(_shipped_path(spec), device)
-    if spec.startswith("paper-") and spec[len("paper-") :] in OPERATING_POINTS:
-        return paper_codec(spec[len("paper-") :]).to(device)
+    op = spec.removeprefix("paper-").removesuffix(UNTRAINED)
+    if spec == f"paper-{op}{UNTRAINED}" and op in OPERATING_POINTS:
+        return paper_codec(op).to(device)
     if Path(spec).is_file():
         return load_codec_checkpoint(spec, device)
     raise ConfigError(f"unknown codec {spec!r}: not a file, and not one of {list_codecs()}")

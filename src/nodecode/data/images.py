@@ -54,11 +54,17 @@ def find_images(folder: str | os.PathLike) -> list[Path]:
 
 
 BUNDLED_PREFIX = "skimage:"
+HELD_OUT_PREFIX = "photos:"
 
 
 def image_source(spec: str | os.PathLike) -> dict[str, Image.Image | Path]:
-    """`skimage:train` / `skimage:test` (the bundled photos) or a directory, by image name."""
+    """By image name: `photos:val` / `photos:test` (whole held-out photos of the codec
+    corpus, data/photo_corpus.py), `skimage:train` / `skimage:test`, or a directory."""
     spec = str(spec)
+    if spec.startswith(HELD_OUT_PREFIX):
+        from nodecode.data.photo_corpus import held_out_photos
+
+        return dict(held_out_photos(spec[len(HELD_OUT_PREFIX) :]))
     if spec.startswith(BUNDLED_PREFIX):
         from nodecode.data.photos import photo_split
 

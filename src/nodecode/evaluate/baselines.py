@@ -1,4 +1,4 @@
-"""Classical codecs through Pillow: JPEG over quality, JPEG 2000 over compression ratio."""
+"""Classical codecs through Pillow: JPEG and WebP over quality, JPEG 2000 over rate."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from nodecode.data.images import pil_to_tensor, tensor_to_pil
 
 JPEG_QUALITIES = (2, 5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90)
 JPEG2000_BPPS = (0.05, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0, 1.5)
+WEBP_QUALITIES = (0, 2, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
 
 
 @dataclass
@@ -42,7 +43,30 @@ def jpeg2000(x: Tensor, bpp: float) -> Coded:
     return Coded(bpp, num_bytes, image)
 
 
+def webp(x: Tensor, quality: int) -> Coded:
+    """Lossy WebP (libwebp through Pillow) at its slowest, best-compressing method."""
+    num_bytes, image = _roundtrip(tensor_to_pil(x), format="WEBP", quality=quality, method=6)
+    return Coded(quality, num_bytes, image)
+
+
 BASELINES = {
     "jpeg": (jpeg, JPEG_QUALITIES),
     "jpeg2000": (jpeg2000, JPEG2000_BPPS),
+    "webp": (webp, WEBP_QUALITIES),
 }
+
+
+def at_rate(method: str, x: Tensor, bpp: float) -> Coded:
+    """`method` at the largest setting whose file stays within `bpp` (its smallest otherwise):
+    a classical codec at the rate a learned codec spent, for side-by-side pictures."""
+    code, settings = BASELINES[method]
+    pixels = x.shape[-2] * x.shape[-1]
+    if method == "jpeg2000":
+        return code(x, bpp)
+    best = code(x, settings[0])
+    for quality in range(int(settings[0]) + 1, 96):
+        coded = code(x, quality)
+        if 8.0 * coded.num_bytes / pixels > bpp:
+            break
+        best = coded
+    return best

@@ -1,4 +1,4 @@
-"""Figures about latents, like the paper's Fig. 9."""
+"""Figures about latents (the paper's Fig. 9) and decoded images side by side."""
 
 from __future__ import annotations
 
@@ -81,3 +81,26 @@ def plot_mask_examples(
                 ax.set_title(titles[j], fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def plot_crop_comparison(
+    original: Tensor, rows: list[list[tuple[str, Tensor]]], path: Path, box: int = 192
+) -> None:
+    """One row per codec: the original and each decoded image, the same centre crop, so
+    artefacts are compared at equal rate. `rows` holds (title, image) pairs."""
+    plt = pyplot()
+
+    h, w = original.shape[-2:]
+    top, left = max(0, (h - box) // 2), max(0, (w - box) // 2)
+    columns = 1 + max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), columns, figsize=(2.6 * columns, 2.8 * len(rows)))
+    axes = [axes] if len(rows) == 1 else axes
+    for ax_row, row in zip(axes, rows, strict=True):
+        for ax, (title, image) in zip(ax_row, [("original", original), *row], strict=False):
+            crop = image[:, top : top + box, left : left + box]
+            ax.imshow(crop.permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
+            ax.set_title(title, fontsize=8)
+        for ax in ax_row:
+            ax.axis("off")
+    fig.tight_layout()
+    save_figure(fig, path, dpi=110)

@@ -20,8 +20,13 @@ def psnr(x: Tensor, y: Tensor) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
+def color_error(x: Tensor, y: Tensor) -> float:
+    """Largest per-channel mean error of `y` against `x`, in 8-bit levels: a colour cast."""
+    return (y.clamp(0, 1) - x).mul(255).mean(dim=(-2, -1)).abs().max().item()
+
+
 def quality(x: Tensor, y: Tensor) -> dict[str, float]:
-    """PSNR, SSIM and MS-SSIM of one image pair (3, H, W) in [0, 1].
+    """PSNR, SSIM, MS-SSIM and colour cast of one image pair (3, H, W) in [0, 1].
 
     MS-SSIM is NaN for images too small for its five scales, rather than a silently
     different metric.
@@ -32,4 +37,5 @@ def quality(x: Tensor, y: Tensor) -> dict[str, float]:
         "psnr": psnr(x, y),
         "ssim": ssim(a, b, data_range=1.0).item(),
         "ms_ssim": math.nan if small else ms_ssim(a, b, data_range=1.0).item(),
+        "color_error": color_error(x, y),
     }

@@ -22,7 +22,7 @@ from nodecode.evaluate.metrics import quality
 from nodecode.evaluate.plotting import pyplot, save_figure
 from nodecode.utils.io import atomic_path, atomic_write_text
 
-METRICS = ("psnr", "ssim", "ms_ssim")
+METRICS = ("psnr", "ssim", "ms_ssim", "color_error")
 
 
 @dataclass
@@ -36,6 +36,7 @@ class RDPoint:
     psnr: float
     ssim: float
     ms_ssim: float
+    color_error: float
     bpp_estimate: float = math.nan
 
 
@@ -136,6 +137,40 @@ def write_summary(rows: list[dict], path: Path) -> None:
     atomic_write_text(path, json.dumps(clean, indent=2) + "\n")
 
 
+def curves(points: list[RDPoint]) -> dict[str, list[dict[str, float]]]:
+    """Mean bpp and metrics per (method, setting), sorted by bpp: one RD curve per method.
+
+    Codecs of one family (`paper-0.330`, `paper-0.635`…) join into one curve.
+    """
+    groups: dict[tuple[str, str], list[RDPoint]] = {}
+    for p in points:
+        family = p.method if p.method in BASELINES else p.method.rsplit("-", 1)[0]
+        groups.setdefault((family, p.setting), []).append(p)
+    result: dict[str, list[dict[str, float]]] = {}
+    for (family, _), group in groups.items():
+        row = {m: _mean(getattr(p, m) for p in group) for m in ("bpp", *METRICS)}
+        result.setdefault(family, []).append(row)
+    return {k: sorted(v, key=lambda r: r["bpp"]) for k, v in result.items()}
+
+
+def write_compressai_results(points: list[RDPoint], folder: Path, dataset: str) -> list[Path]:
+    """One results JSON per method in CompressAI's layout, for `python -m compressai.utils.plot`."""
+    paths = []
+    for family, rows in curves(points).items():
+        results = {"bpp": [r["bpp"] for r in rows]}
+        for metric, key in (("psnr", "psnr-rgb"), ("ms_ssim", "ms-ssim-rgb"), ("ssim", "ssim-rgb")):
+            results[key] = [r[metric] for r in rows]
+        data = {
+            "name": family if family not in BASELINES else family.upper(),
+            "description": f"{family} on {dataset}; bpp from file bytes, averaged per setting",
+            "results": results,
+        }
+        path = folder / f"{family}.json"
+        atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+        paths.append(path)
+    return paths
+
+
 def plot_rate_distortion(points: list[RDPoint], path: Path) -> None:
     """MS-SSIM, SSIM and PSNR against bpp, averaged per setting, like the paper's Fig. 8."""
     plt = pyplot()
@@ -171,9 +206,11 @@ def compare_codecs(
     baselines: Iterable[str],
     out: Path,
     keep_files: bool = False,
+    dataset: str = "images",
 ) -> list[dict]:
-    """Codecs against baselines on `images`: writes rd_points.csv, rd_summary.json and rd.png
-    to `out` (and each codec's `.ndc` and decoded PNGs under out/<codec> with `keep_files`)."""
+    """Codecs against baselines on `images`: writes rd_points.csv, rd_summary.json, rd.png
+    and compressai/<method>.json to `out` (and each codec's `.ndc` and decoded PNGs under
+    out/<codec> with `keep_files`)."""
     points = []
     for codec in codecs:
         points += evaluate_codec(codec, images, out / codec.name if keep_files else None)
@@ -182,5 +219,31 @@ def compare_codecs(
     out.mkdir(parents=True, exist_ok=True)
     write_points(points + baseline_points, out / "rd_points.csv")
     write_summary(rows, out / "rd_summary.json")
+    write_compressai_results(points + baseline_points, out / "compressai", str(dataset))
     plot_rate_distortion(points + baseline_points, out / "rd.png")
     return rows
+
+
+def write_crop_comparison(
+    codecs: list[ConvAutoencoder], name: str, x: Tensor, baselines: Iterable[str], path: Path
+) -> None:
+    """Each codec beside the baselines at the rate the codec spent on image `name`."""
+    from nodecode.codec.files import compress_image, decode_image, read_symbols
+    from nodecode.evaluate.baselines import at_rate
+    from nodecode.evaluate.figures import plot_crop_comparison
+
+    rows = []
+    pixels = x.shape[-2] * x.shape[-1]
+    with tempfile.TemporaryDirectory() as tmp:
+        for codec in codecs:
+            file = Path(tmp) / f"{codec.name}.ndc"
+            info = compress_image(codec, x, file)
+            x_hat = decode_image(codec, *read_symbols(codec, file))
+            row = [(f"{codec.name}\n{info.bpp:.3f} bpp, {quality(x, x_hat)['psnr']:.1f} dB", x_hat)]
+            for method in baselines:
+                coded = at_rate(method, x, info.bpp)
+                bpp = 8.0 * coded.num_bytes / pixels
+                title = f"{method.upper()}\n{bpp:.3f} bpp, {quality(x, coded.image)['psnr']:.1f} dB"
+                row.append((title, coded.image))
+            rows.append(row)
+    plot_crop_comparison(x, rows, path)

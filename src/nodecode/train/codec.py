@@ -13,11 +13,11 @@ from tqdm import tqdm
 
 from nodecode.bitstream.tables import count_symbols
 from nodecode.codec.autoencoder import ConvAutoencoder
-from nodecode.codec.checkpoint import save_codec
-from nodecode.codec.config import operating_point
+from nodecode.codec.checkpoint import load_codec_checkpoint, save_codec
+from nodecode.codec.config import CodecConfig, operating_point
 from nodecode.codec.loss import rate_distortion_loss
 from nodecode.data.crops import RandomCrops, training_images
-from nodecode.errors import CheckpointError
+from nodecode.errors import CheckpointError, ConfigError
 from nodecode.train.state import load_train_state, save_train_state
 
 
@@ -37,13 +37,29 @@ class CodecTrainConfig:
     table_batches: int = 20
     seed: int = 0
     name: str = "custom"
+    # bf16 autocast: 3–4× faster on CPUs with AMX and on GPUs; weights and Adam stay fp32,
+    # and quantization, rate and loss are computed in fp32.
+    precision: str = "fp32"
+    # lr ÷10 for the last `lr_decay_fraction` of the steps (0: the paper's constant lr).
+    lr_decay_fraction: float = 0.0
+    # Target entropy Ht override, e.g. after calibrating a codec's rate on held-out photos.
+    target_entropy: float | None = None
 
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else operating_point(self.op).lr
 
+    def lr_at(self, step: int) -> float:
+        decay_start = self.max_steps * (1.0 - self.lr_decay_fraction)
+        return self.learning_rate() * (0.1 if step >= decay_start > 0 else 1.0)
+
+    def codec_config(self) -> CodecConfig:
+        overrides = {} if self.target_entropy is None else {"target_entropy": self.target_entropy}
+        return operating_point(self.op).codec_config(width=self.width, **overrides)
+
 
 # Settings that may change on resume without changing what is being trained.
-_RESUMABLE = {"max_steps", "checkpoint_every", "log_every"}
+_RESUMABLE = {"max_steps", "checkpoint_every", "log_every", "lr_decay_fraction"}
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 
 def _run_identity(config: dict) -> dict:
@@ -75,16 +91,21 @@ def fit_tables(codec: ConvAutoencoder, dataset: RandomCrops, batches: int, batch
 
 
 def train_codec(
-    config: CodecTrainConfig, out: str | Path, resume: bool = False, device: str = "cpu"
+    config: CodecTrainConfig,
+    out: str | Path,
+    resume: bool = False,
+    device: str = "cpu",
+    init: str | Path | None = None,
 ) -> ConvAutoencoder:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     state_path, log_path = _paths(out)
     dev = torch.device(device)
     torch.manual_seed(config.seed)
-    codec = ConvAutoencoder(
-        operating_point(config.op).codec_config(width=config.width), name=config.name
-    ).to(dev)
+    if config.precision not in PRECISIONS:
+        raise ConfigError(f"precision {config.precision!r}: choose one of {sorted(PRECISIONS)}")
+    codec = ConvAutoencoder(config.codec_config(), name=config.name).to(dev)
+    codec.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(codec.parameters(), lr=config.learning_rate())
     dataset = RandomCrops(training_images(config.data), config.crop, length=1 << 30)
     step = 0
@@ -92,8 +113,12 @@ def train_codec(
         step, saved = load_train_state(state_path, codec, optimizer)
         if _run_identity(saved) != _run_identity(dataclasses.asdict(config)):
             raise CheckpointError(f"{state_path}: saved with a different configuration: {saved}")
-    elif not resume and log_path.exists():
-        log_path.unlink()
+    else:
+        if init is not None:
+            load_weights_from(codec, init)
+        if log_path.exists():
+            log_path.unlink()
+    previous = _previous_wall_clock(log_path)
 
     codec.train()
     log_file = log_path.open("a", newline="")
@@ -104,9 +129,18 @@ def train_codec(
     bar = tqdm(total=config.max_steps, initial=step, desc=f"codec {config.op}", unit="step")
     try:
         while step < config.max_steps:
-            x = _batch(dataset, config.batch_size, dev)
-            output = codec(x)
-            loss, mse = rate_distortion_loss(x, output, codec.config)
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr_at(step)
+            x = _batch(dataset, config.batch_size, dev).contiguous(
+                memory_format=torch.channels_last
+            )
+            with torch.autocast(
+                dev.type,
+                PRECISIONS[config.precision] or torch.float32,
+                enabled=PRECISIONS[config.precision] is not None,
+            ):
+                output = codec(x)
+                loss, mse = rate_distortion_loss(x, output, codec.config)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -119,7 +153,7 @@ def train_codec(
                     mse.item(),
                     output.entropy_bits.item(),
                     output.bpp_estimate.item(),
-                    round(time.time() - start, 1),
+                    round(previous + time.time() - start, 1),
                 ]
                 writer.writerow(row)
                 log_file.flush()
@@ -130,5 +164,52 @@ def train_codec(
         bar.close()
         log_file.close()
     fit_tables(codec, dataset, config.table_batches, config.batch_size)
-    save_codec(codec, out)
+    codec.to(memory_format=torch.contiguous_format)
+    training = {
+        **dataclasses.asdict(config),
+        "steps": step,
+        "device": _device_name(dev),
+        "wall_clock_s": round(previous + time.time() - start, 1),
+    }
+    save_codec(codec, out, training=training)
     return codec
+
+
+def load_weights_from(codec: ConvAutoencoder, path: str | Path) -> None:
+    """Start from another codec's weights (`--init`), e.g. continue a shipped codec."""
+    source = load_codec_checkpoint(path)
+    if source.config.channels != codec.config.channels or (
+        source.config.latent_channels != codec.config.latent_channels
+    ):
+        raise CheckpointError(
+            f"{path}: --init codec has widths {source.config.channels} and C="
+            f"{source.config.latent_channels}; this run has {codec.config.channels} and "
+            f"C={codec.config.latent_channels}"
+        )
+    state = {k: v for k, v in source.state_dict().items() if k not in ("symbol_counts", "cdfs")}
+    try:
+        codec.load_state_dict(state, strict=False)
+    except RuntimeError as e:
+        raise CheckpointError(
+            f"{path}: cannot initialise from it ({str(e).splitlines()[0]})"
+        ) from None
+
+
+def _previous_wall_clock(log_path: Path) -> float:
+    """Seconds already spent by the run being resumed (last row of its log)."""
+    if not log_path.is_file():
+        return 0.0
+    rows = log_path.read_text().strip().splitlines()
+    try:
+        return float(rows[-1].split(",")[-1]) if len(rows) > 1 else 0.0
+    except ValueError:
+        return 0.0
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    return f"{device.type}: {cpu}, {torch.get_num_threads()} threads"

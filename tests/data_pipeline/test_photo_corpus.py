@@ -1,0 +1,82 @@
+"""The natural-photo corpus builder: split by photo, multi-scale crops, deterministic."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nodecode.data.photo_corpus import (
+    WALLPAPER_PHOTOS,
+    CorpusConfig,
+    Photo,
+    build_corpus,
+    default_photos,
+    evaluation_photo,
+    folder_photos,
+)
+from nodecode.errors import ImageError
+
+SMALL = CorpusConfig(crop=32, crops_per_photo=5, min_scale=0.25, eval_long_side=48)
+
+
+def gradient_photo(seed: int, size=(120, 90)) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    array = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    return Image.fromarray(array)
+
+
+def fixture_photos() -> list[Photo]:
+    splits = ["train", "train", "train", "val", "test"]
+    return [
+        Photo(f"p{i}", "fixture", split, lambda i=i: gradient_photo(i))
+        for i, split in enumerate(splits)
+    ]
+
+
+def test_corpus_splits_by_photo_and_writes_crops_of_the_right_size(tmp_path):
+    manifest = build_corpus(tmp_path, fixture_photos(), SMALL)
+    train = sorted((tmp_path / "train").glob("*.png"))
+    assert len(train) == 3 * SMALL.crops_per_photo
+    assert all(Image.open(p).size == (32, 32) for p in train)
+    # Held-out photos are whole (long side 48, sides multiples of 8), never cropped.
+    assert [p.name for p in (tmp_path / "val").iterdir()] == ["p3.png"]
+    assert Image.open(tmp_path / "test" / "p4.png").size == (48, 32)
+    names = {e["split"]: set() for e in manifest["photos"]}
+    for entry in manifest["photos"]:
+        names[entry["split"]].add(entry["name"])
+    assert names["train"].isdisjoint(names["val"] | names["test"])
+    saved = json.loads((tmp_path / "manifest.json").read_text())
+    assert saved["config"]["crop"] == 32 and len(saved["photos"]) == 5
+
+
+def test_corpus_is_deterministic_and_multi_scale(tmp_path):
+    first = build_corpus(tmp_path / "a", fixture_photos(), SMALL)
+    second = build_corpus(tmp_path / "b", fixture_photos(), SMALL)
+    assert first == second
+    # Crops of one photo come from different scales: their detail (pixel variation) differs.
+    crops = [np.asarray(Image.open(p), float) for p in sorted((tmp_path / "a/train").glob("p0-*"))]
+    roughness = [np.abs(np.diff(c, axis=0)).mean() for c in crops]
+    assert max(roughness) > 1.2 * min(roughness)
+
+
+def test_user_folder_is_split_by_photo(tmp_path):
+    for i in range(6):
+        gradient_photo(i).save(tmp_path / f"img{i}.png")
+    photos = folder_photos(tmp_path, holdout=1)
+    assert sorted(p.split for p in photos) == ["test", "train", "train", "train", "train", "val"]
+    with pytest.raises(ImageError, match="at least 7 images"):
+        folder_photos(tmp_path, holdout=3)
+
+
+def test_too_small_photos_and_missing_wallpapers_are_clear_errors(tmp_path):
+    tiny = [Photo("tiny", "fixture", "train", lambda: gradient_photo(0, (20, 20)))]
+    with pytest.raises(ImageError, match="smaller than a 32"):
+        build_corpus(tmp_path, tiny, SMALL)
+    with pytest.raises(ImageError, match="apt-get install lomiri-wallpapers"):
+        default_photos(tmp_path)
+
+
+def test_evaluation_photos_are_multiples_of_eight():
+    assert evaluation_photo(gradient_photo(0, (1000, 667))).size == (768, 512)
+    assert len(WALLPAPER_PHOTOS) >= 12
