@@ -80,3 +80,16 @@ def test_too_small_photos_and_missing_wallpapers_are_clear_errors(tmp_path):
 def test_evaluation_photos_are_multiples_of_eight():
     assert evaluation_photo(gradient_photo(0, (1000, 667))).size == (768, 512)
     assert len(WALLPAPER_PHOTOS) >= 12
+
+
+def test_cli_builds_a_corpus_from_a_user_folder(tmp_path, capsys):
+    from nodecode.cli.main import main
+
+    for i in range(6):
+        gradient_photo(i).save(tmp_path / f"img{i}.png")
+    args = ["data", "photos", "--data", str(tmp_path), "-o", str(tmp_path / "corpus")]
+    code = main([*args, "--crop", "32", "--crops-per-photo", "3", "--eval-long-side", "64"])
+    assert code == 0 and "train" in capsys.readouterr().out
+    assert len(list((tmp_path / "corpus" / "train").glob("*.png"))) == 3 * 2
+    # holdout=2 by default: 2 val + 2 test whole photos
+    assert len(list((tmp_path / "corpus" / "test").glob("*.png"))) == 2

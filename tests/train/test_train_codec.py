@@ -99,26 +99,76 @@ def test_lr_decays_tenfold_for_the_final_fraction():
     assert CodecTrainConfig(lr=1e-3, max_steps=100).lr_at(99) == 1e-3
 
 
-def test_calibration_moves_the_file_rate_toward_the_nominal_bpp(tmp_path):
-    from nodecode.data.images import load_images, save_image
-    from nodecode.train.calibrate import CalibrationConfig, calibrate_rate, measured_bpp
+def test_calibration_rescales_ht_until_the_file_rate_is_within_tolerance(tmp_path, monkeypatch):
+    """The control loop alone: a stand-in trainer whose file rate is 0.9 × Ht × C/64."""
+    import dataclasses
+    import shutil
 
-    images = {k: v[:, :96, :96] for k, v in load_images("skimage:test").items()}
-    for name, image in images.items():
-        save_image(image, tmp_path / "photos" / f"{name}.png")
-    run = TINY_RUN | {"checkpoint_every": 1000, "data": str(tmp_path / "photos"), "lr": 5e-3}
-    run["op"] = "0.0983"  # β = 600: the hinge, not distortion, sets this codec's rate
-    train_codec(CodecTrainConfig(**run, max_steps=40), tmp_path / "raw.safetensors")
-    before = measured_bpp(load_codec_checkpoint(tmp_path / "raw.safetensors"), images)
-    history = calibrate_rate(
+    from nodecode.codec import save_codec
+    from nodecode.train import calibrate
+
+    run = TINY_RUN | {"checkpoint_every": 1000, "op": "0.0983"}
+    train_codec(CodecTrainConfig(**run, max_steps=2), tmp_path / "raw.safetensors")
+    targets = []
+
+    def fake_train(config, out, device="cpu", init=None):
+        targets.append(config.target_entropy)
+        codec = load_codec_checkpoint(init)
+        codec.config = dataclasses.replace(codec.config, target_entropy=config.target_entropy)
+        save_codec(codec, out)
+
+    def fake_bpp(codec, images):
+        return 0.9 * codec.config.target_entropy * codec.config.latent_channels / 64
+
+    monkeypatch.setattr(calibrate, "train_codec", fake_train)
+    monkeypatch.setattr(calibrate, "measured_bpp", fake_bpp)
+    history = calibrate.calibrate_rate(
         tmp_path / "raw.safetensors",
         CodecTrainConfig(**run, max_steps=0),
-        images,
+        {},
         tmp_path / "cal.safetensors",
-        CalibrationConfig(tolerance=0.02, rounds=1, steps=60, lr=5e-3),
+        calibrate.CalibrationConfig(tolerance=0.01, rounds=4),
     )
-    after = measured_bpp(load_codec_checkpoint(tmp_path / "cal.safetensors"), images)
-    assert before > 1.1 * 0.0983  # this toy codec starts above its rate…
-    assert history[0]["bpp"] == pytest.approx(before) and len(history) == 2
-    assert history[1]["target_entropy"] < history[0]["target_entropy"]  # …so Ht drops
-    assert after == pytest.approx(history[1]["bpp"]) and after < 0.9 * before
+    assert [h["bpp"] for h in history] == pytest.approx([0.09, 0.0983], rel=1e-6)
+    assert targets == pytest.approx([0.8 * 0.0983 / 0.09])
+    assert load_codec_checkpoint(tmp_path / "cal.safetensors").config.target_entropy == (
+        pytest.approx(targets[0])
+    )
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_a_lower_target_entropy_trains_a_lower_hard_rate(tmp_path):
+    from nodecode.codec.entropy import empirical_entropy_bits
+
+    x = fixed_batch()
+    rates = []
+    for ht in (2.5, 0.3):
+        run = TINY_RUN | {"checkpoint_every": 1000, "target_entropy": ht}
+        codec = train_codec(CodecTrainConfig(**run, max_steps=150), tmp_path / f"{ht}.st")
+        rates.append(empirical_entropy_bits(codec.encode(x), codec.num_centers).mean().item())
+    assert rates[1] < 0.7 * rates[0]
+
+
+def test_colour_cast_correction_removes_a_constant_offset():
+    from nodecode.codec import ConvAutoencoder
+    from nodecode.data.crops import RandomCrops, training_images
+    from nodecode.train.codec import correct_color_cast
+    from tests.conftest import TINY
+
+    torch.manual_seed(0)
+    codec = ConvAutoencoder(TINY).eval()
+    codec.shift_output(torch.tensor([0.02, -0.01, 0.0]))  # a cast of +5 / −2.5 / 0 levels
+    dataset = RandomCrops(training_images("skimage:train"), 32, length=16)
+
+    def cast() -> torch.Tensor:
+        torch.manual_seed(1)
+        x = torch.stack([dataset[i] for i in range(16)])
+        with torch.no_grad():
+            return (codec(x).x_hat - x).mean(dim=(0, 2, 3)) * 255
+
+    before = cast()
+    torch.manual_seed(1)
+    removed = correct_color_cast(codec, dataset, batches=4, batch_size=16)
+    after = cast()
+    assert removed.abs().max() > 1.0
+    assert after.abs().max() < 0.5 * before.abs().max()

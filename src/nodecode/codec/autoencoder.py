@@ -122,6 +122,14 @@ class ConvAutoencoder(nn.Module):
         return CodecOutput(x_hat, q.symbols, q.values, entropy, self.config.bpp(entropy))
 
     @torch.no_grad()
+    def shift_output(self, delta: Tensor) -> None:
+        """Add `delta` (3,), in [0, 1] units, to every decoded pixel: removes a colour cast."""
+        last = self.g_s[-1]
+        conv = last[0] if isinstance(last, nn.Sequential) else last
+        per_colour = conv.bias.view(3, -1)  # sub-pixel: channel 4c + k is colour c
+        per_colour += 2.0 * delta.to(per_colour).view(3, 1)  # x̂ = g_s(ẑ) · 0.5 + 0.5
+
+    @torch.no_grad()
     def encode(self, x: Tensor) -> Tensor:
         """Images (N, 3, H, W) in [0, 1] → symbols (N, C, ⌈H/8⌉, ⌈W/8⌉), int64 center indexes."""
         return self.quantizer.symbols(self.analysis(x))

@@ -64,9 +64,12 @@ def at_rate(method: str, x: Tensor, bpp: float) -> Coded:
     if method == "jpeg2000":
         return code(x, bpp)
     best = code(x, settings[0])
-    for quality in range(int(settings[0]) + 1, 96):
+    low, high = int(settings[0]) + 1, 95  # bytes grow with quality: bisect the largest that fits
+    while low <= high:
+        quality = (low + high) // 2
         coded = code(x, quality)
         if 8.0 * coded.num_bytes / pixels > bpp:
-            break
-        best = coded
+            high = quality - 1
+        else:
+            best, low = coded, quality + 1
     return best

@@ -23,7 +23,8 @@ from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.checkpoint import KIND, load_codec_checkpoint, save_codec
 from nodecode.codec.config import operating_point
 from nodecode.codec.files import compress_image
-from nodecode.train.codec import CodecTrainConfig, train_codec
+from nodecode.data.crops import RandomCrops, training_images
+from nodecode.train.codec import CodecTrainConfig, correct_color_cast, train_codec
 from nodecode.utils.checkpoint import read_meta
 
 # Ht changes by at most this factor per round: a codec whose rate is limited by distortion
@@ -83,5 +84,10 @@ def calibrate_rate(
             current = following
         training = json.loads(read_meta(codec_path, KIND).get("training", "{}"))
         training["calibration"] = history
-        save_codec(load_codec_checkpoint(current), out, training=training)
+        codec = load_codec_checkpoint(current, device)
+        # The decoder's colour cast, removed on training crops (a no-op if rounds already did).
+        crops = RandomCrops(training_images(train.data), train.crop, length=1 << 30)
+        cast = correct_color_cast(codec, crops, train.table_batches, train.batch_size)
+        training["calibration_color_cast_removed"] = [round(v, 3) for v in cast.tolist()]
+        save_codec(codec, out, training=training)
     return history
