@@ -101,8 +101,8 @@ def test_demo_runs_on_a_small_image_set(workspace, capsys, monkeypatch):
         "--segment",
         "2",
     )
-    assert code == 0 and "small-0.330" in out
-    assert (workspace / "demo" / "small-0.330" / "photo.ndc").is_file()
+    assert code == 0 and "paper-0.330" in out
+    assert (workspace / "demo" / "paper-0.330" / "photo.ndc").is_file()
     assert (workspace / "demo" / "rd.png").is_file()
     report = (workspace / "demo" / "REPORT.md").read_text()
     if "cresnet51-0.330" in shipped_task_models():  # the demo models of docs/RESULTS.md §4

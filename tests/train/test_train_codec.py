@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 
@@ -5,6 +7,7 @@ from nodecode.codec import load_codec_checkpoint, rate_distortion_loss
 from nodecode.data.crops import RandomCrops, training_images
 from nodecode.train.codec import CodecTrainConfig, train_codec
 from nodecode.train.state import load_train_state
+from nodecode.utils.checkpoint import read_meta
 
 TINY_RUN = dict(
     op="0.330",
@@ -134,7 +137,33 @@ def test_calibration_rescales_ht_until_the_file_rate_is_within_tolerance(tmp_pat
     assert load_codec_checkpoint(tmp_path / "cal.safetensors").config.target_entropy == (
         pytest.approx(targets[0])
     )
+    # Calibrating a calibrated codec again keeps the first record beside the new one.
+    calibrate.calibrate_rate(
+        tmp_path / "cal.safetensors",
+        CodecTrainConfig(**run, max_steps=0),
+        {},
+        tmp_path / "cal2.safetensors",
+    )
+    training = json.loads(read_meta(tmp_path / "cal2.safetensors", "codec")["training"])
+    assert [len(c["calibration"]) for c in training["earlier_calibrations"]] == [2]
+    assert len(training["calibration"]) == 1 and training["calibration_kept_round"] == 0
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_calibration_steps_along_the_secant_when_the_rate_has_an_offset():
+    from nodecode.train.calibrate import MAX_STEP, closest_round, next_target_entropy
+
+    def rate(ht):  # an affine file rate: a proportional step alone would overshoot
+        return 0.5 * ht - 0.1
+
+    history = [{"target_entropy": ht, "bpp": rate(ht)} for ht in (1.0, 1.2)]
+    assert rate(next_target_entropy(history, 0.5)) == pytest.approx(0.5)
+    # A flat or falling secant (noise) falls back to the proportional step, clamped.
+    flat = [{"target_entropy": 1.0, "bpp": 0.4}, {"target_entropy": 1.2, "bpp": 0.4}]
+    assert next_target_entropy(flat, 0.5) == pytest.approx(1.2 * 0.5 / 0.4)
+    assert next_target_entropy(flat[:1], 10.0) == pytest.approx(MAX_STEP)
+    overshoots = [{"bpp": 0.57}, {"bpp": 0.61}, {"bpp": 0.69}]
+    assert closest_round(overshoots, 0.635) == 1
 
 
 def test_a_lower_target_entropy_trains_a_lower_hard_rate(tmp_path):

@@ -21,6 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out", type=Path, default=None, help="work directory (default: reproduce-PRESET)"
     )
+    p.add_argument(
+        "--codecs",
+        default=None,
+        help="shipped codec family for the tiny/small presets: paper (default) or small, "
+        "the earlier width-0.5 codecs docs/reproduction/small was made with",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the plan and its cost only")
     p.add_argument("--device", default="cpu")
     p.set_defaults(run=run)
@@ -29,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     from nodecode.reproduce.plan import build_plan
 
-    preset = get_preset(args.preset)
+    preset = get_preset(args.preset, args.codecs)
     stages = build_plan(preset)
     out = args.out or Path(f"reproduce-{preset.name}")
     if args.dry_run:
@@ -41,6 +47,8 @@ def run(args: argparse.Namespace) -> None:
     start = time.time()
     results = run_plan(stages, out, args.device)
     command = f"nodecode reproduce --preset {preset.name} --out {shlex.quote(str(out))}"
+    if args.codecs:
+        command += f" --codecs {args.codecs}"
     report = write_report(preset, stages, results, out, command)
     print(f"{len(stages)} stages done in {time.time() - start:.0f} s; report: {report}")
 

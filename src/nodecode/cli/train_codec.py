@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from nodecode.cli.common import config_from_args
-from nodecode.codec.config import OPERATING_POINTS
+from nodecode.codec.config import OPERATING_POINTS, operating_point
 from nodecode.train.calibrate import CalibrationConfig
 from nodecode.train.codec import CodecTrainConfig, train_codec
 
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> None:
 def run_calibrate(args: argparse.Namespace) -> None:
     from nodecode.codec.checkpoint import load_codec_checkpoint
     from nodecode.data.images import load_images
-    from nodecode.train.calibrate import calibrate_rate
+    from nodecode.train.calibrate import calibrate_rate, closest_round
 
     source = load_codec_checkpoint(args.codec)
     train = config_from_args(
@@ -114,4 +114,6 @@ def run_calibrate(args: argparse.Namespace) -> None:
         config_from_args(CalibrationConfig, args),
         args.device,
     )
-    print(f"wrote {args.out}: {history[-1]['bpp']:.4f} bpp after {len(history) - 1} rounds")
+    kept = history[closest_round(history, operating_point(args.op).bpp)]
+    ht = kept["target_entropy"]
+    print(f"wrote {args.out}: round {kept['round']}, {kept['bpp']:.4f} bpp (Ht={ht:.4f})")

@@ -187,5 +187,21 @@ class ConvAutoencoder(nn.Module):
         return {"x_hat": self.decode(symbols)}
 
     def identity(self) -> bytes:
-        """16-byte digest of config, weights and tables; a file names the codec that wrote it."""
-        return state_digest(self, self.config.to_json().encode()).digest()[:16]
+        """16-byte digest of config, weights and tables; a file names the codec that wrote it.
+
+        Hashing every weight costs milliseconds, so the digest is cached and recomputed only
+        when a tensor changes: in-place updates (optimizer steps, `load_state_dict`) bump
+        its version counter, `.to()` and reassignment give it new storage.
+        """
+        key = (self.config.to_json(), *self._state_versions())
+        cached = self.__dict__.get("_identity_cache")
+        if cached is None or cached[0] != key:
+            digest = state_digest(self, self.config.to_json().encode()).digest()[:16]
+            self.__dict__["_identity_cache"] = cached = (key, digest)
+        return cached[1]
+
+    def _state_versions(self) -> list[tuple]:
+        return [
+            (name, t.data_ptr(), t._version, t.dtype, tuple(t.shape))
+            for name, t in self.state_dict().items()
+        ]

@@ -54,17 +54,17 @@ def find_images(folder: str | os.PathLike) -> list[Path]:
 
 
 BUNDLED_PREFIX = "skimage:"
-HELD_OUT_PREFIX = "photos:"
+CORPUS_PREFIX = "photos:"
 
 
 def image_source(spec: str | os.PathLike) -> dict[str, Image.Image | Path]:
-    """By image name: `photos:val` / `photos:test` (whole held-out photos of the codec
-    corpus, data/photo_corpus.py), `skimage:train` / `skimage:test`, or a directory."""
+    """By image name: `photos:test` / `photos:val` / `photos:train` (whole photos of the
+    codec corpus, data/photo_corpus.py), `skimage:train` / `skimage:test`, or a directory."""
     spec = str(spec)
-    if spec.startswith(HELD_OUT_PREFIX):
-        from nodecode.data.photo_corpus import held_out_photos
+    if spec.startswith(CORPUS_PREFIX):
+        from nodecode.data.photo_corpus import whole_photos
 
-        return dict(held_out_photos(spec[len(HELD_OUT_PREFIX) :]))
+        return dict(whole_photos(spec[len(CORPUS_PREFIX) :]))
     if spec.startswith(BUNDLED_PREFIX):
         from nodecode.data.photos import photo_split
 

@@ -8,6 +8,7 @@ from functools import cache
 import torch
 
 from nodecode.codec.config import operating_point
+from nodecode.codec.zoo import SMALL_WIDTH
 from nodecode.reproduce.plan import Stage
 from nodecode.reproduce.presets import ReproducePreset
 
@@ -79,7 +80,7 @@ def estimate(stage: Stage, preset: ReproducePreset) -> tuple[float, float]:
     if stage.kind == "joint":
         side, images = data_geometry(p["data"], "classification")
         op = _op(stage)
-        width = 1.0 if preset.codec_steps else 0.5
+        width = SMALL_WIDTH if preset.codec_prefix == "small" else 1.0
         forward = codec_macs(op, width, side)
         if p["mode"] == "joint":
             channels = operating_point(op).latent_channels

@@ -6,7 +6,7 @@ warm-up + cosine schedule (`--schedule cosine`) and a higher lr; `paper` keeps A
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nodecode.errors import ConfigError
 
@@ -19,7 +19,9 @@ class ReproducePreset:
     name: str
     classification_data: str
     segmentation_data: str
-    codec_prefix: str  # "small" = the shipped codecs; "train" = train-codec from scratch
+    # a shipped codec family ("paper", "small"; see codec/zoo.py), or "train" = train-codec
+    # from scratch for `codec_steps`
+    codec_prefix: str
     codec_steps: int
     width: float
     epochs: int
@@ -43,7 +45,7 @@ PRESETS = {
         name="tiny",
         classification_data="fashion-scenes:mini",
         segmentation_data="fashion-scenes:mini",
-        codec_prefix="small",
+        codec_prefix="paper",
         codec_steps=0,
         width=0.125,
         epochs=2,
@@ -63,7 +65,7 @@ PRESETS = {
         name="small",
         classification_data="fashion-scenes:small",
         segmentation_data="fashion-scenes:small",
-        codec_prefix="small",
+        codec_prefix="paper",
         codec_steps=0,
         width=0.125,
         epochs=4,
@@ -103,8 +105,18 @@ PRESETS = {
 }
 
 
-def get_preset(name: str) -> ReproducePreset:
+def get_preset(name: str, codecs: str | None = None) -> ReproducePreset:
+    """The preset `name`, its shipped codec family replaced by `codecs` when given."""
+    from nodecode.codec.zoo import FAMILIES
+
     try:
-        return PRESETS[name]
+        preset = PRESETS[name]
     except KeyError:
         raise ConfigError(f"unknown preset {name!r}; choose {sorted(PRESETS)}") from None
+    if codecs is None or codecs == preset.codec_prefix:
+        return preset
+    if preset.codec_steps:
+        raise ConfigError(f"preset {name!r} trains its codecs; --codecs does not apply")
+    if codecs not in FAMILIES:
+        raise ConfigError(f"unknown codec family {codecs!r}; choose {list(FAMILIES)}")
+    return replace(preset, codec_prefix=codecs)

@@ -2,9 +2,12 @@
 
 Training holds the hard entropy of *training* crops at Ht; a file on a held-out photo
 costs that entropy under tables fitted to other images, plus the header. Calibration
-measures bpp from real file bytes on validation photos and rescales Ht by
-nominal / measured, fine-tuning a few hundred steps per round, until the rate is within
-tolerance. Only validation photos are used, never the test photos.
+measures bpp from real file bytes on validation photos and moves Ht towards the nominal
+rate, fine-tuning a few hundred steps per round, until the rate is within tolerance. The
+first step rescales Ht by nominal / measured; later steps follow the secant through the
+last two rounds, since bpp is not proportional to Ht (the header and the tables' mismatch
+on unseen photos add an offset). If no round lands within tolerance, the round closest to
+nominal is kept. Only validation photos are used, never the test photos.
 """
 
 from __future__ import annotations
@@ -30,6 +33,28 @@ from nodecode.utils.checkpoint import read_meta
 # Ht changes by at most this factor per round: a codec whose rate is limited by distortion
 # rather than by the hinge would otherwise have its target run away.
 MAX_STEP = 1.5
+CALIBRATION_KEYS = (
+    "calibration",
+    "calibration_images",
+    "calibration_kept_round",
+    "calibration_color_cast_removed",
+)
+
+
+def next_target_entropy(history: list[dict], nominal: float) -> float:
+    """Ht for the next round: the secant through the last two rounds where it slopes up,
+    else a proportional step; never more than MAX_STEP away from the current Ht."""
+    ht, bpp = history[-1]["target_entropy"], history[-1]["bpp"]
+    proposal = ht * nominal / bpp
+    if len(history) >= 2:
+        prev_ht, prev_bpp = history[-2]["target_entropy"], history[-2]["bpp"]
+        if ht != prev_ht and (slope := (bpp - prev_bpp) / (ht - prev_ht)) > 0:
+            proposal = ht + (nominal - bpp) / slope
+    return min(ht * MAX_STEP, max(ht / MAX_STEP, proposal))
+
+
+def closest_round(history: list[dict], nominal: float) -> int:
+    return min(range(len(history)), key=lambda i: abs(history[i]["bpp"] - nominal))
 
 
 @dataclass(frozen=True)
@@ -56,15 +81,15 @@ def calibrate_rate(
     device: str = "cpu",
 ) -> list[dict]:
     """Write the calibrated codec to `out`, its header's training record extended with the
-    calibration rounds (Ht, measured bpp); returns those rounds."""
+    calibration rounds (Ht, measured bpp) and the round kept; returns those rounds."""
     out = Path(out)
     nominal = operating_point(train.op).bpp
     history: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        current = Path(tmp) / "round-0.safetensors"
-        shutil.copyfile(codec_path, current)
+        rounds = [Path(tmp) / "round-0.safetensors"]
+        shutil.copyfile(codec_path, rounds[0])
         for round_index in range(config.rounds + 1):
-            codec = load_codec_checkpoint(current, device)
+            codec = load_codec_checkpoint(rounds[-1], device)
             bpp = measured_bpp(codec, images)
             ht = codec.config.target_entropy
             history.append({"round": round_index, "target_entropy": ht, "bpp": bpp})
@@ -73,18 +98,23 @@ def calibrate_rate(
                 break
             tuned = dataclasses.replace(
                 train,
-                target_entropy=ht * min(MAX_STEP, max(1 / MAX_STEP, nominal / bpp)),
+                target_entropy=next_target_entropy(history, nominal),
                 max_steps=config.steps,
                 lr=config.lr,
                 lr_decay_fraction=0.0,
                 seed=train.seed + round_index + 1,
             )
-            following = Path(tmp) / f"round-{round_index + 1}.safetensors"
-            train_codec(tuned, following, device=device, init=current)
-            current = following
+            rounds.append(Path(tmp) / f"round-{round_index + 1}.safetensors")
+            train_codec(tuned, rounds[-1], device=device, init=rounds[-2])
+        best = closest_round(history, nominal)
         training = json.loads(read_meta(codec_path, KIND).get("training", "{}"))
+        if "calibration" in training:  # a codec calibrated before: keep that record too
+            earlier = {k: training.pop(k) for k in CALIBRATION_KEYS if k in training}
+            training.setdefault("earlier_calibrations", []).append(earlier)
         training["calibration"] = history
-        codec = load_codec_checkpoint(current, device)
+        training["calibration_images"] = sorted(images)
+        training["calibration_kept_round"] = best
+        codec = load_codec_checkpoint(rounds[best], device)
         # The decoder's colour cast, removed on training crops (a no-op if rounds already did).
         crops = RandomCrops(training_images(train.data), train.crop, length=1 << 30)
         cast = correct_color_cast(codec, crops, train.table_batches, train.batch_size)

@@ -43,7 +43,7 @@ MODES = ("joint", "compression")
 class JointTrainConfig:
     """Defaults are App. A.8's; β and Ht default to the codec's own operating point."""
 
-    codec: str = "small-0.330"
+    codec: str = "paper-0.330"
     classifier: str | None = None
     mode: str = "joint"
     data: str = "fashion-scenes:small"
