@@ -1,10 +1,18 @@
 import struct
 import zlib
+from dataclasses import replace
 
 import pytest
 import torch
 
-from nodecode.bitstream.container import MAGIC, NdcHeader, parse_ndc, read_ndc, write_ndc
+from nodecode.bitstream.container import (
+    MAGIC,
+    VERSION,
+    NdcHeader,
+    parse_ndc,
+    read_ndc,
+    write_ndc,
+)
 from nodecode.codec.files import compress_image, decompress_file, read_latent, read_symbols
 from nodecode.errors import BitstreamError, CodecMismatchError
 from tests.conftest import make_tiny_codec
@@ -31,8 +39,35 @@ def test_file_round_trip_is_exact(tmp_path, tiny_codec, photo, ndc_file):
 def test_header_encodes_and_parses_back(ndc_file):
     header, payload = read_ndc(ndc_file)
     data = ndc_file.read_bytes()
-    assert data.startswith(MAGIC) and data[4] == 1
+    assert data.startswith(MAGIC) and data[4] == VERSION == header.version == 2
     assert parse_ndc(data) == (header, payload)
+
+
+def test_the_color_offset_restores_the_mean_colour(tmp_path, tiny_codec, photo):
+    """An untrained codec misses the mean colour by far; the file's offset puts it back."""
+    compress_image(tiny_codec, photo, tmp_path / "plain.ndc", correct_color=False)
+    compress_image(tiny_codec, photo, tmp_path / "fixed.ndc")
+    plain_header, plain = decompress_file(tiny_codec, tmp_path / "plain.ndc")
+    header, fixed = decompress_file(tiny_codec, tmp_path / "fixed.ndc")
+    assert plain_header.color_offset == (0, 0, 0) and any(header.color_offset)
+    before = (plain - photo).mean(dim=(1, 2)).abs() * 255
+    after = (fixed - photo).mean(dim=(1, 2)).abs() * 255
+    assert before.max() > 5 and after.max() < 1
+    # Same symbols either way: the latent that inference reads does not change.
+    assert torch.equal(
+        read_symbols(tiny_codec, tmp_path / "plain.ndc")[1],
+        read_symbols(tiny_codec, tmp_path / "fixed.ndc")[1],
+    )
+
+
+def test_version_1_files_still_read_and_have_no_color_offset(tmp_path, tiny_codec):
+    v1 = NdcHeader("tiny", tiny_codec.identity(), (8, 8), (4, 1, 1), 6, 4, version=1)
+    assert parse_ndc(forge(v1, b"\0" * 4))[0] == v1
+    assert len(forge(v1, b"")) == len(forge(replace(v1, version=2), b"")) - 3
+    with pytest.raises(BitstreamError, match="version-1 file has no colour offset"):
+        write_ndc(tmp_path / "x.ndc", replace(v1, color_offset=(1, 0, 0)), b"\0" * 4)
+    with pytest.raises(BitstreamError, match="out of range"):
+        write_ndc(tmp_path / "x.ndc", replace(v1, version=2, color_offset=(500, 0, 0)), b"\0" * 4)
 
 
 def test_every_truncation_is_a_clear_error(ndc_file):
@@ -65,8 +100,8 @@ def test_errors_name_the_file(tmp_path, ndc_file):
 
 def test_unknown_version_is_rejected(ndc_file):
     data = bytearray(ndc_file.read_bytes())
-    data[4] = 2
-    with pytest.raises(BitstreamError, match="version 2 is not supported"):
+    data[4] = 3
+    with pytest.raises(BitstreamError, match="version 3 is not supported"):
         parse_ndc(bytes(data))
 
 

@@ -1,31 +1,40 @@
-"""Format stability: a committed `.ndc` file must keep decoding to the same symbols."""
+"""Format stability: committed `.ndc` files of every version keep decoding the same way."""
 
 import hashlib
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
-from nodecode.bitstream.container import read_ndc
+from nodecode.bitstream.container import VERSION, read_ndc
 from nodecode.codec import load_codec_checkpoint
 from nodecode.codec.files import read_symbols
 
 GOLDEN = Path(__file__).parents[1] / "data" / "golden"
+EXPECTED = json.loads((GOLDEN / "expected.json").read_text())
 
 
-def test_golden_file_decodes_bit_exactly():
-    expected = json.loads((GOLDEN / "expected.json").read_text())
+def test_every_format_version_has_a_golden_file():
+    assert sorted(f["version"] for f in EXPECTED["files"].values()) == list(range(1, VERSION + 1))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED["files"]))
+def test_golden_file_decodes_bit_exactly(name):
     codec = load_codec_checkpoint(GOLDEN / "codec.safetensors")
-    assert codec.identity().hex() == expected["codec_id"]
-    _, symbols = read_symbols(codec, GOLDEN / "coffee.ndc")
-    assert list(symbols.shape) == expected["latent_shape"]
-    assert hashlib.sha256(symbols.numpy().tobytes()).hexdigest() == expected["symbols_sha256"]
+    assert codec.identity().hex() == EXPECTED["codec_id"]
+    header, symbols = read_symbols(codec, GOLDEN / name)
+    assert list(symbols.shape) == EXPECTED["latent_shape"]
+    assert hashlib.sha256(symbols.numpy().tobytes()).hexdigest() == EXPECTED["symbols_sha256"]
+    assert header.version == EXPECTED["files"][name]["version"]
+    assert list(header.color_offset) == EXPECTED["files"][name]["color_offset"]
 
 
-def test_golden_symbols_re_encode_to_the_same_bytes():
+@pytest.mark.parametrize("name", sorted(EXPECTED["files"]))
+def test_golden_symbols_re_encode_to_the_same_bytes(name):
     codec = load_codec_checkpoint(GOLDEN / "codec.safetensors")
-    header, payload = read_ndc(GOLDEN / "coffee.ndc")
-    _, symbols = read_symbols(codec, GOLDEN / "coffee.ndc")
+    header, payload = read_ndc(GOLDEN / name)
+    _, symbols = read_symbols(codec, GOLDEN / name)
     assert codec.compress_symbols(symbols.unsqueeze(0)) == [payload]
-    assert header.encode() == (GOLDEN / "coffee.ndc").read_bytes()[: len(header.encode())]
+    assert header.encode() == (GOLDEN / name).read_bytes()[: len(header.encode())]
     assert codec.cdfs.dtype == torch.int32

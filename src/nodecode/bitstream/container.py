@@ -1,4 +1,4 @@
-"""The `.ndc` container, version 1 (documented in docs/FORMAT.md).
+"""The `.ndc` container, version 2; version-1 files still read (docs/FORMAT.md).
 
 Every field is validated before anything sized by it is allocated, so truncated, corrupted
 or hostile files fail fast with a message that names the file.
@@ -16,7 +16,8 @@ from nodecode.errors import BitstreamError
 from nodecode.utils.io import atomic_write_bytes
 
 MAGIC = b"\x8bNDC"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MAX_NAME_BYTES = 64
 # Pillow's decompression-bomb limit; the latent of such an image is already ~45 MB of symbols.
 MAX_PIXELS = 178_956_970
@@ -24,6 +25,7 @@ MAX_LATENT_CHANNELS = 4096
 
 _PREFIX = struct.Struct("<4sBB")  # magic, version, name length
 _FIELDS = struct.Struct("<16sIIHIIHQ")  # codec id, image h, w, latent c, h, w, centers, payload
+_COLOR = struct.Struct("<3b")  # version 2: per-channel colour offset, in quarter 8-bit levels
 _CRC = struct.Struct("<I")
 
 
@@ -37,6 +39,10 @@ class NdcHeader:
     latent_shape: tuple[int, int, int]
     num_centers: int
     payload_length: int
+    # Added to the decoded image (R, G, B), in quarter 8-bit levels: the encoder's measured
+    # mean colour error, so decoding keeps the image's mean colour. Version 2 only.
+    color_offset: tuple[int, int, int] = (0, 0, 0)
+    version: int = VERSION
 
     @property
     def num_pixels(self) -> int:
@@ -44,7 +50,7 @@ class NdcHeader:
 
     def encode(self) -> bytes:
         name = self.codec_name.encode("utf-8")
-        head = _PREFIX.pack(MAGIC, VERSION, len(name)) + name
+        head = _PREFIX.pack(MAGIC, self.version, len(name)) + name
         head += _FIELDS.pack(
             self.codec_id,
             *self.image_size,
@@ -52,6 +58,8 @@ class NdcHeader:
             self.num_centers,
             self.payload_length,
         )
+        if self.version >= 2:
+            head += _COLOR.pack(*self.color_offset)
         return head + _CRC.pack(zlib.crc32(head))
 
 
@@ -70,6 +78,12 @@ def _validate(header: NdcHeader, where: str) -> None:
         )
     if not 2 <= header.num_centers <= 255:
         raise BitstreamError(f"{where}: {header.num_centers} quantization centers is invalid")
+    if header.version not in READABLE_VERSIONS:
+        raise BitstreamError(f"{where}: .ndc version {header.version} is not supported")
+    if not all(-128 <= v <= 127 for v in header.color_offset):
+        raise BitstreamError(f"{where}: colour offset {header.color_offset} is out of range")
+    if header.version == 1 and any(header.color_offset):
+        raise BitstreamError(f"{where}: a version-1 file has no colour offset")
 
 
 def write_ndc(path: str | os.PathLike, header: NdcHeader, payload: bytes) -> int:
@@ -91,14 +105,15 @@ def parse_ndc(data: bytes, where: str = "<bytes>") -> tuple[NdcHeader, bytes]:
     magic, version, name_len = _PREFIX.unpack_from(data)
     if magic != MAGIC:
         raise BitstreamError(f"{where}: not a .ndc file (bad magic {magic!r})")
-    if version != VERSION:
+    if version not in READABLE_VERSIONS:
+        readable = ", ".join(map(str, READABLE_VERSIONS))
         raise BitstreamError(
-            f"{where}: .ndc version {version} is not supported (this nodecode reads {VERSION})"
+            f"{where}: .ndc version {version} is not supported (this nodecode reads {readable})"
         )
     if not 0 < name_len <= MAX_NAME_BYTES:
         raise BitstreamError(f"{where}: codec name length {name_len} is invalid")
     fields_at = _PREFIX.size + name_len
-    crc_at = fields_at + _FIELDS.size
+    crc_at = fields_at + _FIELDS.size + (_COLOR.size if version >= 2 else 0)
     header_end = crc_at + _CRC.size
     if len(data) < header_end + _CRC.size:
         raise BitstreamError(f"{where}: truncated inside the header ({len(data)} bytes)")
@@ -110,7 +125,10 @@ def parse_ndc(data: bytes, where: str = "<bytes>") -> tuple[NdcHeader, bytes]:
     except UnicodeDecodeError:
         raise BitstreamError(f"{where}: codec name is not valid UTF-8") from None
     codec_id, h, w, c, lh, lw, centers, payload_len = _FIELDS.unpack_from(data, fields_at)
-    header = NdcHeader(name, codec_id, (h, w), (c, lh, lw), centers, payload_len)
+    color = _COLOR.unpack_from(data, fields_at + _FIELDS.size) if version >= 2 else (0, 0, 0)
+    header = NdcHeader(
+        name, codec_id, (h, w), (c, lh, lw), centers, payload_len, tuple(color), version
+    )
     _validate(header, where)
     expected = header_end + payload_len + _CRC.size
     if len(data) != expected:

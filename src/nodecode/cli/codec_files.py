@@ -24,6 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("images", nargs="+", type=Path)
     p.add_argument("--codec", required=True, help=CODEC_HELP)
     p.add_argument("-o", "--out", type=Path, required=True, help="output directory")
+    p.add_argument(
+        "--no-color-correction",
+        dest="correct_color",
+        action="store_false",
+        help="skip the decoder pass that stores the mean colour error (faster encoding)",
+    )
     p.add_argument("--device", default="cpu")
     p.set_defaults(run=run_compress)
 
@@ -51,7 +57,7 @@ def run_compress(args: argparse.Namespace) -> None:
     for source in args.images:
         image = load_image(source)
         target = output_path(args.out, source, ".ndc")
-        info = compress_image(codec, image, target)
+        info = compress_image(codec, image, target, correct_color=args.correct_color)
         print(f"{source} -> {target}: {info.file_bytes} bytes, {info.bpp:.4f} bpp")
 
 

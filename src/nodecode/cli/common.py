@@ -40,6 +40,7 @@ def output_path(out_dir: Path, source: Path, suffix: str) -> Path:
 def describe_header(header: NdcHeader, file_bytes: int) -> dict[str, object]:
     c, h, w = header.latent_shape
     return {
+        "format": f".ndc version {header.version}",
         "codec": header.codec_name,
         "codec_id": header.codec_id.hex(),
         "image_size": f"{header.image_size[0]}x{header.image_size[1]}",
@@ -48,6 +49,7 @@ def describe_header(header: NdcHeader, file_bytes: int) -> dict[str, object]:
         "payload_bytes": header.payload_length,
         "file_bytes": file_bytes,
         "bpp": round(8.0 * file_bytes / header.num_pixels, 4),
+        "color_offset": " ".join(f"{v / 4:+.2f}" for v in header.color_offset) + " levels (RGB)",
     }
 
 

@@ -54,6 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("-o", "--out", type=Path, default=Path("eval-out"), help="output directory")
     p.add_argument("--baselines", nargs="*", default=list(BASELINES), choices=list(BASELINES))
+    p.add_argument(
+        "--no-color-correction",
+        dest="correct_color",
+        action="store_false",
+        help="write files without the colour offset (measures the decoder's own colour error)",
+    )
     p.add_argument("--device", default="cpu")
     p.set_defaults(run=run)
 
@@ -61,11 +67,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     images = load_images(args.images)
     codecs = [cached_codec(spec, args.device) for spec in args.codec or default_codecs()]
-    rows = compare_codecs(codecs, images, args.baselines, args.out, dataset=str(args.images))
+    rows = compare_codecs(
+        codecs,
+        images,
+        args.baselines,
+        args.out,
+        dataset=str(args.images),
+        correct_color=args.correct_color,
+    )
     name = args.crop_image or next(iter(images))
     if name not in images:
         raise ConfigError(f"--crop-image {name!r} is not among the images: {sorted(images)}")
-    write_crop_comparison(codecs, name, images[name], args.baselines, args.out / "crops.png")
+    crops = args.out / "crops.png"
+    write_crop_comparison(codecs, name, images[name], args.baselines, crops, args.correct_color)
     print(format_table(rows, SUMMARY_COLUMNS))
     print(
         f"\nbaselines are interpolated to each image's codec bpp; colour err. is the largest"

@@ -15,6 +15,8 @@ from nodecode.errors import BitstreamError, CodecMismatchError
 
 # rANS flushes a 32-bit state; allow that much slack when bounding symbols by payload size.
 _RANS_SLACK_BITS = 64
+# Unit of a file's colour offset: a quarter of an 8-bit level.
+COLOR_STEP = 1.0 / (4 * 255)
 
 
 @dataclass
@@ -28,13 +30,29 @@ class CompressedFile:
         return 8.0 * self.file_bytes / self.header.num_pixels
 
 
+def color_offset(codec: ConvAutoencoder, image: Tensor, symbols: Tensor) -> tuple[int, int, int]:
+    """The decoded image's mean colour error per channel, in COLOR_STEPs (3 header bytes).
+
+    At low rates the decoder misses an image's mean colour by several levels (a visible
+    cast); JPEG keeps it through its DC coefficients. Costs one decoder pass at encode time.
+    """
+    image_size = (int(image.shape[-2]), int(image.shape[-1]))
+    with torch.no_grad():
+        decoded = codec.decode(symbols.unsqueeze(0), image_size)[0].float().cpu()
+    error = (image.float().cpu() - decoded).mean(dim=(1, 2)) / COLOR_STEP
+    return tuple(int(v) for v in error.round().clamp(-128, 127).tolist())
+
+
 def compress_image(
-    codec: ConvAutoencoder, image: Tensor, path: str | os.PathLike
+    codec: ConvAutoencoder, image: Tensor, path: str | os.PathLike, correct_color: bool = True
 ) -> CompressedFile:
-    """Encode one image (3, H, W) in [0, 1] to a `.ndc` file."""
+    """Encode one image (3, H, W) in [0, 1] to a `.ndc` file; `correct_color` stores the
+    decoder's mean colour error so decoding removes it (leaves the latent untouched)."""
     codec.require_ready()
     device = next(codec.parameters()).device
-    symbols = codec.encode(image.unsqueeze(0).to(device))[0].cpu()
+    symbols = codec.encode(image.unsqueeze(0).to(device))[0]
+    offset = color_offset(codec, image, symbols) if correct_color else (0, 0, 0)
+    symbols = symbols.cpu()
     payload = codec.compress_symbols(symbols.unsqueeze(0))[0]
     header = NdcHeader(
         codec_name=codec.name,
@@ -43,6 +61,7 @@ def compress_image(
         latent_shape=tuple(symbols.shape),
         num_centers=codec.num_centers,
         payload_length=len(payload),
+        color_offset=offset,
     )
     return CompressedFile(header, write_ndc(path, header, payload))
 
@@ -80,10 +99,15 @@ def read_latent(codec: ConvAutoencoder, path: str | os.PathLike) -> tuple[NdcHea
 
 
 def decode_image(codec: ConvAutoencoder, header: NdcHeader, symbols: Tensor) -> Tensor:
-    """Symbols (C, h, w) of a file → the image (3, H, W) at the file's original size."""
+    """Symbols (C, h, w) of a file → the image (3, H, W) at the file's original size, its
+    mean colour restored by the header's offset."""
     with torch.no_grad():
         image = codec.decode(symbols.unsqueeze(0).to(codec.cdfs.device), header.image_size)[0]
-    return image.cpu()
+    image = image.cpu()
+    if any(header.color_offset):
+        offset = torch.tensor(header.color_offset, dtype=image.dtype) * COLOR_STEP
+        image = (image + offset[:, None, None]).clamp(0.0, 1.0)
+    return image
 
 
 def decompress_file(codec: ConvAutoencoder, path: str | os.PathLike) -> tuple[NdcHeader, Tensor]:

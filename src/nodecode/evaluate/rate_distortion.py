@@ -41,7 +41,10 @@ class RDPoint:
 
 
 def evaluate_codec(
-    codec: ConvAutoencoder, images: dict[str, Tensor], workdir: Path | None = None
+    codec: ConvAutoencoder,
+    images: dict[str, Tensor],
+    workdir: Path | None = None,
+    correct_color: bool = True,
 ) -> list[RDPoint]:
     """Compress each image to a real `.ndc` file, decode it back, and measure.
 
@@ -52,7 +55,7 @@ def evaluate_codec(
         folder = Path(workdir or tmp)
         for name, x in images.items():
             path = folder / f"{name}.ndc"
-            info = compress_image(codec, x, path)
+            info = compress_image(codec, x, path, correct_color)
             header, symbols = read_symbols(codec, path)
             x_hat = decode_image(codec, header, symbols)
             if workdir is not None:
@@ -207,13 +210,15 @@ def compare_codecs(
     out: Path,
     keep_files: bool = False,
     dataset: str = "images",
+    correct_color: bool = True,
 ) -> list[dict]:
     """Codecs against baselines on `images`: writes rd_points.csv, rd_summary.json, rd.png
     and compressai/<method>.json to `out` (and each codec's `.ndc` and decoded PNGs under
     out/<codec> with `keep_files`)."""
     points = []
     for codec in codecs:
-        points += evaluate_codec(codec, images, out / codec.name if keep_files else None)
+        workdir = out / codec.name if keep_files else None
+        points += evaluate_codec(codec, images, workdir, correct_color)
     baseline_points = evaluate_baselines(images, baselines)
     rows = summarize(points, baseline_points)
     out.mkdir(parents=True, exist_ok=True)
@@ -225,7 +230,12 @@ def compare_codecs(
 
 
 def write_crop_comparison(
-    codecs: list[ConvAutoencoder], name: str, x: Tensor, baselines: Iterable[str], path: Path
+    codecs: list[ConvAutoencoder],
+    name: str,
+    x: Tensor,
+    baselines: Iterable[str],
+    path: Path,
+    correct_color: bool = True,
 ) -> None:
     """Each codec beside the baselines at the rate the codec spent on image `name`."""
     from nodecode.codec.files import compress_image, decode_image, read_symbols
@@ -237,7 +247,7 @@ def write_crop_comparison(
     with tempfile.TemporaryDirectory() as tmp:
         for codec in codecs:
             file = Path(tmp) / f"{codec.name}.ndc"
-            info = compress_image(codec, x, file)
+            info = compress_image(codec, x, file, correct_color)
             x_hat = decode_image(codec, *read_symbols(codec, file))
             row = [(f"{codec.name}\n{info.bpp:.3f} bpp, {quality(x, x_hat)['psnr']:.1f} dB", x_hat)]
             for method in baselines:
