@@ -136,11 +136,59 @@ def test_absurd_dimensions_are_rejected_before_any_allocation(tiny_codec):
 
 
 def test_decompression_bomb_is_rejected(tmp_path, tiny_codec):
-    header = NdcHeader("tiny", tiny_codec.identity(), (12000, 12000), (4, 1500, 1500), 6, 4)
+    header = NdcHeader("tiny", tiny_codec.identity(), (4000, 4000), (4, 500, 500), 6, 4)
     bomb = tmp_path / "bomb.ndc"
     bomb.write_bytes(forge(header, b"\0" * 4))
     with pytest.raises(BitstreamError, match="decompression bomb"):
         read_symbols(tiny_codec, bomb)
+
+
+def test_images_over_the_decoding_budget_are_refused_unless_raised(
+    tmp_path, tiny_codec, ndc_file, monkeypatch
+):
+    monkeypatch.setenv("NODECODE_MAX_PIXELS", "1000")
+    with pytest.raises(BitstreamError, match=r"photo\.ndc: 97x119 pixels exceed.*NODECODE_MAX"):
+        read_symbols(tiny_codec, ndc_file)
+    monkeypatch.setenv("NODECODE_MAX_PIXELS", "20000")
+    assert read_symbols(tiny_codec, ndc_file)[1].shape == (4, 13, 15)
+
+
+def rewrite(path, header, payload):
+    """The file with a new payload, its length and both CRCs fixed up, as an attacker would."""
+    path.write_bytes(forge(replace(header, payload_length=len(payload)), payload))
+    return path
+
+
+def test_a_cut_or_padded_payload_with_fixed_checksums_is_refused(tmp_path, tiny_codec, ndc_file):
+    header, payload = read_ndc(ndc_file)
+    for name, forged in {"cut": payload[:-4], "padded": payload + bytes(4)}.items():
+        file = rewrite(tmp_path / f"{name}.ndc", header, forged)
+        with pytest.raises(BitstreamError, match=f"{name}\\.ndc: payload is corrupted"):
+            read_symbols(tiny_codec, file)
+
+
+def test_symbols_outside_the_alphabet_are_refused(tmp_path, tiny_codec, ndc_file):
+    from nodecode.bitstream.rans import encode_symbols
+
+    header, _ = read_ndc(ndc_file)
+    for bad in (-1, -40000, 6, 99):  # escape codes: CompressAI's coder can write them
+        symbols = torch.zeros(header.latent_shape, dtype=torch.int64)
+        symbols[1, 2, 3] = bad
+        file = rewrite(tmp_path / "escape.ndc", header, encode_symbols(symbols, tiny_codec.cdfs))
+        with pytest.raises(BitstreamError, match="outside the alphabet"):
+            read_symbols(tiny_codec, file)
+
+
+def test_a_header_that_disagrees_with_the_codec_is_refused(tmp_path, tiny_codec, ndc_file):
+    header, payload = read_ndc(ndc_file)
+    lies = {
+        "channels": replace(header, latent_shape=(3, 13, 15)),
+        "centers": replace(header, num_centers=5),
+    }
+    for name, lie in lies.items():
+        file = rewrite(tmp_path / f"{name}.ndc", lie, payload)
+        with pytest.raises(BitstreamError, match="but codec 'tiny' has 4 and 6"):
+            read_symbols(tiny_codec, file)
 
 
 def test_write_is_atomic_and_validates(tmp_path, tiny_codec):

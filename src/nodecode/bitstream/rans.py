@@ -24,8 +24,30 @@ def encode_symbols(symbols: Tensor, cdfs: Tensor) -> bytes:
     return RansEncoder().encode_with_indexes(values, indexes, tables, lengths, offsets)
 
 
-def decode_symbols(data: bytes, shape: tuple[int, int, int], cdfs: Tensor) -> Tensor:
-    """Inverse of `encode_symbols`; returns int64 symbols shaped (C, H, W)."""
+def _padded(data: bytes, num_symbols: int) -> bytes:
+    """The stream followed by zeros: CompressAI's decoder reads 32-bit words without bounds
+    checks (two to start, at most one per symbol outside escapes), so a crafted stream
+    reads this padding instead of memory past the buffer. Whether decoding stayed inside
+    the real stream is checked afterwards (`decode_symbols(canonical=True)`)."""
+    words = -(-len(data) // 4) + 2 * num_symbols + 64
+    return data + bytes(4 * words - len(data))
+
+
+def decode_symbols(
+    data: bytes, shape: tuple[int, int, int], cdfs: Tensor, canonical: bool = True
+) -> Tensor:
+    """Inverse of `encode_symbols`; returns int64 symbols shaped (C, H, W).
+
+    With `canonical`, the symbols must re-encode to exactly `data`: a stream that was cut,
+    padded or spliced decodes to something, but never to symbols whose stream it is.
+    Symbols outside the alphabet (escape codes) raise ValueError.
+    """
     indexes, tables, lengths, offsets = _coder_args(shape, cdfs)
-    values = RansDecoder().decode_with_indexes(data, indexes, tables, lengths, offsets)
-    return torch.tensor(values, dtype=torch.int64).reshape(shape)
+    padded = _padded(data, len(indexes))
+    values = RansDecoder().decode_with_indexes(padded, indexes, tables, lengths, offsets)
+    symbols = torch.tensor(values, dtype=torch.int64).reshape(shape)
+    if symbols.numel() and (int(symbols.min()) < 0 or int(symbols.max()) >= cdfs.shape[1] - 2):
+        raise ValueError("the stream decodes to symbols outside the alphabet")
+    if canonical and encode_symbols(symbols, cdfs) != data:
+        raise ValueError("the stream is not the encoding of the symbols it decodes to")
+    return symbols

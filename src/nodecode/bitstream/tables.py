@@ -44,6 +44,13 @@ def symbol_bits(symbols: Tensor, cdfs: Tensor) -> float:
     return float((PRECISION - torch.log2(chosen)).sum())
 
 
-def min_bits_per_symbol(cdfs: Tensor) -> float:
-    """A lower bound on any symbol's cost; bounds how many symbols a payload can hold."""
-    return PRECISION - float(torch.log2(symbol_frequencies(cdfs).max().to(torch.float64)))
+def min_bits_per_channel(cdfs: Tensor) -> Tensor:
+    """The cheapest symbol's cost in each channel (C,): what rANS can honestly reach."""
+    return PRECISION - torch.log2(symbol_frequencies(cdfs).max(dim=1).values.to(torch.float64))
+
+
+def max_codable_positions(cdfs: Tensor, payload_bytes: int, slack_bits: int = 64) -> int:
+    """How many latent positions (one symbol in every channel) a payload can honestly hold:
+    each position costs at least the sum over channels of their cheapest symbols."""
+    per_position = float(min_bits_per_channel(cdfs).sum())
+    return int((8 * payload_bytes + slack_bits) / max(per_position, 1e-12))

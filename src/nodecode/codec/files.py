@@ -9,12 +9,13 @@ import torch
 from torch import Tensor
 
 from nodecode.bitstream.container import NdcHeader, read_ndc, write_ndc
-from nodecode.bitstream.tables import min_bits_per_symbol
+from nodecode.bitstream.tables import max_codable_positions
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.errors import BitstreamError, CodecMismatchError
 
-# rANS flushes a 32-bit state; allow that much slack when bounding symbols by payload size.
-_RANS_SLACK_BITS = 64
+# Decoding budget (pixels), overridable for trusted large files.
+DEFAULT_MAX_PIXELS = 64_000_000
+MAX_PIXELS_ENV = "NODECODE_MAX_PIXELS"
 # Unit of a file's colour offset: a quarter of an 8-bit level.
 COLOR_STEP = 1.0 / (4 * 255)
 
@@ -74,21 +75,46 @@ def check_compatible(codec: ConvAutoencoder, header: NdcHeader, where: str) -> N
         )
 
 
+def max_decode_pixels() -> int:
+    """The decoding budget: images larger than this are refused before anything is decoded."""
+    value = os.environ.get(MAX_PIXELS_ENV, "")
+    return int(value) if value.isdigit() else DEFAULT_MAX_PIXELS
+
+
+def check_decodable(
+    codec: ConvAutoencoder, header: NdcHeader, payload_bytes: int, where: str
+) -> None:
+    """Everything a header promises, checked against the codec and the budget before the
+    entropy decoder (native code) or any allocation sized by the header."""
+    c, h, w = header.latent_shape
+    if (c, header.num_centers) != (codec.config.latent_channels, codec.num_centers):
+        raise BitstreamError(
+            f"{where}: header says {c} channels and {header.num_centers} centers, but codec "
+            f"{codec.name!r} has {codec.config.latent_channels} and {codec.num_centers}"
+        )
+    if header.num_pixels > (limit := max_decode_pixels()):
+        raise BitstreamError(
+            f"{where}: {header.image_size[0]}x{header.image_size[1]} pixels exceed the decoding "
+            f"budget of {limit}; raise it with {MAX_PIXELS_ENV}=N if the file is trusted"
+        )
+    if h * w > (limit := max_codable_positions(codec.cdfs.cpu(), payload_bytes)):
+        raise BitstreamError(
+            f"{where}: header claims {c}x{h}x{w} symbols, but a {payload_bytes}-byte payload "
+            f"can hold at most {limit} positions (decompression bomb or corrupted header)"
+        )
+
+
 def read_symbols(codec: ConvAutoencoder, path: str | os.PathLike) -> tuple[NdcHeader, Tensor]:
     """Entropy-decode a file to its symbols (C, h, w). Needs only the integer tables."""
     header, payload = read_ndc(path)
     check_compatible(codec, header, str(path))
     codec.require_ready()
-    c, h, w = header.latent_shape
-    max_symbols = (8 * len(payload) + _RANS_SLACK_BITS) / max(min_bits_per_symbol(codec.cdfs), 1e-9)
-    if c * h * w > max_symbols:
-        raise BitstreamError(
-            f"{path}: header claims {c * h * w} symbols, but a {len(payload)}-byte payload can "
-            f"hold at most {int(max_symbols)} (decompression bomb or corrupted header)"
-        )
-    symbols = codec.decompress_symbols([payload], (h, w))[0]
-    if int(symbols.max()) >= codec.num_centers:
-        raise BitstreamError(f"{path}: payload decodes to invalid symbols (corrupted)")
+    check_decodable(codec, header, len(payload), str(path))
+    _, h, w = header.latent_shape
+    try:
+        symbols = codec.decompress_symbols([payload], (h, w))[0]
+    except ValueError as error:
+        raise BitstreamError(f"{path}: payload is corrupted: {error}") from None
     return header, symbols
 
 
