@@ -8,7 +8,7 @@ WALLPAPERS := /usr/share/backgrounds/life_by_Aitzol_Berasategi.jpg
 APT_DATA := dataset-fashion-mnist lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 ukui-wallpapers
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint clean data
+.PHONY: demo test lint clean data fuzz
 
 # Fashion-MNIST for the embedded benchmark and the photographs of the codec corpus, from
 # Debian (no download at run time).
@@ -26,10 +26,19 @@ demo: $(STAMP) data
 
 test: $(STAMP) data
 	$(PY) -m pytest -q
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60
+
+# Coverage-guided fuzzing of the .ndc reader (atheris; tests/fuzz/fuzz_ndc.py). RSS is capped
+# at about twice a legitimate decode's; a failing input lands in .fuzz/crashes/.
+FUZZ_SECONDS ?= 1800
+fuzz: $(STAMP)
+	rm -rf .fuzz && mkdir -p .fuzz/corpus .fuzz/crashes && cp tests/fuzz/corpus/* .fuzz/corpus/
+	OMP_NUM_THREADS=1 $(PY) tests/fuzz/fuzz_ndc.py -max_total_time=$(FUZZ_SECONDS) -timeout=2 \
+		-rss_limit_mb=1700 -artifact_prefix=.fuzz/crashes/ -print_final_stats=1 .fuzz/corpus
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests scripts
+	$(VENV)/bin/ruff format --check src tests scripts
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache
+	rm -rf $(VENV) demo-out .pytest_cache .fuzz

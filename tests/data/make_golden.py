@@ -33,8 +33,8 @@ def main() -> None:
     for version in range(1, VERSION + 1):
         header, _ = read_ndc(FOLDER / golden_name(version))
         _, symbols = read_symbols(codec, FOLDER / golden_name(version))
-        assert hashlib.sha256(symbols.numpy().tobytes()).hexdigest() == (
-            expected["symbols_sha256"]
+        assert (
+            hashlib.sha256(symbols.numpy().tobytes()).hexdigest() == (expected["symbols_sha256"])
         ), "the golden codec no longer encodes the golden image to the same symbols"
         files[golden_name(version)] = {
             "version": header.version,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from nodecode.bitstream.container import NdcHeader, read_ndc, write_ndc
+from nodecode.bitstream.container import NdcHeader, parse_ndc, read_ndc, write_ndc
 from nodecode.bitstream.tables import max_codable_positions
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.errors import BitstreamError, CodecMismatchError
@@ -107,15 +107,28 @@ def check_decodable(
 def read_symbols(codec: ConvAutoencoder, path: str | os.PathLike) -> tuple[NdcHeader, Tensor]:
     """Entropy-decode a file to its symbols (C, h, w). Needs only the integer tables."""
     header, payload = read_ndc(path)
-    check_compatible(codec, header, str(path))
+    return header, _decode_payload(codec, header, payload, str(path))
+
+
+def symbols_from_bytes(
+    codec: ConvAutoencoder, data: bytes, where: str = "<bytes>"
+) -> tuple[NdcHeader, Tensor]:
+    """`read_symbols` for a file already in memory, e.g. an upload."""
+    header, payload = parse_ndc(data, where)
+    return header, _decode_payload(codec, header, payload, where)
+
+
+def _decode_payload(
+    codec: ConvAutoencoder, header: NdcHeader, payload: bytes, where: str
+) -> Tensor:
+    check_compatible(codec, header, where)
     codec.require_ready()
-    check_decodable(codec, header, len(payload), str(path))
+    check_decodable(codec, header, len(payload), where)
     _, h, w = header.latent_shape
     try:
-        symbols = codec.decompress_symbols([payload], (h, w))[0]
+        return codec.decompress_symbols([payload], (h, w))[0]
     except ValueError as error:
-        raise BitstreamError(f"{path}: payload is corrupted: {error}") from None
-    return header, symbols
+        raise BitstreamError(f"{where}: payload is corrupted: {error}") from None
 
 
 def read_latent(codec: ConvAutoencoder, path: str | os.PathLike) -> tuple[NdcHeader, Tensor]:
