@@ -52,6 +52,39 @@ def test_config_must_match_weights(tmp_path, tiny_codec):
         load_codec_checkpoint(path)
 
 
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"width": 1e6}, "width 1000000.0 is outside"),
+        ({"width": float("nan")}, "not a finite number"),
+        ({"width": "wide"}, "not a finite number"),
+        ({"latent_channels": 200_000}, "invalid codec config"),
+        ({"latent_channels": 4.5}, "not an integer"),
+        ({"num_centers": True}, "not an integer"),
+        ({"beta": float("inf")}, "not a finite number"),
+        ({"upsampling": 3}, "not a string"),
+    ],
+)
+def test_absurd_configs_are_refused_before_any_allocation(tmp_path, tiny_codec, change, message):
+    path = tmp_path / "codec.safetensors"
+    config = json.loads(tiny_codec.config.to_json()) | change
+    meta = {"name": "x", "config": json.dumps(config)}
+    save_tensors(path, tiny_codec.state_dict(), "codec", meta)
+    with pytest.raises(CheckpointError, match=message):
+        load_codec_checkpoint(path)
+
+
+def test_tables_with_a_zero_frequency_are_refused(tmp_path, tiny_codec):
+    """Such tables would make the entropy coder divide by zero (SIGFPE) on compress."""
+    state = tiny_codec.state_dict()
+    state["cdfs"] = state["cdfs"].clone()
+    state["cdfs"][1, 2] = state["cdfs"][1, 1]
+    meta = {"name": "x", "config": tiny_codec.config.to_json()}
+    save_tensors(tmp_path / "codec.safetensors", state, "codec", meta)
+    with pytest.raises(CheckpointError, match="zero .or negative. frequency"):
+        load_codec_checkpoint(tmp_path / "codec.safetensors")
+
+
 def test_registry_names_and_unknown_names():
     untrained = {"paper-0.0983-untrained", "paper-0.330-untrained", "paper-0.635-untrained"}
     assert untrained <= set(list_codecs())

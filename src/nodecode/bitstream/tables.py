@@ -54,3 +54,17 @@ def max_codable_positions(cdfs: Tensor, payload_bytes: int, slack_bits: int = 64
     each position costs at least the sum over channels of their cheapest symbols."""
     per_position = float(min_bits_per_channel(cdfs).sum())
     return int((8 * payload_bytes + slack_bits) / max(per_position, 1e-12))
+
+
+def table_problem(cdfs: Tensor) -> str | None:
+    """Why integer tables cannot be coded with (None if they can, or are all zero = not yet
+    fitted): each row must run from 0 to 2^16 with every symbol's frequency at least 1."""
+    if not cdfs[:, -1].any():
+        return None
+    if cdfs.dim() != 2 or cdfs.shape[1] < 3:
+        return f"tables of shape {tuple(cdfs.shape)}"
+    if bool((cdfs[:, 0] != 0).any()) or bool((cdfs[:, -1] != 1 << PRECISION).any()):
+        return f"a table does not run from 0 to {1 << PRECISION}"
+    if bool((symbol_frequencies(cdfs) < 1).any()):
+        return "a symbol has zero (or negative) frequency"
+    return None

@@ -7,6 +7,7 @@ import os
 
 import torch
 
+from nodecode.bitstream.tables import table_problem
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.config import CodecConfig
 from nodecode.errors import CheckpointError, ConfigError
@@ -39,4 +40,6 @@ def load_codec_checkpoint(
     except RuntimeError as e:
         first = str(e).splitlines()[0]
         raise CheckpointError(f"{path}: weights do not match its config ({first})") from None
+    if problem := table_problem(codec.cdfs):
+        raise CheckpointError(f"{path}: invalid frequency tables ({problem})")
     return codec.to(device).eval()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
+from nodecode.bitstream.container import MAX_LATENT_CHANNELS
 from nodecode.errors import ConfigError
 
 UPSAMPLING = ("subpixel", "transposed")
@@ -16,6 +18,25 @@ UPSAMPLING = ("subpixel", "transposed")
 RATE_ESTIMATES = ("hard", "soft")
 # What a checkpoint written before a field existed meant by leaving it out.
 _LEGACY = {"upsampling": "transposed", "rate_estimate": "soft"}
+# Bounds a checkpoint's config must respect before anything is allocated: width 16 is
+# 1,024/2,048 channels, far beyond any codec here; channels match the .ndc limit.
+MAX_WIDTH = 16.0
+
+
+def _check_types(cfg: CodecConfig) -> None:
+    """Untrusted JSON: ints must be ints and floats finite numbers (not NaN, inf or text)."""
+    for field in dataclasses.fields(cfg):
+        value = getattr(cfg, field.name)
+        if field.type == "int" and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ConfigError(f"codec config {field.name}={value!r} is not an integer")
+        if field.type == "float" and (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+        ):
+            raise ConfigError(f"codec config {field.name}={value!r} is not a finite number")
+        if field.type == "str" and not isinstance(value, str):
+            raise ConfigError(f"codec config {field.name}={value!r} is not a string")
 
 
 @dataclass(frozen=True)
@@ -57,13 +78,16 @@ class CodecConfig:
         if unknown:
             raise ConfigError(f"unknown codec config keys {unknown}; known: {sorted(known)}")
         cfg = cls(**{**_LEGACY, **data})
+        _check_types(cfg)
         if cfg.upsampling not in UPSAMPLING or cfg.rate_estimate not in RATE_ESTIMATES:
             raise ConfigError(
                 f"invalid codec config: upsampling must be one of {UPSAMPLING}, "
                 f"rate_estimate one of {RATE_ESTIMATES}"
             )
-        if cfg.latent_channels < 1 or cfg.num_centers < 2 or cfg.width <= 0:
+        if not (1 <= cfg.latent_channels <= MAX_LATENT_CHANNELS) or cfg.num_centers < 2:
             raise ConfigError(f"invalid codec config: {cfg}")
+        if not 0 < cfg.width <= MAX_WIDTH:
+            raise ConfigError(f"codec width {cfg.width} is outside (0, {MAX_WIDTH}]")
         if cfg.num_centers > 255:
             raise ConfigError("num_centers must be at most 255 (symbols are stored as uint8)")
         return cfg
