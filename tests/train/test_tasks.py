@@ -226,3 +226,31 @@ def test_train_classifier_and_evaluate_commands(tmp_path, latents, capsys):
     assert meta["input"] == "latent" and meta["width"] == 0.125
     assert main(["evaluate", str(tmp_path / "run" / "model.safetensors")]) == 0
     assert "top1:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "meta, message",
+    [
+        ({"num_classes": 10**9}, r"invalid num_classes=1000000000"),
+        ({"width": float("nan")}, "invalid width=nan"),
+        ({"width": 1e6, "in_channels": -3}, "invalid in_channels=-3, width=1000000.0"),
+        ({"classes": ["a", "b"]}, "class names do not match num_classes=4"),
+        ({"model": None}, "invalid model=None"),
+    ],
+)
+def test_absurd_task_checkpoints_are_refused_before_the_model_is_built(tmp_path, meta, message):
+    import torch
+
+    from nodecode.errors import CheckpointError
+    from nodecode.train.tasks import load_task_model
+    from nodecode.utils.checkpoint import save_tensors
+
+    base = {"task": "classification", "model": "cresnet39", "num_classes": 4}
+    base |= {"in_channels": 8, "width": 0.125, "classes": list("abcd")}
+    path = tmp_path / "model.safetensors"
+    save_tensors(path, {"x": torch.zeros(1)}, "classifier", base | meta)
+    with pytest.raises(CheckpointError, match=message):
+        load_task_model(path)
+    save_tensors(path, {"x": torch.zeros(1)}, "classifier", {"task": "classification"})
+    with pytest.raises(CheckpointError, match="header lacks"):
+        load_task_model(path)

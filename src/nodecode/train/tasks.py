@@ -343,9 +343,46 @@ def write_task_model(path: Path, model: nn.Module, meta: dict[str, Any]) -> None
     save_tensors(path, model.state_dict(), kind, meta)
 
 
+# Bounds on an untrusted task checkpoint's header, checked before the model is built.
+MAX_CLASSES = 100_000
+MAX_IN_CHANNELS = 4096
+MAX_MODEL_WIDTH = 16.0
+
+
+def check_task_meta(path: str | Path, meta: dict[str, Any]) -> None:
+    """Types and bounds of the fields that size the network: a clear error, no allocation."""
+    missing = [k for k in ("model", "num_classes", "in_channels", "width") if k not in meta]
+    if missing:
+        raise CheckpointError(f"{path}: header lacks {missing}")
+
+    def is_int(value: Any, top: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= top
+
+    width = meta["width"]
+    problems = {
+        "model": isinstance(meta["model"], str),
+        "num_classes": is_int(meta["num_classes"], MAX_CLASSES),
+        "in_channels": is_int(meta["in_channels"], MAX_IN_CHANNELS),
+        "width": isinstance(width, int | float)
+        and not isinstance(width, bool)
+        and math.isfinite(width)
+        and 0 < width <= MAX_MODEL_WIDTH,
+    }
+    if bad := [k for k, ok in problems.items() if not ok]:
+        raise CheckpointError(f"{path}: invalid {', '.join(f'{k}={meta[k]!r}' for k in bad)}")
+    classes = meta.get("classes")
+    if classes is not None and (
+        not isinstance(classes, list)
+        or len(classes) != meta["num_classes"]
+        or not all(isinstance(c, str) for c in classes)
+    ):
+        raise CheckpointError(f"{path}: class names do not match num_classes={meta['num_classes']}")
+
+
 def load_task_model(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """A trained classifier or segmenter and its metadata, from either kind of checkpoint."""
     tensors, meta = load_tensors(path, ("classifier", "segmenter"), device)
+    check_task_meta(path, meta)
     model = create(
         meta["model"],
         num_classes=meta["num_classes"],
