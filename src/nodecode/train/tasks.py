@@ -373,7 +373,7 @@ def check_task_meta(path: str | Path, meta: dict[str, Any]) -> None:
     classes = meta.get("classes")
     if classes is not None and (
         not isinstance(classes, list)
-        or len(classes) != meta["num_classes"]
+        or len(classes) not in (0, meta["num_classes"])  # empty: names not known
         or not all(isinstance(c, str) for c in classes)
     ):
         raise CheckpointError(f"{path}: class names do not match num_classes={meta['num_classes']}")
