@@ -27,18 +27,11 @@ import zlib
 from collections import Counter
 from pathlib import Path
 
-PREFIX = struct.Struct("<4sBB")
-HEADER_FIELDS = struct.Struct("<16sIIHIIHQ")
-FIELDS = ("h", "w", "c", "lh", "lw", "centers", "payload_length")
-FORMATS = {
-    "h": "I",
-    "w": "I",
-    "c": "H",
-    "lh": "I",
-    "lw": "I",
-    "centers": "H",
-    "payload_length": "Q",
-}
+from nodecode.bitstream.container import COLOR, CRC, FIELDS, MAGIC, PREFIX
+
+# The header's numeric fields after the codec id, and their struct codes, from the container.
+FIELD_NAMES = ("h", "w", "c", "lh", "lw", "centers", "payload_length")
+FORMATS = dict(zip(FIELD_NAMES, FIELDS.format.removeprefix("<16s"), strict=True))
 CODECS = ("paper-0.0983", "paper-0.635")
 SEED_IMAGES = {"coffee": (0, 0, 200, 304), "astronaut": (40, 100, 161, 233)}
 # Decoding the image is skipped above this size: the budget, not the fuzzer, bounds it.
@@ -67,13 +60,13 @@ def split(data: bytes) -> dict:
     """A real (valid) file's fields, so a mutation can rebuild it with any values."""
     _, version, name_len = PREFIX.unpack_from(data)
     at = PREFIX.size + name_len
-    values = HEADER_FIELDS.unpack_from(data, at)
-    at += HEADER_FIELDS.size
-    color = list(struct.unpack_from("<3b", data, at)) if version >= 2 else None
-    at += 3 if version >= 2 else 0
-    header_end = at + 4
+    values = FIELDS.unpack_from(data, at)
+    at += FIELDS.size
+    color = list(COLOR.unpack_from(data, at)) if version >= 2 else None
+    at += COLOR.size if version >= 2 else 0
+    header_end = at + CRC.size
     payload = data[header_end : header_end + values[-1]]
-    fields = dict(zip(("id", *FIELDS), values, strict=True))
+    fields = dict(zip(("id", *FIELD_NAMES), values, strict=True))
     return {
         "version": version,
         "name": data[PREFIX.size : PREFIX.size + name_len],
@@ -87,16 +80,16 @@ def build(parts: dict, fix_length: bool, fix_crcs: bool, original: bytes) -> byt
     f = parts["fields"]
     if fix_length:
         f["payload_length"] = len(parts["payload"])
-    head = PREFIX.pack(b"\x8bNDC", parts["version"] & 0xFF, len(parts["name"]) & 0xFF)
+    head = PREFIX.pack(MAGIC, parts["version"] & 0xFF, len(parts["name"]) & 0xFF)
     head += parts["name"] + f["id"]
-    for key in FIELDS:
+    for key in FIELD_NAMES:
         fmt = FORMATS[key]
         head += struct.pack("<" + fmt, f[key] % (1 << (8 * struct.calcsize(fmt))))
     if parts["version"] >= 2 and parts["color"] is not None:
-        head += struct.pack("<3b", *((v + 128) % 256 - 128 for v in parts["color"]))
+        head += COLOR.pack(*((v + 128) % 256 - 128 for v in parts["color"]))
     header_crc = zlib.crc32(head) if fix_crcs else zlib.crc32(original[: len(head)])
     payload = parts["payload"]
-    return head + struct.pack("<I", header_crc) + payload + struct.pack("<I", zlib.crc32(payload))
+    return head + CRC.pack(header_crc) + payload + CRC.pack(zlib.crc32(payload))
 
 
 def extreme(rng: random.Random, value: int, bits: int) -> int:
@@ -113,7 +106,7 @@ def mutate(rng: random.Random, seeds: list[tuple[str, bytes]], index: int) -> tu
     for _ in range(rng.randint(1, 3)):
         kind = rng.randrange(9)
         if kind <= 2:  # a header field
-            key = rng.choice(FIELDS)
+            key = rng.choice(FIELD_NAMES)
             bits = 8 * struct.calcsize(FORMATS[key])
             parts["fields"][key] = extreme(rng, parts["fields"][key], bits)
         elif kind == 3:  # geometry that stays self-consistent

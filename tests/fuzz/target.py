@@ -11,7 +11,7 @@ import zlib
 from functools import cache
 from pathlib import Path
 
-from nodecode.bitstream.container import MAGIC
+from nodecode.bitstream.container import COLOR, CRC, FIELDS, MAGIC, PREFIX
 from nodecode.codec import load_codec_checkpoint
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.files import decode_image, symbols_from_bytes
@@ -20,8 +20,8 @@ from nodecode.errors import NodecodeError
 GOLDEN = Path(__file__).parents[1] / "data" / "golden"
 # Decoding the image is skipped above this size: the pixel budget, not the fuzzer, bounds it.
 DECODE_IMAGE_PIXELS = 1 << 18
-_FIELDS_SIZE = 44  # codec id … payload length (docs/FORMAT.md)
-_LENGTH_AT = 36  # payload length, from the start of the fields
+# The payload length is the last of the fixed fields (docs/FORMAT.md).
+_LENGTH = struct.Struct("<Q")
 
 
 @cache
@@ -46,15 +46,14 @@ def check_input(data: bytes) -> None:
 def fix_checksums(data: bytes) -> bytes:
     """What an attacker does after editing a file: payload length and both CRCs made right,
     so mutations reach past the checksums."""
-    if len(data) < 6 or data[:4] != MAGIC:
+    if len(data) < PREFIX.size or data[: len(MAGIC)] != MAGIC:
         return data
-    version, name_length = data[4], data[5]
-    fields_at = 6 + name_length
-    header_end = fields_at + _FIELDS_SIZE + (3 if version >= 2 else 0)
+    _, version, name_length = PREFIX.unpack_from(data)
+    fields_at = PREFIX.size + name_length
+    header_end = fields_at + FIELDS.size + (COLOR.size if version >= 2 else 0)
     if len(data) < header_end + 8:
         return data
     head = bytearray(data[:header_end])
-    payload = data[header_end + 4 : -4]
-    struct.pack_into("<Q", head, fields_at + _LENGTH_AT, len(payload))
-    crc = struct.Struct("<I")
-    return bytes(head) + crc.pack(zlib.crc32(head)) + payload + crc.pack(zlib.crc32(payload))
+    payload = data[header_end + CRC.size : -CRC.size]
+    _LENGTH.pack_into(head, fields_at + FIELDS.size - _LENGTH.size, len(payload))
+    return bytes(head) + CRC.pack(zlib.crc32(head)) + payload + CRC.pack(zlib.crc32(payload))

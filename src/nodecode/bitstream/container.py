@@ -23,10 +23,12 @@ MAX_NAME_BYTES = 64
 MAX_PIXELS = 178_956_970
 MAX_LATENT_CHANNELS = 4096
 
-_PREFIX = struct.Struct("<4sBB")  # magic, version, name length
-_FIELDS = struct.Struct("<16sIIHIIHQ")  # codec id, image h, w, latent c, h, w, centers, payload
-_COLOR = struct.Struct("<3b")  # version 2: per-channel colour offset, in quarter 8-bit levels
-_CRC = struct.Struct("<I")
+# The layout, public so the tools that forge files (tests/fuzz, scripts/fuzz_container.py)
+# share it instead of restating it.
+PREFIX = struct.Struct("<4sBB")  # magic, version, name length
+FIELDS = struct.Struct("<16sIIHIIHQ")  # codec id, image h, w, latent c, h, w, centers, payload
+COLOR = struct.Struct("<3b")  # version 2: per-channel colour offset, in quarter 8-bit levels
+CRC = struct.Struct("<I")
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,8 @@ class NdcHeader:
 
     def encode(self) -> bytes:
         name = self.codec_name.encode("utf-8")
-        head = _PREFIX.pack(MAGIC, self.version, len(name)) + name
-        head += _FIELDS.pack(
+        head = PREFIX.pack(MAGIC, self.version, len(name)) + name
+        head += FIELDS.pack(
             self.codec_id,
             *self.image_size,
             *self.latent_shape,
@@ -59,8 +61,8 @@ class NdcHeader:
             self.payload_length,
         )
         if self.version >= 2:
-            head += _COLOR.pack(*self.color_offset)
-        return head + _CRC.pack(zlib.crc32(head))
+            head += COLOR.pack(*self.color_offset)
+        return head + CRC.pack(zlib.crc32(head))
 
 
 def _validate(header: NdcHeader, where: str) -> None:
@@ -93,16 +95,16 @@ def write_ndc(path: str | os.PathLike, header: NdcHeader, payload: bytes) -> int
     if len(header.codec_name.encode("utf-8")) > MAX_NAME_BYTES:
         raise ValueError(f"codec name longer than {MAX_NAME_BYTES} bytes: {header.codec_name!r}")
     _validate(header, str(path))
-    data = header.encode() + payload + _CRC.pack(zlib.crc32(payload))
+    data = header.encode() + payload + CRC.pack(zlib.crc32(payload))
     atomic_write_bytes(path, data)
     return len(data)
 
 
 def parse_ndc(data: bytes, where: str = "<bytes>") -> tuple[NdcHeader, bytes]:
     """Validate and split a whole `.ndc` file into its header and payload."""
-    if len(data) < _PREFIX.size:
+    if len(data) < PREFIX.size:
         raise BitstreamError(f"{where}: truncated ({len(data)} bytes): not a .ndc file")
-    magic, version, name_len = _PREFIX.unpack_from(data)
+    magic, version, name_len = PREFIX.unpack_from(data)
     if magic != MAGIC:
         raise BitstreamError(f"{where}: not a .ndc file (bad magic {magic!r})")
     if version not in READABLE_VERSIONS:
@@ -112,32 +114,32 @@ def parse_ndc(data: bytes, where: str = "<bytes>") -> tuple[NdcHeader, bytes]:
         )
     if not 0 < name_len <= MAX_NAME_BYTES:
         raise BitstreamError(f"{where}: codec name length {name_len} is invalid")
-    fields_at = _PREFIX.size + name_len
-    crc_at = fields_at + _FIELDS.size + (_COLOR.size if version >= 2 else 0)
-    header_end = crc_at + _CRC.size
-    if len(data) < header_end + _CRC.size:
+    fields_at = PREFIX.size + name_len
+    crc_at = fields_at + FIELDS.size + (COLOR.size if version >= 2 else 0)
+    header_end = crc_at + CRC.size
+    if len(data) < header_end + CRC.size:
         raise BitstreamError(f"{where}: truncated inside the header ({len(data)} bytes)")
-    (header_crc,) = _CRC.unpack_from(data, crc_at)
+    (header_crc,) = CRC.unpack_from(data, crc_at)
     if zlib.crc32(data[:crc_at]) != header_crc:
         raise BitstreamError(f"{where}: header checksum mismatch (file is corrupted)")
     try:
-        name = data[_PREFIX.size : fields_at].decode("utf-8")
+        name = data[PREFIX.size : fields_at].decode("utf-8")
     except UnicodeDecodeError:
         raise BitstreamError(f"{where}: codec name is not valid UTF-8") from None
-    codec_id, h, w, c, lh, lw, centers, payload_len = _FIELDS.unpack_from(data, fields_at)
-    color = _COLOR.unpack_from(data, fields_at + _FIELDS.size) if version >= 2 else (0, 0, 0)
+    codec_id, h, w, c, lh, lw, centers, payload_len = FIELDS.unpack_from(data, fields_at)
+    color = COLOR.unpack_from(data, fields_at + FIELDS.size) if version >= 2 else (0, 0, 0)
     header = NdcHeader(
         name, codec_id, (h, w), (c, lh, lw), centers, payload_len, tuple(color), version
     )
     _validate(header, where)
-    expected = header_end + payload_len + _CRC.size
+    expected = header_end + payload_len + CRC.size
     if len(data) != expected:
         state = "truncated" if len(data) < expected else "has trailing bytes"
         raise BitstreamError(
             f"{where}: file {state}: {len(data)} bytes, header promises {expected}"
         )
     payload = data[header_end : header_end + payload_len]
-    (payload_crc,) = _CRC.unpack_from(data, header_end + payload_len)
+    (payload_crc,) = CRC.unpack_from(data, header_end + payload_len)
     if zlib.crc32(payload) != payload_crc:
         raise BitstreamError(f"{where}: payload checksum mismatch (file is corrupted)")
     return header, payload

@@ -193,10 +193,11 @@ class ConvAutoencoder(nn.Module):
         when a tensor changes: in-place updates (optimizer steps, `load_state_dict`) bump
         its version counter, `.to()` and reassignment give it new storage.
         """
-        key = (self.config.to_json(), *self._state_versions())
+        config = self.config.to_json()
+        key = (config, *self._state_versions())
         cached = self.__dict__.get("_identity_cache")
         if cached is None or cached[0] != key:
-            digest = state_digest(self, self.config.to_json().encode()).digest()[:16]
+            digest = state_digest(self, config.encode()).digest()[:16]
             self.__dict__["_identity_cache"] = cached = (key, digest)
         return cached[1]
 

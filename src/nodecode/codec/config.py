@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from nodecode.bitstream.container import MAX_LATENT_CHANNELS
 from nodecode.errors import ConfigError
+from nodecode.utils.checks import is_finite_number, is_integer
 
 UPSAMPLING = ("subpixel", "transposed")
 # "hard": the hinge sees the entropy of the hard symbols (the rate the file will have) and
@@ -27,13 +27,9 @@ def _check_types(cfg: CodecConfig) -> None:
     """Untrusted JSON: ints must be ints and floats finite numbers (not NaN, inf or text)."""
     for field in dataclasses.fields(cfg):
         value = getattr(cfg, field.name)
-        if field.type == "int" and (not isinstance(value, int) or isinstance(value, bool)):
+        if field.type == "int" and not is_integer(value):
             raise ConfigError(f"codec config {field.name}={value!r} is not an integer")
-        if field.type == "float" and (
-            not isinstance(value, int | float)
-            or isinstance(value, bool)
-            or not math.isfinite(value)
-        ):
+        if field.type == "float" and not is_finite_number(value):
             raise ConfigError(f"codec config {field.name}={value!r} is not a finite number")
         if field.type == "str" and not isinstance(value, str):
             raise ConfigError(f"codec config {field.name}={value!r} is not a string")

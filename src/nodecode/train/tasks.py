@@ -32,6 +32,7 @@ from nodecode.models.segmentation import load_classifier_into
 from nodecode.train import distributed
 from nodecode.train.state import load_train_state, save_train_state
 from nodecode.utils.checkpoint import load_tensors, save_tensors
+from nodecode.utils.checks import is_finite_number, is_integer
 from nodecode.utils.digest import state_digest
 
 INPUTS = ("latent", "decoded", "rgb")
@@ -355,18 +356,15 @@ def check_task_meta(path: str | Path, meta: dict[str, Any]) -> None:
     if missing:
         raise CheckpointError(f"{path}: header lacks {missing}")
 
-    def is_int(value: Any, top: int) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= top
+    def in_range(value: Any, top: int) -> bool:
+        return is_integer(value) and 1 <= value <= top
 
     width = meta["width"]
     problems = {
         "model": isinstance(meta["model"], str),
-        "num_classes": is_int(meta["num_classes"], MAX_CLASSES),
-        "in_channels": is_int(meta["in_channels"], MAX_IN_CHANNELS),
-        "width": isinstance(width, int | float)
-        and not isinstance(width, bool)
-        and math.isfinite(width)
-        and 0 < width <= MAX_MODEL_WIDTH,
+        "num_classes": in_range(meta["num_classes"], MAX_CLASSES),
+        "in_channels": in_range(meta["in_channels"], MAX_IN_CHANNELS),
+        "width": is_finite_number(width) and 0 < width <= MAX_MODEL_WIDTH,
     }
     if bad := [k for k, ok in problems.items() if not ok]:
         raise CheckpointError(f"{path}: invalid {', '.join(f'{k}={meta[k]!r}' for k in bad)}")
