@@ -27,5 +27,9 @@ class ImageError(NodecodeError):
     """An input image cannot be read or has an unusable size."""
 
 
+class OutputError(NodecodeError):
+    """An output file or directory cannot be created or written."""
+
+
 class ConfigError(NodecodeError):
     """An unknown preset, name or option value."""

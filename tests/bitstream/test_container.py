@@ -14,7 +14,7 @@ from nodecode.bitstream.container import (
     write_ndc,
 )
 from nodecode.codec.files import compress_image, decompress_file, read_latent, read_symbols
-from nodecode.errors import BitstreamError, CodecMismatchError
+from nodecode.errors import BitstreamError, CodecMismatchError, ConfigError
 from tests.conftest import make_tiny_codec
 
 
@@ -151,6 +151,9 @@ def test_images_over_the_decoding_budget_are_refused_unless_raised(
         read_symbols(tiny_codec, ndc_file)
     monkeypatch.setenv("NODECODE_MAX_PIXELS", "20000")
     assert read_symbols(tiny_codec, ndc_file)[1].shape == (4, 13, 15)
+    monkeypatch.setenv("NODECODE_MAX_PIXELS", "64M")
+    with pytest.raises(ConfigError, match="NODECODE_MAX_PIXELS='64M' is not a positive"):
+        read_symbols(tiny_codec, ndc_file)
 
 
 def rewrite(path, header, payload):

@@ -43,9 +43,9 @@ def test_compress_decompress_info_show_latents(workspace, capsys):
 def test_errors_are_one_line_and_name_the_file(workspace, capsys):
     ckpt = workspace / "tiny.safetensors"
     code, _, err = run(capsys, "info", workspace / "in" / "photo.png", "--codec", ckpt)
-    assert code == 2 and "photo.png: not a .ndc file" in err and "Traceback" not in err
+    assert code == 1 and "photo.png: not a .ndc file" in err and "Traceback" not in err
     code, _, err = run(capsys, "compress", workspace / "nope.png", "--codec", ckpt, "-o", workspace)
-    assert code == 2 and "nope.png: no such image file" in err
+    assert code == 1 and "nope.png: no such image file" in err
     code, _, err = run(
         capsys,
         "compress",
@@ -55,7 +55,7 @@ def test_errors_are_one_line_and_name_the_file(workspace, capsys):
         "-o",
         workspace / "x",
     )
-    assert code == 2 and "no frequency tables" in err
+    assert code == 1 and "no frequency tables" in err
     assert not (workspace / "x").exists() or not any((workspace / "x").iterdir())
 
 
@@ -138,3 +138,22 @@ def test_train_codec_command(tmp_path, capsys):
 
     codec = load_codec_checkpoint(out)
     assert codec.ready and codec.config.latent_channels == 16 and codec.config.width == 0.125
+
+
+def test_one_pixel_and_16_bit_images_round_trip(workspace, capsys):
+    import numpy as np
+    from PIL import Image
+
+    Image.new("RGB", (1, 1), (200, 10, 10)).save(workspace / "in" / "one.png")
+    gray = (np.linspace(0, 65535, 24 * 20).reshape(24, 20)).astype(np.uint16)
+    Image.fromarray(gray).save(workspace / "in" / "deep.png")
+    ckpt = workspace / "tiny.safetensors"
+    inputs = [workspace / "in" / "one.png", workspace / "in" / "deep.png"]
+    code, _, _ = run(capsys, "compress", *inputs, "--codec", ckpt, "-o", workspace / "ndc")
+    assert code == 0
+    ndcs = [workspace / "ndc" / "one.ndc", workspace / "ndc" / "deep.ndc"]
+    code, _, _ = run(capsys, "decompress", *ndcs, "--codec", ckpt, "-o", workspace / "dec")
+    assert code == 0
+    assert load_image(workspace / "dec" / "one.png").shape == (3, 1, 1)
+    deep = load_image(workspace / "dec" / "deep.png")
+    assert deep.shape == (3, 24, 20) and deep.mean() < 0.8  # not clipped to white

@@ -11,7 +11,7 @@ from nodecode.cli.common import (
     cached_codec,
     codec_for_file,
     describe_header,
-    output_path,
+    output_paths,
 )
 from nodecode.codec.entropy import empirical_entropy_bits
 from nodecode.codec.files import compress_image, decode_image, decompress_file, read_symbols
@@ -53,19 +53,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_compress(args: argparse.Namespace) -> None:
+    targets = output_paths(args.out, args.images, ".ndc")
     codec = cached_codec(args.codec, args.device)
-    for source in args.images:
+    for source, target in zip(args.images, targets, strict=True):
         image = load_image(source)
-        target = output_path(args.out, source, ".ndc")
         info = compress_image(codec, image, target, correct_color=args.correct_color)
         print(f"{source} -> {target}: {info.file_bytes} bytes, {info.bpp:.4f} bpp")
 
 
 def run_decompress(args: argparse.Namespace) -> None:
-    for source in args.files:
+    targets = output_paths(args.out, args.files, ".png")
+    for source, target in zip(args.files, targets, strict=True):
         codec = codec_for_file(source, args.codec, args.device)
         _, image = decompress_file(codec, source)
-        target = output_path(args.out, source, ".png")
         save_image(image, target)
         print(f"{source} -> {target}")
 

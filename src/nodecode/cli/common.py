@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from functools import cache
 from pathlib import Path
 
 from nodecode.bitstream.container import NdcHeader, read_ndc
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.zoo import list_codecs, load_codec
-from nodecode.errors import ConfigError
+from nodecode.errors import ConfigError, OutputError
+from nodecode.utils.io import describe_os_error
 
 CODEC_HELP = f"codec name ({', '.join(list_codecs())}) or checkpoint path"
 
@@ -35,6 +37,34 @@ def codec_for_file(path: Path, spec: str | None, device: str = "cpu") -> ConvAut
 
 def output_path(out_dir: Path, source: Path, suffix: str) -> Path:
     return out_dir / (source.stem + suffix)
+
+
+def output_paths(out_dir: Path, sources: list[Path], suffix: str) -> list[Path]:
+    """One output per input, refused up front if two inputs would write the same file
+    (a/x.png and b/x.png, or x.png and x.jpg): silently keeping the last is data loss."""
+    prepare_out_dir(out_dir)
+    targets = [output_path(out_dir, source, suffix) for source in sources]
+    first: dict[Path, Path] = {}
+    for source, target in zip(sources, targets, strict=True):
+        if target in first:
+            raise ConfigError(
+                f"{first[target]} and {source} would both be written to {target}; "
+                "give inputs with distinct names or run them into separate -o directories"
+            )
+        first[target] = source
+    return targets
+
+
+def prepare_out_dir(out_dir: Path) -> None:
+    """Fail before any work if the output directory cannot be used."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"-o {out_dir}: is a file, not a directory")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"-o {out_dir}: cannot create it: {describe_os_error(error)}") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise OutputError(f"-o {out_dir}: directory is not writable")
 
 
 def describe_header(header: NdcHeader, file_bytes: int) -> dict[str, object]:

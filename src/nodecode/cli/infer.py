@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from nodecode.cli.common import CODEC_HELP, codec_for_file, output_path
+from nodecode.cli.common import CODEC_HELP, codec_for_file, output_path, output_paths
+from nodecode.errors import ConfigError
 from nodecode.utils.io import atomic_path
 
 
@@ -38,6 +39,7 @@ def run_classify(args: argparse.Namespace) -> None:
     from nodecode.train.tasks import load_task_model
 
     model, meta = load_task_model(args.model)
+    require_task(meta, "classification", args.model, "segment")
     for path in args.files:
         codec = codec_for_file(path, args.codec)
         _, probs = predict_file(model, meta, codec, path)
@@ -47,6 +49,14 @@ def run_classify(args: argparse.Namespace) -> None:
             for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
         )
         print(f"{path}: {labels}")
+
+
+def require_task(meta: dict, task: str, model_path: Path, other_command: str) -> None:
+    if meta["task"] != task:
+        raise ConfigError(
+            f"{model_path}: is a {meta['task']} model ({meta['model']}); "
+            f"use `nodecode {other_command}` with it"
+        )
 
 
 def palette(num_classes: int) -> np.ndarray:
@@ -62,12 +72,13 @@ def run_segment(args: argparse.Namespace) -> None:
     from nodecode.train.tasks import load_task_model
 
     model, meta = load_task_model(args.model)
+    require_task(meta, "segmentation", args.model, "classify")
     colors = (palette(meta["num_classes"]) * 255).astype(np.uint8)
-    for path in args.files:
+    targets = output_paths(args.out, args.files, ".mask.png")
+    for path, target in zip(args.files, targets, strict=True):
         codec = codec_for_file(path, args.codec)
         _, probs = predict_file(model, meta, codec, path)
         mask = probs.argmax(0).numpy().astype(np.uint8)
-        target = output_path(args.out, path, ".mask.png")
         with atomic_path(target) as tmp:
             image = Image.fromarray(mask, mode="P")
             image.putpalette(colors.flatten().tolist())

@@ -12,10 +12,8 @@ from nodecode.bitstream.container import NdcHeader, parse_ndc, read_ndc, write_n
 from nodecode.bitstream.tables import max_codable_positions
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.errors import BitstreamError, CodecMismatchError
+from nodecode.utils.limits import max_pixels, over_budget_message
 
-# Decoding budget (pixels), overridable for trusted large files.
-DEFAULT_MAX_PIXELS = 64_000_000
-MAX_PIXELS_ENV = "NODECODE_MAX_PIXELS"
 # Unit of a file's colour offset: a quarter of an 8-bit level.
 COLOR_STEP = 1.0 / (4 * 255)
 
@@ -75,12 +73,6 @@ def check_compatible(codec: ConvAutoencoder, header: NdcHeader, where: str) -> N
         )
 
 
-def max_decode_pixels() -> int:
-    """The decoding budget: images larger than this are refused before anything is decoded."""
-    value = os.environ.get(MAX_PIXELS_ENV, "")
-    return int(value) if value.isdigit() else DEFAULT_MAX_PIXELS
-
-
 def check_decodable(
     codec: ConvAutoencoder, header: NdcHeader, payload_bytes: int, where: str
 ) -> None:
@@ -92,11 +84,8 @@ def check_decodable(
             f"{where}: header says {c} channels and {header.num_centers} centers, but codec "
             f"{codec.name!r} has {codec.config.latent_channels} and {codec.num_centers}"
         )
-    if header.num_pixels > (limit := max_decode_pixels()):
-        raise BitstreamError(
-            f"{where}: {header.image_size[0]}x{header.image_size[1]} pixels exceed the decoding "
-            f"budget of {limit}; raise it with {MAX_PIXELS_ENV}=N if the file is trusted"
-        )
+    if header.num_pixels > (limit := max_pixels()):
+        raise BitstreamError(f"{where}: {over_budget_message(*header.image_size, limit)}")
     if h * w > (limit := max_codable_positions(codec.cdfs.cpu(), payload_bytes)):
         raise BitstreamError(
             f"{where}: header claims {c}x{h}x{w} symbols, but a {payload_bytes}-byte payload "

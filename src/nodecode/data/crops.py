@@ -11,7 +11,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from nodecode.data.images import image_source, pil_to_tensor
+from nodecode.data.images import image_source, load_image, pil_to_tensor
 from nodecode.errors import ImageError
 
 
@@ -36,10 +36,7 @@ class RandomCrops(Dataset):
 
     def _image(self, index: int) -> torch.Tensor:
         item = self.images[index % len(self.images)]
-        if isinstance(item, Path):
-            with Image.open(item) as image:
-                return pil_to_tensor(image)
-        return item
+        return load_image(item) if isinstance(item, Path) else item
 
     def __getitem__(self, index: int) -> torch.Tensor:
         return self.transform(self._image(index))

@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 from nodecode.errors import ImageError
 from nodecode.utils.io import atomic_path
+from nodecode.utils.limits import max_pixels, over_budget_message
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
 
 
+# Grayscale modes deeper than 8 bits: PIL's convert("RGB") would clip them at 255.
+_DEEP_GRAY_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")
+
+
 def pil_to_tensor(image: Image.Image) -> Tensor:
+    """(3, H, W) in [0, 1]. 16-bit grayscale is scaled, not clipped; alpha is dropped."""
+    if image.mode in _DEEP_GRAY_MODES:
+        array = np.asarray(image)
+        if array.size and (array.min() < 0 or array.max() > 65535):
+            raise ValueError(f"{image.mode} pixel values outside 0…65535 (not a 16-bit image)")
+        gray = torch.from_numpy(array.astype(np.float32) / 65535.0)
+        return gray.unsqueeze(0).expand(3, -1, -1).contiguous()
+    if image.mode == "F":
+        raise ValueError("32-bit float pixels have no agreed range; save as 8 or 16 bit")
     array = np.asarray(image.convert("RGB"), dtype=np.uint8)
     return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
 
@@ -27,14 +42,32 @@ def tensor_to_pil(x: Tensor) -> Image.Image:
 
 
 def load_image(path: str | os.PathLike) -> Tensor:
+    """An untrusted image file as (3, H, W): its declared size is checked against the pixel
+    budget before any pixel is decoded, and EXIF orientation is applied."""
     path = Path(path)
     try:
-        with Image.open(path) as image:
-            return pil_to_tensor(image)
+        with warnings.catch_warnings():  # PIL's own bomb warning: our budget below decides
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
+            width, height = image.size
+            if width * height > (limit := max_pixels()):
+                raise ImageError(f"{path}: {over_budget_message(height, width, limit)}")
+            if getattr(image, "n_frames", 1) > 1:
+                raise ImageError(
+                    f"{path}: animated image ({image.n_frames} frames); nodecode codes still "
+                    "images, so extract the frame you want first"
+                )
+            return pil_to_tensor(ImageOps.exif_transpose(image))
     except FileNotFoundError:
         raise ImageError(f"{path}: no such image file") from None
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
-        raise ImageError(f"{path}: cannot read image ({e})") from None
+    except IsADirectoryError:
+        raise ImageError(f"{path}: is a directory, not an image") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError) as e:
+        raise ImageError(f"{path}: not a readable image ({e})") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        # Pillow reports truncated or malformed data and unsupported modes with these.
+        raise ImageError(f"{path}: cannot decode image ({e})") from None
 
 
 def save_image(x: Tensor, path: str | os.PathLike) -> None:

@@ -5,8 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from nodecode.errors import OutputError
+
+# A temporary file older than this whose writer process is gone is debris from a kill.
+STALE_SECONDS = 60.0
 
 
 def _umask() -> int:
@@ -15,19 +21,67 @@ def _umask() -> int:
     return mask
 
 
+def describe_os_error(error: OSError) -> str:
+    """`path: reason`, the way a shell would say it, without errno noise."""
+    reason = error.strerror or str(error)
+    return f"{error.filename}: {reason}" if error.filename else reason
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete temporaries of `path` left by writers killed before their rename
+    (`kill -9`, power loss); a live writer's temporary is never touched."""
+    removed = []
+    for tmp in path.parent.glob(f".{glob_escape(path.name)}.*.tmp*"):
+        pid = tmp.name[len(path.name) + 2 :].split("-", 1)[0]
+        try:
+            old = time.time() - tmp.stat().st_mtime > STALE_SECONDS
+            if pid.isdigit() and old and not _alive(int(pid)):
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            continue  # gone already, or not ours to remove
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[]" else c for c in name)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    The temporary's name carries the writer's pid, so the next write of `path` can clear
+    debris left by a writer that was killed between writing and renaming."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix if suffix is None else suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(path)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}-", suffix=f".tmp{suffix}", dir=path.parent
+        )
+        os.close(fd)
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {describe_os_error(error)}") from None
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp's 0600 would hide outputs from others
-        os.replace(tmp_path, path)
+        try:
+            os.replace(tmp_path, path)
+        except OSError as error:
+            raise OutputError(f"cannot write {path}: {describe_os_error(error)}") from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

@@ -1,0 +1,128 @@
+"""How the CLI fails: one line naming the problem, an exit code by kind, nothing half-written."""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from nodecode.cli.main import EXIT_ERROR, EXIT_INTERNAL, EXIT_USAGE, main
+from nodecode.codec import save_codec
+from nodecode.data.images import save_image
+from nodecode.utils.io import atomic_write_bytes
+
+WEIGHTS = Path(__file__).parents[2] / "src" / "nodecode" / "models" / "weights"
+
+
+@pytest.fixture
+def workspace(tmp_path, tiny_codec, photo):
+    save_codec(tiny_codec, tmp_path / "tiny.safetensors")
+    save_image(photo, tmp_path / "a" / "photo.png")
+    save_image(photo[:, :40, :40], tmp_path / "b" / "photo.jpg")
+    return tmp_path
+
+
+def run(capsys, *argv) -> tuple[int, str]:
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err
+
+
+def test_usage_errors_keep_argparse_code(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compress"])
+    assert exit_info.value.code == EXIT_USAGE != EXIT_ERROR
+
+
+def test_output_that_is_a_file_or_under_one(workspace, capsys):
+    codec, image = workspace / "tiny.safetensors", workspace / "a" / "photo.png"
+    (workspace / "taken").write_text("x")
+    code, err = run(capsys, "compress", image, "--codec", codec, "-o", workspace / "taken")
+    assert code == EXIT_ERROR and "-o " in err and "taken: is a file, not a directory" in err
+    code, err = run(capsys, "compress", image, "--codec", codec, "-o", workspace / "taken" / "sub")
+    assert code == EXIT_ERROR and "cannot create it" in err and "Not a directory" in err
+
+
+def test_inputs_with_the_same_stem_are_refused_before_any_output(workspace, capsys):
+    inputs = [workspace / "a" / "photo.png", workspace / "b" / "photo.jpg"]
+    code, err = run(
+        capsys,
+        "compress",
+        *inputs,
+        "--codec",
+        workspace / "tiny.safetensors",
+        "-o",
+        workspace / "out",
+    )
+    assert code == EXIT_ERROR and "would both be written to" in err and "photo.ndc" in err
+    assert not list((workspace / "out").iterdir())
+
+
+def test_task_model_of_the_other_kind(workspace, capsys):
+    ndc = workspace / "ndc" / "photo.ndc"
+    main(
+        [
+            "compress",
+            str(workspace / "a" / "photo.png"),
+            "--codec",
+            str(workspace / "tiny.safetensors"),
+            "-o",
+            str(ndc.parent),
+        ]
+    )
+    segmenter = WEIGHTS / "cresnet51-d-0.330.safetensors"
+    code, err = run(capsys, "classify", ndc, "--model", segmenter)
+    assert code == EXIT_ERROR and "is a segmentation model" in err and "nodecode segment" in err
+    classifier = WEIGHTS / "cresnet51-0.330.safetensors"
+    code, err = run(capsys, "segment", ndc, "--model", classifier, "-o", workspace / "m")
+    assert code == EXIT_ERROR and "nodecode classify" in err
+
+
+def test_bugs_are_one_line_with_a_debug_flag_for_the_traceback(workspace, capsys, monkeypatch):
+    def broken(path):
+        raise TypeError("simulated bug")
+
+    monkeypatch.setattr("nodecode.cli.codec_files.load_image", broken)
+    argv = [
+        "compress",
+        workspace / "a" / "photo.png",
+        "--codec",
+        workspace / "tiny.safetensors",
+        "-o",
+        workspace / "out",
+    ]
+    code, err = run(capsys, *argv)
+    assert code == EXIT_INTERNAL and "TypeError: simulated bug" in err and "--debug" in err
+    with pytest.raises(TypeError, match="simulated bug"):
+        main(["--debug", *map(str, argv)])
+
+
+def test_stale_temporaries_of_killed_writers_are_cleared(tmp_path):
+    target = tmp_path / "x.ndc"
+    dead_pid = max_dead_pid()
+    stale = tmp_path / f".x.ndc.{dead_pid}-abc.tmp.ndc"
+    young = tmp_path / f".x.ndc.{dead_pid}-new.tmp.ndc"
+    live = tmp_path / f".x.ndc.{os.getpid()}-def.tmp.ndc"
+    for path in (stale, young, live):
+        path.write_bytes(b"debris")
+    hour_ago = time.time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    os.utime(live, (hour_ago, hour_ago))
+    atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert not stale.exists() and young.exists() and live.exists()
+
+
+def max_dead_pid() -> int:
+    """A pid with no process behind it."""
+    pid = int(Path("/proc/sys/kernel/pid_max").read_text()) - 1
+    while pid > 1:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            pass
+        pid -= 1
+    raise RuntimeError("no free pid")
