@@ -26,15 +26,21 @@ demo: $(STAMP) data
 
 test: $(STAMP) data
 	$(PY) -m pytest -q
-	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 
-# Coverage-guided fuzzing of the .ndc reader (atheris; tests/fuzz/fuzz_ndc.py). RSS is capped
-# at about twice a legitimate decode's; a failing input lands in .fuzz/crashes/.
+# Coverage-guided fuzzing of every untrusted input (atheris; tests/fuzz/fuzz.py): .ndc files,
+# checkpoints, images. FUZZ_SECONDS per target; RSS is capped at about twice a legitimate
+# decode's; a failing input lands in .fuzz/TARGET/crashes/.
 FUZZ_SECONDS ?= 1800
+FUZZ_TARGETS ?= ndc checkpoint image
 fuzz: $(STAMP)
-	rm -rf .fuzz && mkdir -p .fuzz/corpus .fuzz/crashes && cp tests/fuzz/corpus/* .fuzz/corpus/
-	OMP_NUM_THREADS=1 $(PY) tests/fuzz/fuzz_ndc.py -max_total_time=$(FUZZ_SECONDS) -timeout=2 \
-		-rss_limit_mb=1700 -artifact_prefix=.fuzz/crashes/ -print_final_stats=1 .fuzz/corpus
+	rm -rf .fuzz
+	set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p .fuzz/$$t/corpus .fuzz/$$t/crashes; cp tests/fuzz/corpus/$$t/* .fuzz/$$t/corpus/; \
+		OMP_NUM_THREADS=1 $(PY) tests/fuzz/fuzz.py $$t -max_total_time=$(FUZZ_SECONDS) -timeout=2 \
+			-rss_limit_mb=1700 -artifact_prefix=.fuzz/$$t/crashes/ -print_final_stats=1 \
+			.fuzz/$$t/corpus; \
+	done
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests scripts

@@ -42,7 +42,7 @@ def test_config_must_match_weights(tmp_path, tiny_codec):
     save_tensors(
         path, tiny_codec.state_dict(), "codec", {"name": "x", "config": json.dumps(config)}
     )
-    with pytest.raises(CheckpointError, match="weights do not match its config"):
+    with pytest.raises(CheckpointError, match="weights do not match its header"):
         load_codec_checkpoint(path)
     config["surprise"] = 1
     save_tensors(

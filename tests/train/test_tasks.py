@@ -236,6 +236,11 @@ def test_train_classifier_and_evaluate_commands(tmp_path, latents, capsys):
         ({"width": 1e6, "in_channels": -3}, "invalid in_channels=-3, width=1000000.0"),
         ({"classes": ["a", "b"]}, "class names do not match num_classes=4"),
         ({"model": None}, "invalid model=None"),
+        # In bounds, but 10 G parameters: compared on the meta device, never allocated.
+        (
+            {"width": 16.0, "num_classes": 100_000, "in_channels": 4096, "classes": []},
+            "weights do not match its header \\(.*tensors missing",
+        ),
     ],
 )
 def test_absurd_task_checkpoints_are_refused_before_the_model_is_built(tmp_path, meta, message):
@@ -253,4 +258,9 @@ def test_absurd_task_checkpoints_are_refused_before_the_model_is_built(tmp_path,
         load_task_model(path)
     save_tensors(path, {"x": torch.zeros(1)}, "classifier", {"task": "classification"})
     with pytest.raises(CheckpointError, match="header lacks"):
+        load_task_model(path)
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(1)}, str(path), metadata={"nodecode": "[1, 2]"})
+    with pytest.raises(CheckpointError, match="header is not a JSON object"):
         load_task_model(path)

@@ -11,7 +11,7 @@ from nodecode.bitstream.tables import table_problem
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.config import CodecConfig
 from nodecode.errors import CheckpointError, ConfigError
-from nodecode.utils.checkpoint import load_tensors, save_tensors
+from nodecode.utils.checkpoint import build_and_load, load_tensors, save_tensors
 
 KIND = "codec"
 
@@ -34,12 +34,8 @@ def load_codec_checkpoint(
         config = CodecConfig.from_dict(json.loads(meta["config"]))
     except (KeyError, ValueError, TypeError, ConfigError) as e:
         raise CheckpointError(f"{path}: invalid codec config ({e})") from None
-    codec = ConvAutoencoder(config, name=str(meta.get("name", "custom")))
-    try:
-        codec.load_state_dict(tensors, strict=True)
-    except RuntimeError as e:
-        first = str(e).splitlines()[0]
-        raise CheckpointError(f"{path}: weights do not match its config ({first})") from None
+    name = str(meta.get("name", "custom"))
+    codec = build_and_load(path, lambda: ConvAutoencoder(config, name=name), tensors)
     if problem := table_problem(codec.cdfs):
         raise CheckpointError(f"{path}: invalid frequency tables ({problem})")
     return codec.to(device).eval()

@@ -32,8 +32,8 @@ def pil_to_tensor(image: Image.Image) -> Tensor:
         return gray.unsqueeze(0).expand(3, -1, -1).contiguous()
     if image.mode == "F":
         raise ValueError("32-bit float pixels have no agreed range; save as 8 or 16 bit")
-    array = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
+    array = np.array(image.convert("RGB"), dtype=np.uint8)  # one writable copy
+    return torch.from_numpy(array).permute(2, 0, 1).float().div_(255.0)
 
 
 def tensor_to_pil(x: Tensor) -> Image.Image:

@@ -31,7 +31,7 @@ from nodecode.models import create
 from nodecode.models.segmentation import load_classifier_into
 from nodecode.train import distributed
 from nodecode.train.state import load_train_state, save_train_state
-from nodecode.utils.checkpoint import load_tensors, save_tensors
+from nodecode.utils.checkpoint import build_and_load, load_tensors, save_tensors
 from nodecode.utils.checks import is_finite_number, is_integer
 from nodecode.utils.digest import state_digest
 
@@ -381,16 +381,6 @@ def load_task_model(path: str | Path, device: str = "cpu") -> tuple[nn.Module, d
     """A trained classifier or segmenter and its metadata, from either kind of checkpoint."""
     tensors, meta = load_tensors(path, ("classifier", "segmenter"), device)
     check_task_meta(path, meta)
-    model = create(
-        meta["model"],
-        num_classes=meta["num_classes"],
-        in_channels=meta["in_channels"],
-        width=meta["width"],
-    )
-    try:
-        model.load_state_dict(tensors)
-    except RuntimeError as e:
-        raise CheckpointError(
-            f"{path}: weights do not match {meta['model']} ({str(e).splitlines()[0]})"
-        ) from None
+    sizes = {k: meta[k] for k in ("num_classes", "in_channels", "width")}
+    model = build_and_load(path, lambda: create(meta["model"], **sizes), tensors)
     return model.to(device).eval(), meta

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
+from torch import nn
 
 from nodecode.errors import CheckpointError
 from nodecode.utils.io import atomic_path
@@ -43,8 +45,10 @@ def read_meta(path: str | os.PathLike, kind: str | tuple[str, ...]) -> dict[str,
         raise CheckpointError(f"{path}: safetensors file has no nodecode header")
     try:
         meta = json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise CheckpointError(f"{path}: nodecode header is not valid JSON") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: nodecode header is not a JSON object")
     if meta.get("kind") not in kinds:
         expected = " or ".join(repr(k) for k in kinds)
         raise CheckpointError(f"{path}: is a {meta.get('kind')!r} checkpoint, expected {expected}")
@@ -65,3 +69,36 @@ def load_tensors(
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: corrupted checkpoint ({e})") from None
     return tensors, meta
+
+
+def build_and_load(
+    path: str | os.PathLike, build: Callable[[], nn.Module], tensors: dict[str, torch.Tensor]
+) -> nn.Module:
+    """The module the header describes, holding the file's tensors.
+
+    The module is first built on the meta device and its parameter names and shapes are
+    compared with the file's: a header that claims a huge network (width 1e6, 1e9 classes)
+    allocates nothing, and memory stays bounded by the file's size."""
+    with torch.device("meta"):
+        skeleton = build()
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in tensors.items()}
+    if expected != found:
+        raise CheckpointError(
+            f"{path}: weights do not match its header ({_first_difference(expected, found)})"
+        )
+    module = build()
+    try:
+        module.load_state_dict(tensors, strict=True)
+    except (RuntimeError, TypeError) as e:
+        raise CheckpointError(f"{path}: unusable weights ({str(e).splitlines()[0]})") from None
+    return module
+
+
+def _first_difference(expected: dict[str, tuple], found: dict[str, tuple]) -> str:
+    if missing := sorted(expected.keys() - found.keys()):
+        return f"{len(missing)} tensors missing, e.g. {missing[0]!r}"
+    if unexpected := sorted(found.keys() - expected.keys()):
+        return f"{len(unexpected)} unexpected tensors, e.g. {unexpected[0]!r}"
+    key = next(k for k in expected if expected[k] != found[k])
+    return f"{key!r} has shape {list(found[key])}, the header implies {list(expected[key])}"
