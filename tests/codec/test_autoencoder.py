@@ -93,3 +93,35 @@ def test_identity_changes_with_weights_and_tables(tiny_codec):
     # The digest is cached; restoring the weights in place restores it.
     tiny_codec.load_state_dict(saved)
     assert tiny_codec.identity() == after_tables
+
+
+def test_compressai_contract_and_eval_model_inference(tiny_codec, photo):
+    """CompressAI's evaluation runs on a nodecode codec: nested strings, x_hat, likelihoods."""
+    from compressai.utils.eval_model.__main__ import inference, inference_entropy_estimation
+
+    x = photo.unsqueeze(0)
+    out = tiny_codec.compress(x)
+    assert len(out["strings"]) == 1 and isinstance(out["strings"][0][0], bytes)
+    assert tiny_codec.stride == 8 and out["shape"] == (13, 15)
+    x_hat = tiny_codec.decompress(out["strings"], out["shape"])["x_hat"]
+    assert x_hat.shape == (1, 3, 104, 120)  # padded to the stride, as CompressAI's models do
+    latent = tiny_codec.latent(out["strings"], out["shape"])["y_hat"]
+    assert latent.shape == (1, tiny_codec.latent_channels, 13, 15)
+    assert torch.equal(latent, tiny_codec.dequantize(tiny_codec.encode(x)))
+
+    from compressai.ops import compute_padding
+
+    big = torch.nn.functional.interpolate(x, size=(176, 176), mode="bilinear")[0]  # MS-SSIM ≥ 161
+    with torch.no_grad():
+        measured = inference(tiny_codec, big)
+        estimated = inference_entropy_estimation(tiny_codec, big)
+    pad, unpad = compute_padding(176, 176, min_div=64)
+    padded = tiny_codec.compress(torch.nn.functional.pad(big[None], pad))
+    assert measured["bpp"] == pytest.approx(8 * len(padded["strings"][0][0]) / 176**2)
+    decoded = torch.nn.functional.pad(tiny_codec.decompress(**padded)["x_hat"], unpad)
+    mse = ((decoded * 255).round() - (big * 255).round()).pow(2).mean()
+    assert measured["psnr-rgb"] == pytest.approx(float(10 * torch.log10(255**2 / mse)), abs=1e-3)
+    assert 0 < measured["ms-ssim-rgb"] <= 1
+    # The likelihoods' rate is the soft-histogram cross-entropy: close to the coded rate.
+    coded = tiny_codec.compress(big[None])["strings"][0][0]
+    assert estimated["bpp"] == pytest.approx(8 * len(coded) / 176**2, rel=0.35)

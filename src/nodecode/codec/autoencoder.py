@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from nodecode.bitstream import decode_symbols, encode_symbols, quantized_cdfs
 from nodecode.codec.config import CodecConfig
-from nodecode.codec.entropy import hard_entropy_bits, mean_entropy_bits
+from nodecode.codec.entropy import hard_entropy_bits, mean_entropy_bits, symbol_probabilities
 from nodecode.codec.layers import ResidualUnit, conv, deconv, subpel_conv
 from nodecode.codec.quantizer import SoftToHardQuantizer
 from nodecode.errors import CodecNotReadyError
@@ -21,13 +21,31 @@ DOWNSAMPLING = 8
 
 @dataclass
 class CodecOutput:
-    """Training-time output: reconstruction, symbols, and the differentiable rate H(q)."""
+    """Training-time output: reconstruction, symbols, and the differentiable rate H(q).
+
+    Also readable as CompressAI's forward dict (`out["x_hat"]`, `out["likelihoods"]["y"]`),
+    so CompressAI's losses and `inference_entropy_estimation` work on it."""
 
     x_hat: Tensor
     symbols: Tensor
     latent: Tensor
     entropy_bits: Tensor
     bpp_estimate: Tensor
+    symbol_probs: Tensor | None = None  # p(symbol) under the batch's soft histogram
+
+    @property
+    def likelihoods(self) -> dict[str, Tensor]:
+        if self.symbol_probs is None:
+            raise KeyError("likelihoods")
+        return {"y": self.symbol_probs}
+
+    def __getitem__(self, key: str) -> object:
+        if key not in ("x_hat", "likelihoods"):
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def keys(self) -> tuple[str, ...]:
+        return ("x_hat", "likelihoods")
 
 
 class ConvAutoencoder(nn.Module):
@@ -119,7 +137,9 @@ class ConvAutoencoder(nn.Module):
         else:
             entropy = mean_entropy_bits(q.soft_assignment)
         x_hat = self.synthesis(q.values, tuple(x.shape[-2:])).float()
-        return CodecOutput(x_hat, q.symbols, q.values, entropy, self.config.bpp(entropy))
+        probs = symbol_probabilities(q.soft_assignment, q.symbols)
+        bpp = self.config.bpp(entropy)
+        return CodecOutput(x_hat, q.symbols, q.values, entropy, bpp, probs)
 
     @torch.no_grad()
     def shift_output(self, delta: Tensor) -> None:
@@ -177,14 +197,34 @@ class ConvAutoencoder(nn.Module):
         full = (self.config.latent_channels, *shape)
         return torch.stack([decode_symbols(s, full, cdfs) for s in strings])
 
-    def compress(self, x: Tensor) -> dict:
-        """CompressAI's contract: images → {"strings": [bytes per image], "shape": latent h, w}."""
-        symbols = self.encode(x)
-        return {"strings": self.compress_symbols(symbols), "shape": tuple(symbols.shape[-2:])}
+    # -- CompressAI's contract ------------------------------------------------------------
+    @property
+    def stride(self) -> int:
+        """Image pixels per latent position along each axis."""
+        return DOWNSAMPLING
 
-    def decompress(self, strings: list[bytes], shape: tuple[int, int]) -> dict:
-        symbols = self.decompress_symbols(strings, shape).to(self.cdfs.device)
-        return {"x_hat": self.decode(symbols)}
+    @property
+    def latent_channels(self) -> int:
+        return self.config.latent_channels
+
+    def compress(self, x: Tensor) -> dict:
+        """Images (N, 3, H, W) → {"strings": [[bytes per image]], "shape": (h, w)}: one list
+        of strings per latent, as `compressai.models.CompressionModel.compress` returns."""
+        symbols = self.encode(x)
+        return {"strings": [self.compress_symbols(symbols)], "shape": tuple(symbols.shape[-2:])}
+
+    def decompress(self, strings: list[list[bytes]], shape: tuple[int, int]) -> dict:
+        """{"x_hat": images}, padded to a multiple of the stride like CompressAI's models."""
+        return {"x_hat": self.decode(self._symbols(strings, shape))}
+
+    def latent(self, strings: list[list[bytes]], shape: tuple[int, int]) -> dict:
+        """{"y_hat": ẑ (N, C, h, w)}: what networks read; the synthesis transform never runs."""
+        return {"y_hat": self.dequantize(self._symbols(strings, shape))}
+
+    def _symbols(self, strings: list[list[bytes]], shape: tuple[int, int]) -> Tensor:
+        if len(strings) != 1:
+            raise ValueError(f"{self.name} codes one latent, got {len(strings)} lists of strings")
+        return self.decompress_symbols(list(strings[0]), tuple(shape)).to(self.cdfs.device)
 
     def identity(self) -> bytes:
         """16-byte digest of config, weights and tables; a file names the codec that wrote it.

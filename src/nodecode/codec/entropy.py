@@ -39,6 +39,20 @@ def hard_entropy_bits(soft_assignment: Tensor, symbols: Tensor) -> Tensor:
     return soft + (hard - soft).detach()
 
 
+def symbol_probabilities(soft_assignment: Tensor, symbols: Tensor) -> Tensor:
+    """Each symbol's probability under its channel's histogram, shaped like `symbols`:
+    CompressAI's "likelihoods", whose −log2 sum is the rate. The value is the hard symbols'
+    histogram (the rate the coder reaches), the gradient the soft one's, as in
+    `hard_entropy_bits`."""
+    soft = soft_histogram(soft_assignment)  # (C, L)
+    one_hot = F.one_hot(symbols, soft_assignment.shape[-1]).to(soft_assignment.dtype)
+    histogram = soft + (soft_histogram(one_hot) - soft).detach()
+    channels = histogram.shape[0]
+    per_channel = symbols.transpose(0, 1).reshape(channels, -1)  # (C, N·h·w)
+    probs = histogram.gather(1, per_channel)
+    return probs.reshape(channels, symbols.shape[0], *symbols.shape[2:]).transpose(0, 1)
+
+
 def empirical_entropy_bits(symbols: Tensor, num_centers: int) -> Tensor:
     """Per-channel entropy (bits/symbol) of hard symbols shaped (N, C, H, W) or (C, H, W)."""
     if symbols.dim() == 3:
