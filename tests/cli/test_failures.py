@@ -126,3 +126,33 @@ def max_dead_pid() -> int:
             pass
         pid -= 1
     raise RuntimeError("no free pid")
+
+
+def test_command_table_matches_what_the_modules_register():
+    import argparse
+
+    from nodecode.cli.main import COMMANDS, command_module
+
+    for name, (_, help_text) in COMMANDS.items():
+        parser = argparse.ArgumentParser()
+        subparsers = parser.add_subparsers()
+        command_module(name).register(subparsers)
+        registered = {a.dest: a.help for a in subparsers._choices_actions}
+        assert registered[name] == help_text
+        assert set(registered) <= set(COMMANDS)
+
+
+def test_version_and_help_import_no_command_module():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, contextlib, io\n"
+        "from nodecode.cli.main import main\n"
+        "for argv in (['--version'], ['--help']):\n"
+        "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "        main(argv)\n"
+        "print(sorted(m for m in ('torch', 'compressai', 'nodecode.codec') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

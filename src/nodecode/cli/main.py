@@ -8,29 +8,19 @@ report it with the `--debug` traceback), 130/143 interrupted or terminated.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
 import threading
 import warnings
 from collections.abc import Sequence
+from types import ModuleType
 
 # CompressAI's import triggers a torch.jit deprecation warning that users cannot act on.
 warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")
 
 from nodecode import __version__  # noqa: E402
-from nodecode.cli import (  # noqa: E402
-    codec_files,
-    data,
-    demo,
-    eval_codec,
-    flops,
-    infer,
-    reproduce,
-    train_codec,
-    train_joint,
-    train_tasks,
-)
 from nodecode.errors import NodecodeError  # noqa: E402
 from nodecode.utils.io import describe_os_error  # noqa: E402
 
@@ -40,21 +30,47 @@ EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 DEBUG_ENV = "NODECODE_DEBUG"
 
-COMMAND_MODULES = (
-    train_codec,
-    codec_files,
-    eval_codec,
-    data,
-    train_tasks,
-    train_joint,
-    infer,
-    flops,
-    reproduce,
-    demo,
-)
+# Every subcommand, the module (nodecode.cli.*) that registers it, and its one-line help.
+# Only the invoked command's module is imported, so `--help` and `--version` start at once
+# (tests/cli/test_failures.py checks this table against what the modules register).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train-codec": ("train_codec", "train a codec with Eq. 1 (MSE + β·rate hinge)"),
+    "calibrate-codec": (
+        "train_codec",
+        "fine-tune a codec until its files hit the nominal bpp on validation photos",
+    ),
+    "compress": ("codec_files", "encode images to .ndc bitstreams"),
+    "decompress": ("codec_files", "decode .ndc bitstreams to PNG images"),
+    "info": ("codec_files", "describe a .ndc file: header, rate, entropy"),
+    "show-latents": ("codec_files", "decoded image + 4 highest-entropy channels"),
+    "eval-codec": ("eval_codec", "bpp, PSNR, SSIM, MS-SSIM vs JPEG / JPEG 2000 / WebP"),
+    "data": ("data", "fashion-scenes benchmark; natural-photo corpus"),
+    "encode-dataset": ("data", "encode a dataset once into latent shards"),
+    "train-classifier": ("train_tasks", "train a (c)ResNet classifier (App. A.4)"),
+    "train-segmenter": ("train_tasks", "train a DeepLab v2 segmenter (App. A.5)"),
+    "evaluate": ("train_tasks", "top-1/top-5 or mIoU of a trained checkpoint"),
+    "train-joint": (
+        "train_joint",
+        "fine-tune codec and classifier together (Eq. 2) or the codec alone (§6.1)",
+    ),
+    "classify": ("infer", "labels straight from .ndc files (no decoding)"),
+    "segment": ("infer", "masks straight from .ndc files (no decoding)"),
+    "flops": ("flops", "MACs and parameters (Table 1, Fig. 6)"),
+    "reproduce": (
+        "reproduce",
+        "run the paper's experiments (codecs, classifiers, segmenters, joint training) and "
+        "write report/REPORT.md",
+    ),
+    "demo": ("demo", "codecs vs JPEG, and classify/segment straight from bitstreams"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_module(command: str) -> ModuleType:
+    return importlib.import_module(f"nodecode.cli.{COMMANDS[command][0]}")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser of `command` (its module imported), placeholders for the others."""
     parser = argparse.ArgumentParser(
         prog="nodecode",
         description="Image understanding straight from learned-codec bitstreams.",
@@ -67,9 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"show Python tracebacks instead of one-line errors (or set {DEBUG_ENV}=1)",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMAND_MODULES:
-        module.register(subparsers)
+    if command in COMMANDS:
+        command_module(command).register(subparsers)
+    for name, (_, help_text) in COMMANDS.items():
+        if name not in subparsers.choices:
+            subparsers.add_parser(name, help=help_text)
     return parser
+
+
+def _invoked_command(argv: Sequence[str]) -> str | None:
+    """The first argument that is not an option: the subcommand, if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -83,7 +107,8 @@ def _fail(message: str, code: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(_invoked_command(argv)).parse_args(argv)
     in_main_thread = threading.current_thread() is threading.main_thread()
     if in_main_thread and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)
