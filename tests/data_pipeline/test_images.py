@@ -87,8 +87,8 @@ def test_size_is_checked_before_decoding(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("name", "make", "message"),
     [
-        ("anim.gif", "animated", "animated image \\(2 frames\\)"),
-        ("float.tif", "float", "cannot decode image \\(32-bit float"),
+        ("anim.gif", "animated", "has 2 frames \\(animated or multi-page\\)"),
+        ("float.tif", "float", "cannot decode image \\(ValueError: 32-bit float"),
         ("cut.png", "truncated", "cannot decode image"),
         ("text.png", "text", "not a readable image"),
         ("folder.png", "directory", "is a directory"),

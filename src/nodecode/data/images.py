@@ -55,8 +55,8 @@ def load_image(path: str | os.PathLike) -> Tensor:
                 raise ImageError(f"{path}: {over_budget_message(height, width, limit)}")
             if getattr(image, "n_frames", 1) > 1:
                 raise ImageError(
-                    f"{path}: animated image ({image.n_frames} frames); nodecode codes still "
-                    "images, so extract the frame you want first"
+                    f"{path}: has {image.n_frames} frames (animated or multi-page); nodecode "
+                    "codes still images, so extract the frame you want first"
                 )
             return pil_to_tensor(ImageOps.exif_transpose(image))
     except FileNotFoundError:
@@ -65,9 +65,11 @@ def load_image(path: str | os.PathLike) -> Tensor:
         raise ImageError(f"{path}: is a directory, not an image") from None
     except (UnidentifiedImageError, Image.DecompressionBombError) as e:
         raise ImageError(f"{path}: not a readable image ({e})") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as e:
-        # Pillow reports truncated or malformed data and unsupported modes with these.
-        raise ImageError(f"{path}: cannot decode image ({e})") from None
+    except (ImageError, MemoryError):
+        raise
+    except Exception as e:  # noqa: BLE001 - Pillow's plugins raise OSError, ValueError,
+        # SyntaxError, EOFError, TypeError, struct.error… on malformed data (found by fuzzing)
+        raise ImageError(f"{path}: cannot decode image ({type(e).__name__}: {e})") from None
 
 
 def save_image(x: Tensor, path: str | os.PathLike) -> None:
