@@ -156,3 +156,21 @@ def test_version_and_help_import_no_command_module():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_classify_takes_shipped_model_names(tmp_path, photo, capsys):
+    from nodecode.cli.main import main as cli
+
+    save_image(photo, tmp_path / "photo.png")
+    assert (
+        cli(
+            ["compress", str(tmp_path / "photo.png"), "--codec", "small-0.330", "-o", str(tmp_path)]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    code = cli(
+        ["classify", str(tmp_path / "photo.ndc"), "--model", "cresnet51-0.330", "--top", "2"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and out.count(".") >= 2 and "photo.ndc:" in out

@@ -16,16 +16,18 @@ from nodecode.utils.io import atomic_path
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("classify", help="labels straight from .ndc files (no decoding)")
     p.add_argument("files", nargs="+", type=Path)
-    p.add_argument("--model", type=Path, required=True, help="cResNet classifier checkpoint")
+    p.add_argument("--model", required=True, help="cResNet classifier: shipped name or checkpoint")
     p.add_argument("--codec", default=None, help=f"{CODEC_HELP} (default: from the file)")
     p.add_argument("--top", type=int, default=3, help="how many labels to print")
+    p.add_argument("--device", default="cpu")
     p.set_defaults(run=run_classify)
 
     p = subparsers.add_parser("segment", help="masks straight from .ndc files (no decoding)")
     p.add_argument("files", nargs="+", type=Path)
-    p.add_argument("--model", type=Path, required=True, help="cResNet-d segmenter checkpoint")
+    p.add_argument("--model", required=True, help="cResNet-d segmenter: shipped name or checkpoint")
     p.add_argument("--codec", default=None, help=f"{CODEC_HELP} (default: from the file)")
     p.add_argument("-o", "--out", type=Path, required=True)
+    p.add_argument("--device", default="cpu")
     p.add_argument(
         "--overlay",
         action="store_true",
@@ -36,12 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_classify(args: argparse.Namespace) -> None:
     from nodecode.inference import predict_file
-    from nodecode.train.tasks import load_task_model
+    from nodecode.models.zoo import load_task
 
-    model, meta = load_task_model(args.model)
+    model, meta = load_task(args.model, args.device)
     require_task(meta, "classification", args.model, "segment")
     for path in args.files:
-        codec = codec_for_file(path, args.codec)
+        codec = codec_for_file(path, args.codec, args.device)
         _, probs = predict_file(model, meta, codec, path)
         top = probs.topk(min(args.top, len(probs)))
         labels = ", ".join(
@@ -51,10 +53,10 @@ def run_classify(args: argparse.Namespace) -> None:
         print(f"{path}: {labels}")
 
 
-def require_task(meta: dict, task: str, model_path: Path, other_command: str) -> None:
+def require_task(meta: dict, task: str, model: str, other_command: str) -> None:
     if meta["task"] != task:
         raise ConfigError(
-            f"{model_path}: is a {meta['task']} model ({meta['model']}); "
+            f"{model}: is a {meta['task']} model ({meta['model']}); "
             f"use `nodecode {other_command}` with it"
         )
 
@@ -69,14 +71,14 @@ def palette(num_classes: int) -> np.ndarray:
 def run_segment(args: argparse.Namespace) -> None:
     from nodecode.codec.files import decompress_file
     from nodecode.inference import predict_file
-    from nodecode.train.tasks import load_task_model
+    from nodecode.models.zoo import load_task
 
-    model, meta = load_task_model(args.model)
+    model, meta = load_task(args.model, args.device)
     require_task(meta, "segmentation", args.model, "classify")
     colors = (palette(meta["num_classes"]) * 255).astype(np.uint8)
     targets = output_paths(args.out, args.files, ".mask.png")
     for path, target in zip(args.files, targets, strict=True):
-        codec = codec_for_file(path, args.codec)
+        codec = codec_for_file(path, args.codec, args.device)
         _, probs = predict_file(model, meta, codec, path)
         mask = probs.argmax(0).numpy().astype(np.uint8)
         with atomic_path(target) as tmp:
@@ -87,7 +89,7 @@ def run_segment(args: argparse.Namespace) -> None:
         print(f"{path} -> {target}: {', '.join(found) or 'background only'}")
         if args.overlay:
             _, decoded = decompress_file(codec, path)
-            rgb = decoded.permute(1, 2, 0).numpy()
+            rgb = decoded.permute(1, 2, 0).cpu().numpy()
             blend = np.where(mask[..., None] > 0, 0.45 * rgb + 0.55 * colors[mask] / 255, rgb)
             with atomic_path(output_path(args.out, path, ".overlay.png")) as tmp:
                 Image.fromarray((blend * 255).round().astype(np.uint8)).save(tmp, format="PNG")

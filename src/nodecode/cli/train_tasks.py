@@ -68,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_train, task="segmentation")
 
     p = subparsers.add_parser("evaluate", help="top-1/top-5 or mIoU of a trained checkpoint")
-    p.add_argument("checkpoint", type=Path)
+    p.add_argument("checkpoint", help="shipped task model name or checkpoint path")
     p.add_argument("--data", default=None, help="dataset spec (default: the training one)")
     p.add_argument("--latents", default=None)
     p.add_argument("--device", default="cpu")
@@ -90,9 +90,9 @@ def run_evaluate(args: argparse.Namespace) -> None:
 
     from nodecode.data.datasets import load_task_data
     from nodecode.evaluate.tasks import evaluate_model
-    from nodecode.train.tasks import load_task_model
+    from nodecode.models.zoo import load_task
 
-    model, meta = load_task_model(args.checkpoint, args.device)
+    model, meta = load_task(args.checkpoint, args.device)
     data = load_task_data(
         meta["task"], meta["input"], args.data or meta["data"], args.latents or meta.get("latents")
     )
