@@ -3,6 +3,8 @@
 import dataclasses
 import json
 
+import pytest
+
 from nodecode.cli.main import main
 from nodecode.reproduce import PRESETS, build_plan
 
@@ -48,8 +50,11 @@ def test_tiny_reproduction_runs_end_to_end_and_then_skips_finished_stages(
     assert main(["reproduce", "--preset", "tiny", "--out", str(out)]) == 0
     report = (out / "report" / "REPORT.md").read_text()
     assert "## Table 2" in report and "| 0.0983 | cresnet72 (latent) | 1 |" in report
-    verdicts = [line for line in report.splitlines() if line.startswith("| ") and "held" in line]
-    assert len(verdicts) == 4  # each of the paper's four claims, held or not
+    rows = [
+        line.split(" | ") for line in report.split("## The paper's four claims")[1].splitlines()
+    ]
+    verdicts = [cells[2] for cells in rows if len(cells) > 3 and cells[0].lstrip("| ").isdigit()]
+    assert len(verdicts) == 4 and set(verdicts) <= {"held", "NOT held", "different result"}
     for figure in (
         "fig3-4-accuracy-vs-epochs",
         "fig5-masks",
@@ -67,3 +72,57 @@ def test_tiny_reproduction_runs_end_to_end_and_then_skips_finished_stages(
     assert main(["reproduce", "--preset", "tiny", "--out", str(out)]) == 0
     assert (out / "stages" / "cls-0.330-cresnet51-s0" / "result.json").stat().st_mtime_ns == stamp
     assert "[cls-" not in capsys.readouterr().out  # nothing was run again
+
+
+@pytest.mark.parametrize(
+    ("diffs", "expected"),
+    [
+        ({"0.0983": -0.4, "0.330": -0.1, "0.635": 0.2}, "held"),
+        ({"0.0983": -0.6, "0.330": 0.0, "0.635": 0.0}, "NOT held"),
+        ({"0.0983": 5.5, "0.330": 6.0, "0.635": 0.0}, "different result"),  # far ahead
+        ({"0.0983": -2.0, "0.330": 6.0, "0.635": 0.0}, "NOT held"),
+    ],
+)
+def test_claim_1_is_two_sided(diffs, expected):
+    from nodecode.reproduce.report import verdict_close
+
+    assert verdict_close(diffs) == expected
+
+
+@pytest.mark.parametrize(
+    ("ratios", "equal", "expected"),
+    [
+        ({"a": 1.76, "b": 1.6}, {"a": True, "b": True}, "held"),
+        ({"a": 1.76, "b": 1.02}, {"a": True, "b": True}, "NOT held"),  # segmentation at parity
+        ({"a": 1.76, "b": 1.6}, {"a": True, "b": False}, "NOT held"),
+        ({"a": 12.8, "b": 13.1}, {"a": True, "b": True}, "different result"),
+    ],
+)
+def test_claim_2_bounds_the_ratio_from_both_sides(ratios, equal, expected):
+    from nodecode.reproduce.report import verdict_cost
+
+    assert verdict_cost(ratios, equal) == expected
+
+
+@pytest.mark.parametrize(
+    ("diffs", "expected"),
+    [
+        ({"0.0983": 1.2, "0.330": -0.3, "0.635": 0.4}, "held"),
+        ({"0.0983": -0.1, "0.330": 0.0, "0.635": 0.0}, "NOT held"),  # not better at the lowest
+        ({"0.0983": 1.2, "0.330": -0.8, "0.635": 0.0}, "NOT held"),
+        ({"0.0983": 1.2, "0.330": 3.0, "0.635": 0.0}, "different result"),
+    ],
+)
+def test_claim_3_verdicts(diffs, expected):
+    from nodecode.reproduce.report import verdict_segmentation
+
+    assert verdict_segmentation(diffs, "0.0983") == expected
+
+
+def test_claim_4_needs_every_win_and_some_evidence():
+    from nodecode.reproduce.report import verdict_joint
+
+    win = {"top-1": True, "mIoU": True, "SSIM": True, "MS-SSIM": True}
+    assert verdict_joint([win, win]) == "held"
+    assert verdict_joint([win, {**win, "SSIM": False}]) == "NOT held"
+    assert verdict_joint([]) == "NOT held"

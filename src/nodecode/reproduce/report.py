@@ -150,65 +150,116 @@ def cost_rows(results: Results, op: str, size: int) -> list[dict[str, Any]]:
     return rows
 
 
+# Verdicts are two-sided: a result far *better* than the paper's is not the paper's result.
+HELD, NOT_HELD, DIFFERENT = "held", "NOT held", "different result"
+PAPER_MAC_RATIO = (1.5, 2.0)  # claim 2: "1.5–2× fewer operations"
+
+
+def verdict_close(diffs: dict[str, float], tolerance: float = TOLERANCE) -> str:
+    """Claim 1: latents within ±`tolerance` points of decoded RGB at every rate. Behind by
+    more is NOT held; ahead by more is a different result (the paper found 0.1–0.6 behind)."""
+    if any(d < -tolerance for d in diffs.values()):
+        return NOT_HELD
+    return DIFFERENT if any(d > tolerance for d in diffs.values()) else HELD
+
+
+def verdict_cost(ratios: dict[str, float], equal_accuracy: dict[str, bool]) -> str:
+    """Claim 2: equal accuracy at 1.5–2× fewer MACs. Below 1.5× or at lower accuracy: NOT
+    held; above 2×: a different result (widths, not the method, set such a ratio)."""
+    low, high = PAPER_MAC_RATIO
+    if not all(equal_accuracy.values()) or any(r < low for r in ratios.values()):
+        return NOT_HELD
+    return DIFFERENT if any(r > high for r in ratios.values()) else HELD
+
+
+def verdict_segmentation(diffs: dict[str, float], lowest: str, tolerance: float = TOLERANCE) -> str:
+    """Claim 3: as good (within ±`tolerance`) at moderate rates, better at the lowest. Far
+    ahead at moderate rates is a different result."""
+    moderate = {op: d for op, d in diffs.items() if op != lowest}
+    if diffs.get(lowest, math.nan) <= 0 or any(d < -tolerance for d in moderate.values()):
+        return NOT_HELD
+    return DIFFERENT if any(d > tolerance for d in moderate.values()) else HELD
+
+
+def verdict_joint(wins: list[dict[str, bool]]) -> str:
+    """Claim 4: joint training wins on every metric at every rate it was run."""
+    return HELD if wins and all(all(w.values()) for w in wins) else NOT_HELD
+
+
 def claims(results: Results, size: int) -> list[dict[str, str]]:
     out = []
     # (1) classification from latents within ~0.5 points of decoded RGB at equal cost.
-    lines, held = [], True
+    lines, diffs = [], {}
     for op in OPS:
         c51 = _values(results, f"cls-{op}-cresnet51", "top1")
         r50 = _values(results, f"cls-{op}-resnet50", "top1")
-        diff = _mean_std(c51)[0] - _mean_std(r50)[0]
-        held &= diff >= -TOLERANCE
-        lines.append(f"{op} bpp: cResNet-51 {_fmt(c51)} vs ResNet-50 {_fmt(r50)} ({diff:+.2f})")
+        diffs[op] = _mean_std(c51)[0] - _mean_std(r50)[0]
+        lines.append(
+            f"{op} bpp: cResNet-51 {_fmt(c51)} vs ResNet-50 {_fmt(r50)} ({diffs[op]:+.2f})"
+        )
+    verdict = verdict_close(diffs)
+    if verdict == DIFFERENT:
+        lines.append(
+            "latents are ahead by more than the tolerance, where the paper found them 0.1–0.6 "
+            "behind: when the codec's encoder costs far more than the network after it (cost "
+            "table below), the latent path inherits a large trained feature extractor"
+        )
     out.append(
         _claim(
             1,
-            "Classification from latents is within ~0.5 points of decoded RGB "
+            f"Classification from latents is within ±{TOLERANCE} points of decoded RGB "
             "(cResNet-51 vs ResNet-50, top-1)",
-            held,
+            verdict,
             lines,
         )
     )
     # (2) counting the decoder, 1.5-2x fewer operations at equal accuracy.
-    lines, held = [], True
+    lines, ratios, equal = [], {}, {}
     for op in OPS:
         rows = {r["network"]: r for r in cost_rows(results, op, size)}
         c51, r50 = rows["cresnet51"], rows["resnet50"]
-        ratio = r50["macs_with_decoder"] / c51["macs"]
-        equal = c51["top1"] >= r50["top1"] - TOLERANCE
-        held &= equal and ratio >= 1.5
+        ratios[op] = r50["macs_with_decoder"] / c51["macs"]
+        equal[op] = c51["top1"] >= r50["top1"] - TOLERANCE
         lines.append(
             f"{op} bpp: decode + ResNet-50 {r50['macs_with_decoder'] / 1e6:.1f} MMACs vs "
-            f"cResNet-51 {c51['macs'] / 1e6:.1f} MMACs ({ratio:.2f}×) at top-1 "
+            f"cResNet-51 {c51['macs'] / 1e6:.1f} MMACs ({ratios[op]:.2f}×) at top-1 "
             f"{r50['top1']:.2f} vs {c51['top1']:.2f}"
+        )
+    verdict = verdict_cost(ratios, equal)
+    if verdict == DIFFERENT:
+        lines.append(
+            "the ratio exceeds the paper's 1.5–2× because the networks here are narrower than "
+            "the codec's decoder; at the paper's widths `nodecode flops` gives 1.76× "
+            "(classification) and 1.02× (segmentation)"
         )
     out.append(
         _claim(
             2,
             "Counting the decoder, the latent path needs 1.5–2× fewer operations at equal accuracy",
-            held,
+            verdict,
             lines,
         )
     )
     # (3) segmentation as good at moderate rates, better at aggressive rates.
-    lines, held = [], True
+    lines, diffs = [], {}
     for op in OPS:
         c51 = _values(results, f"seg-{op}-cresnet51-d", "miou")
         r50 = _values(results, f"seg-{op}-resnet50-d", "miou")
-        diff = _mean_std(c51)[0] - _mean_std(r50)[0]
-        held &= diff > 0 if op == LOWEST else diff >= -TOLERANCE
-        lines.append(f"{op} bpp: cResNet-51-d {_fmt(c51)} vs ResNet-50-d {_fmt(r50)} ({diff:+.2f})")
+        diffs[op] = _mean_std(c51)[0] - _mean_std(r50)[0]
+        lines.append(
+            f"{op} bpp: cResNet-51-d {_fmt(c51)} vs ResNet-50-d {_fmt(r50)} ({diffs[op]:+.2f})"
+        )
     out.append(
         _claim(
             3,
-            "Segmentation from latents is as good at moderate rates (≥ −0.5) and "
-            "better at the lowest rate (mIoU)",
-            held,
+            f"Segmentation from latents is as good at moderate rates (within ±{TOLERANCE}) "
+            "and better at the lowest rate (mIoU)",
+            verdict_segmentation(diffs, LOWEST),
             lines,
         )
     )
     # (4) joint training beats the compression-only control on accuracy, mIoU, SSIM, MS-SSIM.
-    lines, held = [], True
+    lines, all_wins = [], []
     quality = _quality_rows(results)
     for op in _joint_ops(results):
         joint, comp = (
@@ -218,13 +269,14 @@ def claims(results: Results, size: int) -> list[dict[str, str]]:
         seg_j = results[f"seg-joint-{op}-cresnet51-d"]["metrics"]["miou"]
         seg_c = results[f"seg-compression-{op}-cresnet51-d"]["metrics"]["miou"]
         qj, qc = quality[f"joint-{op}"], quality[f"compression-{op}"]
-        wins = {
-            "top-1": joint["top1"] > comp["top1"],
-            "mIoU": seg_j > seg_c,
-            "SSIM": qj["ssim"] > qc["ssim"],
-            "MS-SSIM": qj["ms_ssim"] > qc["ms_ssim"],
-        }
-        held &= all(wins.values())
+        all_wins.append(
+            {
+                "top-1": joint["top1"] > comp["top1"],
+                "mIoU": seg_j > seg_c,
+                "SSIM": qj["ssim"] > qc["ssim"],
+                "MS-SSIM": qj["ms_ssim"] > qc["ms_ssim"],
+            }
+        )
         lines.append(
             f"{op} bpp: top-1 {joint['top1']:.2f} vs {comp['top1']:.2f}; mIoU {seg_j:.2f} vs "
             f"{seg_c:.2f}; SSIM {qj['ssim']:.4f} vs {qc['ssim']:.4f}; MS-SSIM "
@@ -236,20 +288,15 @@ def claims(results: Results, size: int) -> list[dict[str, str]]:
             4,
             "Joint training raises accuracy, mIoU, SSIM and MS-SSIM over the "
             "compression-only control",
-            held,
+            verdict_joint(all_wins),
             lines,
         )
     )
     return out
 
 
-def _claim(number: int, text: str, held: bool, lines: list[str]) -> dict[str, str]:
-    return {
-        "number": str(number),
-        "claim": text,
-        "verdict": "held" if held else "NOT held",
-        "evidence": "; ".join(lines),
-    }
+def _claim(number: int, text: str, verdict: str, lines: list[str]) -> dict[str, str]:
+    return {"number": str(number), "claim": text, "verdict": verdict, "evidence": "; ".join(lines)}
 
 
 def _codec_name(results: Results, op: str) -> str:
