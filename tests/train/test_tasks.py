@@ -93,9 +93,9 @@ def test_segmenter_from_classifier_then_segment_files_without_decoding(
         **base,
     )
     result = train_task(seg_config, tmp_path / "seg")
-    assert 0 <= result["miou"] <= 100
     model, meta = load_task_model(tmp_path / "seg" / "model.safetensors")
     assert meta["task"] == "segmentation" and len(meta["classes"]) == 11
+    assert meta["metrics"]["miou"] == pytest.approx(result["miou"])  # the header tells the truth
 
     codec = make_tiny_codec()
     save_codec(codec, tmp_path / "tiny.safetensors")
@@ -221,11 +221,12 @@ def test_train_classifier_and_evaluate_commands(tmp_path, latents, capsys):
     ]
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert result["step"] == 96 // 16 and 0 <= result["top1"] <= 100
+    assert result["step"] == 96 // 16
     _, meta = load_task_model(tmp_path / "run" / "model.safetensors")
     assert meta["input"] == "latent" and meta["width"] == 0.125
     assert main(["evaluate", str(tmp_path / "run" / "model.safetensors")]) == 0
-    assert "top1:" in capsys.readouterr().out
+    # Re-evaluating the saved checkpoint gives the score training reported.
+    assert f"top1: {result['top1']:.2f}" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -354,8 +354,9 @@ def figure_curves(results: Results, path: Path) -> None:
     """Figs. 3–4: test top-1 against epochs for each network at each operating point."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(OPS), figsize=(5 * len(OPS), 3.8), sharey=True)
+    models = ("cresnet39", "cresnet51", "cresnet72", "resnet50", "resnet71")
     for ax, op in zip(axes, OPS, strict=True):
-        for model in ("cresnet39", "cresnet51", "cresnet72", "resnet50", "resnet71"):
+        for index, model in enumerate(models):  # one colour per network in every panel
             name = f"cls-{op}-{model}-s0"
             if name in results:
                 rows = _log(results, name)
@@ -363,6 +364,7 @@ def figure_curves(results: Results, path: Path) -> None:
                     [int(r["round"]) for r in rows],
                     [float(r["top1"]) for r in rows],
                     "o-" if model.startswith("c") else "s--",
+                    color=f"C{index}",
                     label=model,
                 )
         rgb = _log(results, "cls-rgb-resnet50-s0")
@@ -376,8 +378,8 @@ def figure_curves(results: Results, path: Path) -> None:
         ax.set_title(f"{op} bpp")
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)  # panels hold different networks (cResNet-72 only at 0.0983)
     axes[0].set_ylabel("test top-1 (%)")
-    axes[0].legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)
 
