@@ -119,6 +119,21 @@ def test_dilation_is_really_applied_and_grows_the_receptive_field():
     assert dilated > receptive_field(backbone, 4, 61)
 
 
+def test_networks_on_16x_latents_keep_image_over_32_features_and_image_size_masks():
+    """CompressAI's ŷ is 16× downsampled: conv4_x then keeps its resolution, so a 224²
+    image's 14² latent ends at 7², like ResNet-50 on the image and cResNets on 28² latents."""
+    net = models.create("cresnet39", num_classes=23, in_channels=192, width=SMALL, latent_stride=16)
+    assert net.backbone.eval()(torch.rand(1, 192, 14, 14)).shape[-2:] == (7, 7)
+    assert net(torch.rand(2, 192, 14, 14)).shape == (2, 23)
+    seg = models.create(
+        "cresnet39-d", num_classes=5, in_channels=192, width=SMALL, latent_stride=16
+    ).eval()
+    assert seg(torch.rand(1, 192, 4, 4)).shape == (1, 5, 64, 64)  # was 32² at a fixed 8
+    assert seg(torch.rand(1, 192, 4, 5), output_size=(61, 77)).shape == (1, 5, 61, 77)
+    with pytest.raises(ValueError, match="latent_stride 4"):
+        models.create("cresnet39", in_channels=192, width=SMALL, latent_stride=4)
+
+
 def test_two_branch_adapter_for_hyperprior_latents():
     net = models.create("cresnet39", num_classes=23, in_channels=192, branches=2, width=SMALL)
     y_hat, sigma_hat = torch.rand(2, 192, 14, 14), torch.rand(2, 192, 14, 14)

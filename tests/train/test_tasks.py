@@ -247,6 +247,7 @@ def test_train_classifier_and_evaluate_commands(tmp_path, latents, capsys):
         ({"width": 1e6, "in_channels": -3}, "invalid in_channels=-3, width=1000000.0"),
         ({"classes": ["a", "b"]}, "class names do not match num_classes=4"),
         ({"model": None}, "invalid model=None"),
+        ({"latent_stride": 12}, "invalid latent_stride=12"),
         # In bounds, but 10 G parameters: compared on the meta device, never allocated.
         (
             {"width": 16.0, "num_classes": 100_000, "in_channels": 4096, "classes": []},
@@ -275,3 +276,16 @@ def test_absurd_task_checkpoints_are_refused_before_the_model_is_built(tmp_path,
     save_file({"x": torch.zeros(1)}, str(path), metadata={"nodecode": "[1, 2]"})
     with pytest.raises(CheckpointError, match="header is not a JSON object"):
         load_task_model(path)
+
+
+def test_task_checkpoints_remember_a_16x_latent_stride(tmp_path):
+    from nodecode.models import create
+    from nodecode.train.tasks import load_task_model, write_task_model
+
+    net = create("cresnet39-d", num_classes=3, in_channels=8, width=0.125, latent_stride=16)
+    meta = {"model": "cresnet39-d", "task": "segmentation", "input": "latent", "num_classes": 3}
+    meta |= {"in_channels": 8, "width": 0.125, "classes": ["a", "b", "c"]}
+    write_task_model(tmp_path / "seg.safetensors", net, meta)
+    model, saved = load_task_model(tmp_path / "seg.safetensors")
+    assert saved["latent_stride"] == 16 and model.backbone.input_stride == 16
+    assert model(torch.rand(1, 8, 3, 4)).shape == (1, 3, 48, 64)

@@ -7,19 +7,24 @@ from functools import partial
 from torch import nn
 
 from nodecode.models.registry import register
-from nodecode.models.resnet import SPECS, ResNetBackbone, ResNetClassifier
+from nodecode.models.resnet import LATENT_STRIDE, SPECS, ResNetBackbone, ResNetClassifier
 from nodecode.models.segmentation import DeepLabV2
 
 DEFAULT_LATENT_CHANNELS = 32  # the 0.635 bpp operating point
 
 
 def backbone(
-    name: str, in_channels: int | None, width: float, dilated: bool, branches: int
+    name: str,
+    in_channels: int | None,
+    width: float,
+    dilated: bool,
+    branches: int,
+    latent_stride: int = LATENT_STRIDE,
 ) -> ResNetBackbone:
     """RGB networks default to 3 input channels, cResNets to the 0.635 bpp latent's 32."""
     spec = SPECS[name]
     channels = in_channels or (DEFAULT_LATENT_CHANNELS if spec.on_latents else 3)
-    return ResNetBackbone(spec, channels, width, dilated, branches)
+    return ResNetBackbone(spec, channels, width, dilated, branches, latent_stride)
 
 
 def classifier(
@@ -28,8 +33,10 @@ def classifier(
     in_channels: int | None = None,
     width: float = 1.0,
     branches: int = 1,
+    latent_stride: int = LATENT_STRIDE,
 ) -> nn.Module:
-    return ResNetClassifier(backbone(name, in_channels, width, False, branches), num_classes)
+    features = backbone(name, in_channels, width, False, branches, latent_stride)
+    return ResNetClassifier(features, num_classes)
 
 
 def segmenter(
@@ -38,8 +45,9 @@ def segmenter(
     in_channels: int | None = None,
     width: float = 1.0,
     branches: int = 1,
+    latent_stride: int = LATENT_STRIDE,
 ) -> nn.Module:
-    return DeepLabV2(backbone(name, in_channels, width, True, branches), num_classes)
+    return DeepLabV2(backbone(name, in_channels, width, True, branches, latent_stride), num_classes)
 
 
 for _name in SPECS:

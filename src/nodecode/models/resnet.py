@@ -35,7 +35,9 @@ SPECS: dict[str, ResNetSpec] = {
     "cresnet72": ResNetSpec((0, 4, 17, 3)),
 }
 
-LATENT_STRIDE = 8  # the codec's downsampling: a latent pixel covers 8 × 8 image pixels
+LATENT_STRIDE = 8  # the paper codec's downsampling: a latent pixel covers 8 × 8 image pixels
+LATENT_STRIDES = (8, 16)  # the paper's codec; CompressAI's models (ŷ of Gupta et al.)
+OUTPUT_STRIDE = 32  # a classifier's last features: image / 32, on RGB and on any latent
 
 
 class ResNetBackbone(nn.Module):
@@ -45,7 +47,9 @@ class ResNetBackbone(nn.Module):
     the paper's size on a GPU and small on a CPU. `dilated` replaces the strides of conv4_x
     and conv5_x by dilation 2 and 4 (DeepLab v2, output stride 8 for RGB; a cResNet then
     keeps the latent's resolution throughout). `branches=2` adds the follow-up work's
-    two-branch stem for (ŷ, σ̂) latents of hyperprior codecs.
+    two-branch stem for (ŷ, σ̂) latents of hyperprior codecs. `latent_stride` is the codec's
+    downsampling: on a 16× latent (CompressAI's ŷ) conv4_x runs at stride 1, so the last
+    features stay at image / 32 as in ResNet-50 and the paper's cResNets.
     """
 
     _make_layer = ResNet._make_layer  # torchvision's, unchanged
@@ -57,8 +61,11 @@ class ResNetBackbone(nn.Module):
         width: float = 1.0,
         dilated: bool = False,
         branches: int = 1,
+        latent_stride: int = LATENT_STRIDE,
     ) -> None:
         super().__init__()
+        if latent_stride not in LATENT_STRIDES:
+            raise ValueError(f"latent_stride {latent_stride} is not one of {LATENT_STRIDES}")
         self._norm_layer = nn.BatchNorm2d
         self.groups, self.base_width, self.dilation = 1, 64, 1
         self.on_latents = spec.on_latents
@@ -84,11 +91,15 @@ class ResNetBackbone(nn.Module):
             )
             self.layer1 = self._make_layer(Bottleneck, planes[0], spec.blocks[0])
             first_stride = 2
+        # conv3_x stride 2 only on RGB; conv4_x stride 1 on latents already at image / 16.
+        third_stride = 1 if spec.on_latents and latent_stride >= OUTPUT_STRIDE // 2 else 2
         self.layer2 = self._make_layer(Bottleneck, planes[1], spec.blocks[1], stride=first_stride)
-        self.layer3 = self._make_layer(Bottleneck, planes[2], spec.blocks[2], 2, dilate=dilated)
+        self.layer3 = self._make_layer(
+            Bottleneck, planes[2], spec.blocks[2], third_stride, dilate=dilated
+        )
         self.layer4 = self._make_layer(Bottleneck, planes[3], spec.blocks[3], 2, dilate=dilated)
         self.out_channels = planes[3] * Bottleneck.expansion
-        self.input_stride = LATENT_STRIDE if spec.on_latents else 1
+        self.input_stride = latent_stride if spec.on_latents else 1
         # Per-channel mean centering (App. A.4), set from the training data.
         self.register_buffer("input_mean", torch.zeros(1, in_channels * branches, 1, 1))
         _init_like_torchvision(self)

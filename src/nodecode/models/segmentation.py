@@ -34,8 +34,9 @@ class ASPP(nn.Module):
 class DeepLabV2(nn.Module):
     """Dilated backbone → ASPP → bilinear upsampling to the image size.
 
-    For a cResNet-d the input is the latent; the output is upsampled to 8× its size, the
-    image it came from, unless `output_size` says otherwise (images not a multiple of 8).
+    For a cResNet-d the input is the latent; the output is upsampled by the codec's stride
+    (8 or 16) to the image it came from, unless `output_size` says otherwise (images whose
+    sides are not a multiple of the stride).
     """
 
     def __init__(self, backbone: ResNetBackbone, num_classes: int = 21) -> None:

@@ -28,6 +28,7 @@ from nodecode.data.datasets import TaskData, load_task_data
 from nodecode.errors import CheckpointError, ConfigError
 from nodecode.evaluate.tasks import evaluate_model
 from nodecode.models import create
+from nodecode.models.resnet import LATENT_STRIDE, LATENT_STRIDES
 from nodecode.models.segmentation import load_classifier_into
 from nodecode.train import distributed
 from nodecode.train.state import load_train_state, save_train_state
@@ -341,6 +342,9 @@ def task_meta(config: TaskTrainConfig, data: TaskData, metrics: dict[str, Any]) 
 
 def write_task_model(path: Path, model: nn.Module, meta: dict[str, Any]) -> None:
     kind = "classifier" if meta["task"] == "classification" else "segmenter"
+    backbone = model.backbone
+    if backbone.on_latents and backbone.input_stride != LATENT_STRIDE:
+        meta = {**meta, "latent_stride": backbone.input_stride}  # absent: the paper codec's 8
     save_tensors(path, model.state_dict(), kind, meta)
 
 
@@ -365,9 +369,10 @@ def check_task_meta(path: str | Path, meta: dict[str, Any]) -> None:
         "num_classes": in_range(meta["num_classes"], MAX_CLASSES),
         "in_channels": in_range(meta["in_channels"], MAX_IN_CHANNELS),
         "width": is_finite_number(width) and 0 < width <= MAX_MODEL_WIDTH,
+        "latent_stride": meta.get("latent_stride", LATENT_STRIDE) in LATENT_STRIDES,
     }
     if bad := [k for k, ok in problems.items() if not ok]:
-        raise CheckpointError(f"{path}: invalid {', '.join(f'{k}={meta[k]!r}' for k in bad)}")
+        raise CheckpointError(f"{path}: invalid {', '.join(f'{k}={meta.get(k)!r}' for k in bad)}")
     classes = meta.get("classes")
     if classes is not None and (
         not isinstance(classes, list)
@@ -382,5 +387,7 @@ def load_task_model(path: str | Path, device: str = "cpu") -> tuple[nn.Module, d
     tensors, meta = load_tensors(path, ("classifier", "segmenter"), device)
     check_task_meta(path, meta)
     sizes = {k: meta[k] for k in ("num_classes", "in_channels", "width")}
+    if "latent_stride" in meta:
+        sizes["latent_stride"] = meta["latent_stride"]
     model = build_and_load(path, lambda: create(meta["model"], **sizes), tensors)
     return model.to(device).eval(), meta
