@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "demo", help="codecs vs JPEG, and classify/segment straight from bitstreams"
     )
-    p.add_argument("--out", type=Path, default=Path("demo-out"))
+    p.add_argument("-o", "--out", type=Path, default=Path("demo-out"))
     p.add_argument(
         "--images", default="photos:test", help="photos:test (held-out photos), a directory…"
     )

@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
     p.add_argument(
-        "--out", type=Path, default=None, help="work directory (default: reproduce-PRESET)"
+        "-o", "--out", type=Path, default=None, help="work directory (default: reproduce-PRESET)"
     )
     p.add_argument(
         "--codecs",

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=defaults.data,
         help="directory of images, or skimage:train for the bundled photos",
     )
-    p.add_argument("--out", required=True, help="codec checkpoint to write (.safetensors)")
+    p.add_argument("-o", "--out", required=True, help="codec checkpoint to write (.safetensors)")
     p.add_argument("--width", type=float, default=defaults.width, help="channel multiplier")
     p.add_argument("--crop", type=int, default=defaults.crop, help="training crop size")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
@@ -72,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--op", choices=sorted(OPERATING_POINTS), required=True)
     p.add_argument("--data", required=True, help="training images for the fine-tuning steps")
     p.add_argument("--images", required=True, help="validation photos whose files are measured")
-    p.add_argument("--out", required=True, help="calibrated codec checkpoint to write")
+    p.add_argument("-o", "--out", required=True, help="calibrated codec checkpoint to write")
     p.add_argument("--crop", type=int, default=defaults.crop)
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
     p.add_argument("--precision", choices=("fp32", "bf16"), default=defaults.precision)
