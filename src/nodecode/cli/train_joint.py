@@ -40,9 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fashion-mnist", default=None)
     p.add_argument("-o", "--out", type=Path, required=True, help="run directory")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, …")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> None:
     config = config_from_args(JointTrainConfig, args)
-    print(json.dumps(train_joint(config, args.out, resume=args.resume)))
+    print(json.dumps(train_joint(config, args.out, resume=args.resume, device=args.device)))

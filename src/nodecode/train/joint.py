@@ -87,13 +87,19 @@ def _models(
     return codec, classifier, meta
 
 
-def train_joint(config: JointTrainConfig, out: str | Path, resume: bool = False) -> dict[str, Any]:
+def train_joint(
+    config: JointTrainConfig, out: str | Path, resume: bool = False, device: str = "cpu"
+) -> dict[str, Any]:
     """Fine-tune; writes out/codec.safetensors (and out/classifier.safetensors) and a log."""
     config.validate()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
+    dev = torch.device(device)
     codec, classifier, classifier_meta = _models(config)
+    codec.to(dev)
+    if classifier is not None:
+        classifier.to(dev)
     data = image_splits("classification", config.data, fashion_mnist=config.fashion_mnist)
     modules = [codec] + ([classifier] if classifier is not None else [])
     groups = [{"params": list(codec.parameters()), "weight_decay": 0.0}]
@@ -126,12 +132,13 @@ def train_joint(config: JointTrainConfig, out: str | Path, resume: bool = False)
         sums = {"loss": 0.0, "mse": 0.0, "entropy_bits": 0.0, "ce": 0.0}
         bar = tqdm(loader, desc=f"{config.mode} ft epoch {epoch + 1}/{config.epochs}", leave=False)
         for x, label in bar:
+            x, label = x.to(dev), label.to(dev)
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * step_decay(step, total, FINETUNE_DECAYS)
             output = codec(x)
             codec_loss, mse = rate_distortion_loss(x, output, codec.config)
             loss = config.gamma * codec_loss
-            ce = torch.zeros(())
+            ce = torch.zeros((), device=dev)
             if classifier is not None:
                 ce = F.cross_entropy(classifier(output.latent), label)
                 loss = loss + ce
@@ -151,7 +158,7 @@ def train_joint(config: JointTrainConfig, out: str | Path, resume: bool = False)
         logger.log(row)
         save_train_state(state_path, model, optimizer, step, dataclasses.asdict(config))
     logger.close()
-    _refit_tables(codec, data.train, config.batch_size)
+    _refit_tables(codec, data.train, config.batch_size, dev)
     codec.name = f"{config.mode}-ft-{codec.name}"
     save_codec(codec, out / "codec.safetensors")
     result = {"codec": str(out / "codec.safetensors"), "steps": step}
@@ -168,10 +175,12 @@ def train_joint(config: JointTrainConfig, out: str | Path, resume: bool = False)
 
 
 @torch.no_grad()
-def _refit_tables(codec: torch.nn.Module, images: Any, batch_size: int) -> None:
+def _refit_tables(
+    codec: torch.nn.Module, images: Any, batch_size: int, device: torch.device
+) -> None:
     """Fine-tuning moves the symbol statistics: count them afresh on the training images."""
     codec.eval()
-    counts = torch.zeros_like(codec.symbol_counts)
+    counts = torch.zeros_like(codec.symbol_counts, device="cpu")
     for x, _ in DataLoader(images, batch_size=batch_size):
-        counts += count_symbols(codec.encode(x), codec.num_centers)
+        counts += count_symbols(codec.encode(x.to(device)).cpu(), codec.num_centers)
     codec.update(counts)
