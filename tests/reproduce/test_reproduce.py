@@ -68,6 +68,8 @@ def test_tiny_reproduction_runs_end_to_end_and_then_skips_finished_stages(
     top1 = results["cls-0.330-cresnet51-s0"]["metrics"]["top1"]
     row = next(line for line in report.splitlines() if line.startswith("| 0.330 | cresnet51 "))
     assert f"{top1:.2f}" in row  # the table shows the stage's own result (one seed in tiny)
+    floor = results["cls-0.330-cresnet51-s0"]["metrics"]["top1_majority"]
+    assert f"always the commonest class: top-1 {floor:.2f}" in report and "mIoU" in report
     stamp = (out / "stages" / "cls-0.330-cresnet51-s0" / "result.json").stat().st_mtime_ns
     capsys.readouterr()
     assert main(["reproduce", "--preset", "tiny", "--out", str(out)]) == 0
@@ -127,3 +129,15 @@ def test_claim_4_needs_every_win_and_some_evidence():
     assert verdict_joint([win, win]) == "held"
     assert verdict_joint([win, {**win, "SSIM": False}]) == "NOT held"
     assert verdict_joint([]) == "NOT held"
+
+
+def test_trivial_floors_line():
+    from nodecode.reproduce.report import trivial_floors
+
+    results = {
+        "cls-a-s0": {"metrics": {"top1": 50.0, "top1_majority": 11.5}},
+        "seg-a-s0": {"metrics": {"miou": 20.0, "miou_all_background": 7.25}},
+    }
+    line = trivial_floors(results)
+    assert "top-1 11.50" in line and "mIoU 7.25" in line
+    assert "not recorded" in trivial_floors({"cls-a-s0": {"metrics": {"top1": 50.0}}})

@@ -34,12 +34,28 @@ def evaluate_model(
                 num_classes, average="none", ignore_index=IGNORE_INDEX, **local
             )
         }
+        # What predicting background (class 0) everywhere scores: the floor to beat.
+        trivial = MulticlassJaccardIndex(
+            num_classes, average="none", ignore_index=IGNORE_INDEX, **local
+        ).to(device)
     metrics = {k: m.to(device) for k, m in metrics.items()}
+    class_counts = torch.zeros(num_classes, dtype=torch.int64)
     for x, target in loader:
+        target = target.to(device)
         scores = model(x.to(device))
         for metric in metrics.values():
-            metric.update(scores, target.to(device))
+            metric.update(scores, target)
+        if task == "classification":
+            class_counts += torch.bincount(target.cpu(), minlength=num_classes)[:num_classes]
+        else:
+            trivial.update(torch.zeros_like(target), target)
     if task == "classification":
-        return {k: 100.0 * m.compute().item() for k, m in metrics.items()}
+        result = {k: 100.0 * m.compute().item() for k, m in metrics.items()}
+        # Always answering the commonest test class: the floor to beat.
+        result["top1_majority"] = (
+            100.0 * class_counts.max().item() / max(1, class_counts.sum().item())
+        )
+        return result
     iou = (100.0 * metrics["iou"].compute()).tolist()
-    return {"miou": sum(iou) / len(iou), "iou": iou}
+    floor = (100.0 * trivial.compute()).tolist()
+    return {"miou": sum(iou) / len(iou), "iou": iou, "miou_all_background": sum(floor) / len(floor)}

@@ -295,6 +295,24 @@ def claims(results: Results, size: int) -> list[dict[str, str]]:
     return out
 
 
+def trivial_floors(results: Results) -> str:
+    """What always answering the commonest class / background scores on the same test data."""
+    floors = {}
+    for result in results.values():
+        metrics = result.get("metrics", {}) if isinstance(result, dict) else {}
+        for key in ("top1_majority", "miou_all_background"):
+            if key in metrics:
+                floors.setdefault(key, metrics[key])
+    if not floors:
+        return "(Trivial floors not recorded: results from before they were measured.)"
+    parts = []
+    if "top1_majority" in floors:
+        parts.append(f"always the commonest class: top-1 {floors['top1_majority']:.2f}")
+    if "miou_all_background" in floors:
+        parts.append(f"background everywhere: mIoU {floors['miou_all_background']:.2f}")
+    return "Floors on the same test split — " + "; ".join(parts) + "."
+
+
 def _claim(number: int, text: str, verdict: str, lines: list[str]) -> dict[str, str]:
     return {"number": str(number), "claim": text, "verdict": verdict, "evidence": "; ".join(lines)}
 
@@ -513,6 +531,8 @@ def write_report(
         "mean ± std over seeds. Paper: ImageNet / PASCAL VOC.",
         "",
         format_table(table2(results), TABLE2_COLUMNS, digits=2, markdown=True),
+        "",
+        trivial_floors(results),
         "",
         "## The paper's four claims on our data",
         "",
