@@ -88,14 +88,19 @@ def _validate(header: NdcHeader, where: str) -> None:
         raise BitstreamError(f"{where}: a version-1 file has no colour offset")
 
 
-def write_ndc(path: str | os.PathLike, header: NdcHeader, payload: bytes) -> int:
-    """Atomically write a `.ndc` file; returns its size in bytes."""
+def ndc_bytes(header: NdcHeader, payload: bytes, where: str = "<bytes>") -> bytes:
+    """A whole `.ndc` file in memory."""
     if header.payload_length != len(payload):
         raise ValueError("header.payload_length does not match the payload")
     if len(header.codec_name.encode("utf-8")) > MAX_NAME_BYTES:
         raise ValueError(f"codec name longer than {MAX_NAME_BYTES} bytes: {header.codec_name!r}")
-    _validate(header, str(path))
-    data = header.encode() + payload + CRC.pack(zlib.crc32(payload))
+    _validate(header, where)
+    return header.encode() + payload + CRC.pack(zlib.crc32(payload))
+
+
+def write_ndc(path: str | os.PathLike, header: NdcHeader, payload: bytes) -> int:
+    """Atomically write a `.ndc` file; returns its size in bytes."""
+    data = ndc_bytes(header, payload, str(path))
     atomic_write_bytes(path, data)
     return len(data)
 

@@ -56,6 +56,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("infer", "labels straight from .ndc files (no decoding)"),
     "segment": ("infer", "masks straight from .ndc files (no decoding)"),
     "flops": ("flops", "MACs and parameters (Table 1, Fig. 6)"),
+    "bench": ("bench", "time latent vs decoded vs JPEG paths, stage by stage (Fig. 12)"),
     "reproduce": (
         "reproduce",
         "run the paper's experiments (codecs, classifiers, segmenters, joint training) and "

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from nodecode.bitstream.container import NdcHeader, parse_ndc, read_ndc, write_ndc
+from nodecode.bitstream.container import NdcHeader, ndc_bytes, parse_ndc, read_ndc, write_ndc
 from nodecode.bitstream.tables import max_codable_positions
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.errors import BitstreamError, CodecMismatchError
@@ -42,11 +42,11 @@ def color_offset(codec: ConvAutoencoder, image: Tensor, symbols: Tensor) -> tupl
     return tuple(int(v) for v in error.round().clamp(-128, 127).tolist())
 
 
-def compress_image(
-    codec: ConvAutoencoder, image: Tensor, path: str | os.PathLike, correct_color: bool = True
-) -> CompressedFile:
-    """Encode one image (3, H, W) in [0, 1] to a `.ndc` file; `correct_color` stores the
-    decoder's mean colour error so decoding removes it (leaves the latent untouched)."""
+def encode_file(
+    codec: ConvAutoencoder, image: Tensor, correct_color: bool = True
+) -> tuple[NdcHeader, bytes]:
+    """Encode one image (3, H, W) in [0, 1] to a `.ndc` header and payload; `correct_color`
+    stores the decoder's mean colour error so decoding removes it (the latent is untouched)."""
     codec.require_ready()
     device = next(codec.parameters()).device
     symbols = codec.encode(image.unsqueeze(0).to(device))[0]
@@ -62,7 +62,20 @@ def compress_image(
         payload_length=len(payload),
         color_offset=offset,
     )
+    return header, payload
+
+
+def compress_image(
+    codec: ConvAutoencoder, image: Tensor, path: str | os.PathLike, correct_color: bool = True
+) -> CompressedFile:
+    """Encode one image to a `.ndc` file (written atomically)."""
+    header, payload = encode_file(codec, image, correct_color)
     return CompressedFile(header, write_ndc(path, header, payload))
+
+
+def compressed_bytes(codec: ConvAutoencoder, image: Tensor, correct_color: bool = True) -> bytes:
+    """The `.ndc` file of one image, in memory (e.g. to serve or to benchmark)."""
+    return ndc_bytes(*encode_file(codec, image, correct_color))
 
 
 def check_compatible(codec: ConvAutoencoder, header: NdcHeader, where: str) -> None:
