@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import torch
-from compressai.ans import RansDecoder, RansEncoder
 from torch import Tensor
+
+from nodecode.bitstream.native import compressai_extension
+
+_ans = compressai_extension("ans")
+RansEncoder, RansDecoder = _ans.RansEncoder, _ans.RansDecoder
 
 
 def _coder_args(shape: tuple[int, int, int], cdfs: Tensor) -> tuple[list, list, list, list]:

@@ -8,8 +8,11 @@ bit-exactly on any machine, CPU or GPU.
 from __future__ import annotations
 
 import torch
-from compressai._CXX import pmf_to_quantized_cdf
 from torch import Tensor
+
+from nodecode.bitstream.native import compressai_extension
+
+pmf_to_quantized_cdf = compressai_extension("_CXX").pmf_to_quantized_cdf
 
 PRECISION = 16
 

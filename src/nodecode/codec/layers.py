@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from compressai.layers import subpel_conv3x3
 from torch import Tensor, nn
 
 
@@ -24,11 +23,11 @@ def deconv(in_ch: int, out_ch: int, kernel_size: int = 2, stride: int = 2) -> nn
 def subpel_conv(in_ch: int, out_ch: int, kernel_size: int = 3) -> nn.Sequential:
     """Sub-pixel convolution (conv → depth-to-space ×2), Theis et al.'s upsampling.
 
-    3×3 is CompressAI's `subpel_conv3x3`; 1×1 is the cheap variant the decoder's MAC budget
-    (2.85e9 at 224²) leaves room for on the widest feature map.
+    3×3 is CompressAI's `subpel_conv3x3(in_ch, out_ch, 2)`, layer for layer (same state-dict
+    keys), written out because importing `compressai.layers` runs CompressAI's package
+    import (datasets, models: seconds) in every process that only decodes; 1×1 is the cheap
+    variant the decoder's MAC budget (2.85e9 at 224²) leaves room for on the widest map.
     """
-    if kernel_size == 3:
-        return subpel_conv3x3(in_ch, out_ch, 2)
     return nn.Sequential(conv(in_ch, out_ch * 4, kernel_size, 1), nn.PixelShuffle(2))
 
 
