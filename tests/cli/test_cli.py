@@ -32,8 +32,10 @@ def test_compress_decompress_info_show_latents(workspace, capsys):
     code, _, _ = run(capsys, "decompress", ndc, "--codec", ckpt, "-o", workspace / "dec")
     assert code == 0
     assert load_image(workspace / "dec" / "photo.png").shape == (3, 97, 119)
-    code, out, _ = run(capsys, "info", ndc, "--codec", ckpt)
+    code, out, _ = run(capsys, "info", ndc, "--codec", ckpt, "--json", "-")
     assert code == 0 and "latent_shape: 4x13x15" in out and "bits/symbol" in out
+    info = json.loads(out[out.index("{") :])
+    assert info["latent_shape"] == "4x13x15" and len(info["channel_entropy_bits"]) == 4
     code, out, _ = run(capsys, "info", ndc)  # a custom codec: header only, and a hint
     assert code == 0 and "codec_id" in out and "pass --codec" in out
     code, _, _ = run(capsys, "show-latents", ndc, "--codec", ckpt, "-o", workspace / "lat.png")

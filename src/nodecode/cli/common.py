@@ -83,6 +83,24 @@ def describe_header(header: NdcHeader, file_bytes: int) -> dict[str, object]:
     }
 
 
+JSON_HELP = "also write the results as JSON to this file ('-': standard output)"
+
+
+def write_json(path: Path | None, payload: object) -> None:
+    """`--json PATH`: machine-readable results beside the human-readable lines."""
+    if path is None:
+        return
+    import json
+
+    text = json.dumps(payload, indent=1, default=str)
+    if str(path) == "-":
+        print(text)
+    else:
+        from nodecode.utils.io import atomic_write_text
+
+        atomic_write_text(path, text + "\n")
+
+
 def config_from_args(cls: type, args: argparse.Namespace, **overrides: object) -> object:
     """A config dataclass from the command-line options of the same names (flags only map)."""
     values = {

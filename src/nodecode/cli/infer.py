@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from nodecode.cli.common import CODEC_HELP, codec_for_file, output_path, output_paths
+from nodecode.cli.common import (
+    CODEC_HELP,
+    JSON_HELP,
+    codec_for_file,
+    output_path,
+    output_paths,
+    write_json,
+)
 from nodecode.errors import ConfigError
 from nodecode.utils.io import atomic_path
 
@@ -20,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--codec", default=None, help=f"{CODEC_HELP} (default: from the file)")
     p.add_argument("--top", type=int, default=3, help="how many labels to print")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.set_defaults(run=run_classify)
 
     p = subparsers.add_parser("segment", help="masks straight from .ndc files (no decoding)")
@@ -28,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--codec", default=None, help=f"{CODEC_HELP} (default: from the file)")
     p.add_argument("-o", "--out", type=Path, required=True)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.add_argument(
         "--overlay",
         action="store_true",
@@ -42,15 +51,18 @@ def run_classify(args: argparse.Namespace) -> None:
 
     model, meta = load_task(args.model, args.device)
     require_task(meta, "classification", args.model, "segment")
+    names = meta["classes"] or [str(i) for i in range(meta["num_classes"])]
+    records = []
     for path in args.files:
         codec = codec_for_file(path, args.codec, args.device)
         _, probs = predict_file(model, meta, codec, path)
         top = probs.topk(min(args.top, len(probs)))
-        labels = ", ".join(
-            f"{meta['classes'][i]} {p:.3f}"
-            for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
-        )
-        print(f"{path}: {labels}")
+        pairs = [
+            (names[i], p) for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
+        ]
+        print(f"{path}: " + ", ".join(f"{name} {p:.3f}" for name, p in pairs))
+        records.append({"file": str(path), "top": [{"label": n, "p": p} for n, p in pairs]})
+    write_json(args.json, records)
 
 
 def require_task(meta: dict, task: str, model: str, other_command: str) -> None:
@@ -77,6 +89,8 @@ def run_segment(args: argparse.Namespace) -> None:
     require_task(meta, "segmentation", args.model, "classify")
     colors = (palette(meta["num_classes"]) * 255).astype(np.uint8)
     targets = output_paths(args.out, args.files, ".mask.png")
+    names = meta["classes"] or [str(i) for i in range(meta["num_classes"])]
+    records = []
     for path, target in zip(args.files, targets, strict=True):
         codec = codec_for_file(path, args.codec, args.device)
         _, probs = predict_file(model, meta, codec, path)
@@ -85,11 +99,20 @@ def run_segment(args: argparse.Namespace) -> None:
             image = Image.fromarray(mask, mode="P")
             image.putpalette(colors.flatten().tolist())
             image.save(tmp, format="PNG")
-        found = [meta["classes"][c] for c in np.unique(mask) if c]
+        found = [names[c] for c in np.unique(mask) if c]
         print(f"{path} -> {target}: {', '.join(found) or 'background only'}")
+        shares = np.bincount(mask.ravel(), minlength=len(names)) / mask.size
+        records.append(
+            {
+                "file": str(path),
+                "mask": str(target),
+                "pixel_share": {names[c]: float(v) for c, v in enumerate(shares) if v},
+            }
+        )
         if args.overlay:
             _, decoded = decompress_file(codec, path)
             rgb = decoded.permute(1, 2, 0).cpu().numpy()
             blend = np.where(mask[..., None] > 0, 0.45 * rgb + 0.55 * colors[mask] / 255, rgb)
             with atomic_path(output_path(args.out, path, ".overlay.png")) as tmp:
                 Image.fromarray((blend * 255).round().astype(np.uint8)).save(tmp, format="PNG")
+    write_json(args.json, records)

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from nodecode.cli.common import config_from_args
+from nodecode.cli.common import JSON_HELP, config_from_args, write_json
 from nodecode.data.datasets import DATASET_HELP
 from nodecode.models import list_models
 from nodecode.train.tasks import INPUTS, SCHEDULES, TaskTrainConfig
@@ -69,6 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("evaluate", help="top-1/top-5 or mIoU of a trained checkpoint")
     p.add_argument("checkpoint", help="shipped task model name or checkpoint path")
+    p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.add_argument("--data", default=None, help="dataset spec (default: the training one)")
     p.add_argument("--latents", default=None)
     p.add_argument("--device", default="cpu")
@@ -107,3 +108,4 @@ def run_evaluate(args: argparse.Namespace) -> None:
             )
         else:
             print(f"{key}: {value:.2f}")
+    write_json(args.json, {"checkpoint": str(args.checkpoint), **metrics})
