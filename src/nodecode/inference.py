@@ -6,6 +6,8 @@ The codec's decoder g_s never runs here; only the integer tables and the centers
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -36,15 +38,41 @@ def check_model_codec(meta: dict[str, Any], codec: ConvAutoencoder, where: str) 
 
 
 @torch.no_grad()
+def predict_files(
+    model: nn.Module,
+    meta: dict[str, Any],
+    files: Iterable[tuple[Path, ConvAutoencoder]],
+    batch_size: int = 16,
+) -> Iterator[tuple[Path, NdcHeader, torch.Tensor]]:
+    """(path, header, probabilities) per file, in order: (K,) for a classifier, (K, H, W)
+    for a segmenter. Consecutive files of one codec and one size run as one batch."""
+    device = next(model.parameters()).device
+    segmentation = meta["task"] == "segmentation"
+    pending: list[tuple[Path, NdcHeader, torch.Tensor]] = []
+
+    def flush() -> Iterator[tuple[Path, NdcHeader, torch.Tensor]]:
+        x = torch.stack([latent for _, _, latent in pending]).to(device)
+        kwargs = {"output_size": pending[0][1].image_size} if segmentation else {}
+        probs = model(x, **kwargs).softmax(1).cpu()
+        yield from ((path, header, p) for (path, header, _), p in zip(pending, probs, strict=True))
+        pending.clear()
+
+    key = None
+    for path, codec in files:
+        check_model_codec(meta, codec, str(path))
+        header, latent = read_latent(codec, path)
+        new_key = (id(codec), tuple(latent.shape), header.image_size)
+        if pending and (new_key != key or len(pending) == batch_size):
+            yield from flush()
+        key = new_key
+        pending.append((Path(path), header, latent))
+    if pending:
+        yield from flush()
+
+
 def predict_file(
     model: nn.Module, meta: dict[str, Any], codec: ConvAutoencoder, path: str | os.PathLike
 ) -> tuple[NdcHeader, torch.Tensor]:
     """Class probabilities (K,) for a classifier, or (K, H, W) for a segmenter."""
-    check_model_codec(meta, codec, str(path))
-    header, latent = read_latent(codec, path)
-    device = next(model.parameters()).device
-    x = latent.unsqueeze(0).to(device)
-    if meta["task"] == "segmentation":
-        scores = model(x, output_size=header.image_size)[0]
-        return header, scores.softmax(0).cpu()
-    return header, model(x)[0].softmax(0).cpu()
+    _, header, probs = next(predict_files(model, meta, [(Path(path), codec)]))
+    return header, probs

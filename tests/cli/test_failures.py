@@ -174,3 +174,26 @@ def test_classify_takes_shipped_model_names(tmp_path, photo, capsys):
     )
     out = capsys.readouterr().out
     assert code == 0 and out.count(".") >= 2 and "photo.ndc:" in out
+
+
+def test_batched_classify_answers_as_file_by_file(tmp_path, photo, capsys):
+    import json
+
+    from nodecode.cli.main import main as cli
+
+    for i, (y, x) in enumerate([(0, 0), (8, 16), (24, 8)]):
+        save_image(photo[:, y : y + 64, x : x + 64], tmp_path / f"p{i}.png")
+    images = [str(tmp_path / f"p{i}.png") for i in range(3)]
+    assert cli(["compress", *images, "--codec", "small-0.330", "-o", str(tmp_path / "ndc")]) == 0
+    files = [str(tmp_path / "ndc" / f"p{i}.ndc") for i in range(3)]
+    answers = []
+    for batch in ("1", "2"):
+        out = tmp_path / f"b{batch}.json"
+        argv = ["classify", *files, "--model", "cresnet51-0.330", "--batch-size", batch]
+        assert cli([*argv, "--json", str(out)]) == 0
+        answers.append(json.loads(out.read_text()))
+    capsys.readouterr()
+    for one, batched in zip(*answers, strict=True):
+        assert one["file"] == batched["file"]
+        assert [t["label"] for t in one["top"]] == [t["label"] for t in batched["top"]]
+        assert one["top"][0]["p"] == pytest.approx(batched["top"][0]["p"], abs=1e-5)

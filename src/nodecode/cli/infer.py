@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="cResNet classifier: shipped name or checkpoint")
     p.add_argument("--codec", default=None, help=f"{CODEC_HELP} (default: from the file)")
     p.add_argument("--top", type=int, default=3, help="how many labels to print")
+    p.add_argument("--batch-size", type=int, default=16, help="files per network call")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.set_defaults(run=run_classify)
@@ -35,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="cResNet-d segmenter: shipped name or checkpoint")
     p.add_argument("--codec", default=None, help=f"{CODEC_HELP} (default: from the file)")
     p.add_argument("-o", "--out", type=Path, required=True)
+    p.add_argument("--batch-size", type=int, default=16, help="files per network call")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.add_argument(
@@ -46,16 +49,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_classify(args: argparse.Namespace) -> None:
-    from nodecode.inference import predict_file
+    from nodecode.inference import predict_files
     from nodecode.models.zoo import load_task
 
     model, meta = load_task(args.model, args.device)
     require_task(meta, "classification", args.model, "segment")
     names = meta["classes"] or [str(i) for i in range(meta["num_classes"])]
     records = []
-    for path in args.files:
-        codec = codec_for_file(path, args.codec, args.device)
-        _, probs = predict_file(model, meta, codec, path)
+    for path, _, probs in predict_files(model, meta, _with_codecs(args), args.batch_size):
         top = probs.topk(min(args.top, len(probs)))
         pairs = [
             (names[i], p) for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
@@ -63,6 +64,11 @@ def run_classify(args: argparse.Namespace) -> None:
         print(f"{path}: " + ", ".join(f"{name} {p:.3f}" for name, p in pairs))
         records.append({"file": str(path), "top": [{"label": n, "p": p} for n, p in pairs]})
     write_json(args.json, records)
+
+
+def _with_codecs(args: argparse.Namespace) -> Iterator[tuple[Path, object]]:
+    for path in args.files:
+        yield path, codec_for_file(path, args.codec, args.device)
 
 
 def require_task(meta: dict, task: str, model: str, other_command: str) -> None:
@@ -82,7 +88,7 @@ def palette(num_classes: int) -> np.ndarray:
 
 def run_segment(args: argparse.Namespace) -> None:
     from nodecode.codec.files import decompress_file
-    from nodecode.inference import predict_file
+    from nodecode.inference import predict_files
     from nodecode.models.zoo import load_task
 
     model, meta = load_task(args.model, args.device)
@@ -91,9 +97,8 @@ def run_segment(args: argparse.Namespace) -> None:
     targets = output_paths(args.out, args.files, ".mask.png")
     names = meta["classes"] or [str(i) for i in range(meta["num_classes"])]
     records = []
-    for path, target in zip(args.files, targets, strict=True):
-        codec = codec_for_file(path, args.codec, args.device)
-        _, probs = predict_file(model, meta, codec, path)
+    predictions = predict_files(model, meta, _with_codecs(args), args.batch_size)
+    for (path, _, probs), target in zip(predictions, targets, strict=True):
         mask = probs.argmax(0).numpy().astype(np.uint8)
         with atomic_path(target) as tmp:
             image = Image.fromarray(mask, mode="P")
@@ -110,7 +115,7 @@ def run_segment(args: argparse.Namespace) -> None:
             }
         )
         if args.overlay:
-            _, decoded = decompress_file(codec, path)
+            _, decoded = decompress_file(codec_for_file(path, args.codec, args.device), path)
             rgb = decoded.permute(1, 2, 0).cpu().numpy()
             blend = np.where(mask[..., None] > 0, 0.45 * rgb + 0.55 * colors[mask] / 255, rgb)
             with atomic_path(output_path(args.out, path, ".overlay.png")) as tmp:
