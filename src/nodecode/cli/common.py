@@ -5,34 +5,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from functools import cache
 from pathlib import Path
 
-from nodecode.bitstream.container import NdcHeader, read_ndc
-from nodecode.codec.autoencoder import ConvAutoencoder
-from nodecode.codec.zoo import list_codecs, load_codec
+from nodecode.bitstream.container import NdcHeader
+from nodecode.codec.zoo import cached_codec, codec_for_file, list_codecs  # noqa: F401 - re-export
 from nodecode.errors import ConfigError, OutputError
 from nodecode.utils.io import describe_os_error
 
 CODEC_HELP = f"codec name ({', '.join(list_codecs())}) or checkpoint path"
-
-
-@cache
-def cached_codec(spec: str, device: str = "cpu") -> ConvAutoencoder:
-    return load_codec(spec, device).eval()
-
-
-def codec_for_file(path: Path, spec: str | None, device: str = "cpu") -> ConvAutoencoder:
-    """The codec named by --codec, else the registry codec named in the file's header."""
-    if spec is None:
-        header, _ = read_ndc(path)
-        if header.codec_name not in list_codecs():
-            raise ConfigError(
-                f"{path}: written by codec {header.codec_name!r}, which is not a shipped codec; "
-                "pass its checkpoint with --codec"
-            )
-        spec = header.codec_name
-    return cached_codec(spec, device)
 
 
 def output_path(out_dir: Path, source: Path, suffix: str) -> Path:

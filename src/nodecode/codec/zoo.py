@@ -9,6 +9,7 @@ the shipped fashion-scenes task models were trained on their latents.
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -64,3 +65,24 @@ def load_codec(spec: str | Path, device: str | torch.device = "cpu") -> ConvAuto
     if Path(spec).is_file():
         return load_codec_checkpoint(spec, device)
     raise ConfigError(f"unknown codec {spec!r}: not a file, and not one of {list_codecs()}")
+
+
+@cache
+def cached_codec(spec: str, device: str = "cpu") -> ConvAutoencoder:
+    """`load_codec`, once per process: a codec's weights and identity serve many files."""
+    return load_codec(spec, device).eval()
+
+
+def codec_for_file(path: Path, spec: str | None, device: str = "cpu") -> ConvAutoencoder:
+    """The codec named by `spec`, else the shipped codec named in the file's header."""
+    from nodecode.bitstream.container import read_ndc
+
+    if spec is None:
+        header, _ = read_ndc(path)
+        if header.codec_name not in list_codecs():
+            raise ConfigError(
+                f"{path}: written by codec {header.codec_name!r}, which is not a shipped codec; "
+                "pass its checkpoint with --codec"
+            )
+        spec = header.codec_name
+    return cached_codec(spec, device)

@@ -1,0 +1,126 @@
+"""The library in two calls: `classify` and `segment` from `.ndc` files or image tensors.
+
+    import nodecode
+    nodecode.classify(["a.ndc", "b.ndc"], model="cresnet51-0.330")       # no decoding
+    nodecode.segment([image], model="cresnet51-d-0.330")                  # (3, H, W) in [0, 1]
+
+`.ndc` files are read straight to their latent; images (tensors or image files) are first
+encoded with the codec the model was trained on (named in its checkpoint), and the network
+reads the latent exactly as it would from a file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from nodecode.codec.autoencoder import ConvAutoencoder
+from nodecode.errors import ConfigError
+
+Input = str | os.PathLike | Tensor
+
+
+def classify(
+    inputs: Sequence[Input],
+    model: str | os.PathLike,
+    codec: str | None = None,
+    top: int = 5,
+    batch_size: int = 16,
+    device: str = "cpu",
+) -> list[list[tuple[str, float]]]:
+    """The `top` (label, probability) pairs of each input, best first."""
+    network, meta = _load(model, "classification", device)
+    names = _class_names(meta)
+    answers = []
+    for probs in _probabilities(network, meta, inputs, codec, batch_size, device):
+        best = probs.topk(min(top, len(probs)))
+        pairs = zip(best.indices.tolist(), best.values.tolist(), strict=True)
+        answers.append([(names[i], p) for i, p in pairs])
+    return answers
+
+
+def segment(
+    inputs: Sequence[Input],
+    model: str | os.PathLike,
+    codec: str | None = None,
+    batch_size: int = 16,
+    device: str = "cpu",
+) -> list[Tensor]:
+    """A class-index mask (H, W) per input, at the input image's size."""
+    network, meta = _load(model, "segmentation", device)
+    probabilities = _probabilities(network, meta, inputs, codec, batch_size, device)
+    return [probs.argmax(0) for probs in probabilities]
+
+
+def _load(model: str | os.PathLike, task: str, device: str) -> tuple[nn.Module, dict[str, Any]]:
+    from nodecode.models.zoo import load_task
+
+    network, meta = load_task(str(model), device)
+    if meta["task"] != task:
+        raise ConfigError(f"{model}: is a {meta['task']} model, not a {task} one")
+    if meta["input"] != "latent":
+        raise ConfigError(f"{model}: reads {meta['input']} images; the API runs latent models")
+    return network, meta
+
+
+def _class_names(meta: dict[str, Any]) -> list[str]:
+    return list(meta["classes"]) or [str(i) for i in range(meta["num_classes"])]
+
+
+def _codec(meta: dict[str, Any], spec: str | None, device: str) -> ConvAutoencoder:
+    from nodecode.codec.zoo import cached_codec, list_codecs
+
+    spec = spec or meta.get("codec")
+    if not spec or (spec not in list_codecs() and not Path(spec).is_file()):
+        raise ConfigError(
+            f"the model was trained on codec {meta.get('codec')!r}, which is not shipped; "
+            "pass its checkpoint as codec=..."
+        )
+    return cached_codec(spec, device)
+
+
+def _probabilities(
+    network: nn.Module,
+    meta: dict[str, Any],
+    inputs: Sequence[Input],
+    codec_spec: str | None,
+    batch_size: int,
+    device: str,
+) -> Iterator[Tensor]:
+    """Inputs in order: runs of `.ndc` files batched through `predict_files`, images encoded."""
+    from nodecode.codec.zoo import codec_for_file
+    from nodecode.inference import predict_files
+
+    def is_file(item: Input) -> bool:
+        return not isinstance(item, Tensor) and Path(item).suffix.lower() == ".ndc"
+
+    for files, run in itertools.groupby(inputs, key=is_file):
+        if files:
+            pairs = ((Path(p), codec_for_file(Path(p), codec_spec, device)) for p in run)
+            yield from (probs for _, _, probs in predict_files(network, meta, pairs, batch_size))
+        else:
+            codec = _codec(meta, codec_spec, device)
+            yield from (_predict_image(network, meta, image, codec) for image in run)
+
+
+@torch.no_grad()
+def _predict_image(
+    network: nn.Module, meta: dict[str, Any], image: Input, codec: ConvAutoencoder
+) -> Tensor:
+    from nodecode.data.images import load_image
+    from nodecode.inference import check_model_codec
+
+    check_model_codec(meta, codec, "image")
+    x = image if isinstance(image, Tensor) else load_image(image)
+    if x.dim() != 3 or x.shape[0] != 3:
+        raise ConfigError(f"an image must be a (3, H, W) tensor in [0, 1], got {tuple(x.shape)}")
+    device = next(network.parameters()).device
+    latent = codec.dequantize(codec.encode(x[None].to(device)))
+    kwargs = {"output_size": tuple(x.shape[-2:])} if meta["task"] == "segmentation" else {}
+    return network(latent, **kwargs)[0].softmax(0).cpu()
