@@ -59,6 +59,7 @@ def segment(
 
 
 def _load(model: str | os.PathLike, task: str, device: str) -> tuple[nn.Module, dict[str, Any]]:
+    from nodecode.models.inference import for_inference
     from nodecode.models.zoo import load_task
 
     network, meta = load_task(str(model), device)
@@ -66,7 +67,7 @@ def _load(model: str | os.PathLike, task: str, device: str) -> tuple[nn.Module, 
         raise ConfigError(f"{model}: is a {meta['task']} model, not a {task} one")
     if meta["input"] != "latent":
         raise ConfigError(f"{model}: reads {meta['input']} images; the API runs latent models")
-    return network, meta
+    return for_inference(network), meta
 
 
 def _class_names(meta: dict[str, Any]) -> list[str]:

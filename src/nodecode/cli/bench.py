@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=224, help="classification image size")
     p.add_argument("--seg-size", type=int, default=320, help="segmentation image size")
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--fast", action="store_true", help="fold batch norms, channels-last: every path alike"
+    )
     p.add_argument("--json", type=Path, default=None, help="write every measurement as JSON")
     p.add_argument("--figure", type=Path, default=None, help="stacked bar chart (PNG)")
     p.set_defaults(run=run)
@@ -46,6 +49,7 @@ def run(args: argparse.Namespace) -> None:
         sizes={"classification": args.size, "segmentation": args.seg_size},
         tasks=tuple(args.tasks),
         device=args.device,
+        fast=args.fast,
     )
     result = run_bench(config, load_codec(args.codec, args.device))
     table = [

@@ -50,10 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_classify(args: argparse.Namespace) -> None:
     from nodecode.inference import predict_files
+    from nodecode.models.inference import for_inference
     from nodecode.models.zoo import load_task
 
     model, meta = load_task(args.model, args.device)
     require_task(meta, "classification", args.model, "segment")
+    model = for_inference(model)
     names = meta["classes"] or [str(i) for i in range(meta["num_classes"])]
     records = []
     for path, _, probs in predict_files(model, meta, _with_codecs(args), args.batch_size):
@@ -89,10 +91,12 @@ def palette(num_classes: int) -> np.ndarray:
 def run_segment(args: argparse.Namespace) -> None:
     from nodecode.codec.files import decompress_file
     from nodecode.inference import predict_files
+    from nodecode.models.inference import for_inference
     from nodecode.models.zoo import load_task
 
     model, meta = load_task(args.model, args.device)
     require_task(meta, "segmentation", args.model, "classify")
+    model = for_inference(model)
     colors = (palette(meta["num_classes"]) * 255).astype(np.uint8)
     targets = output_paths(args.out, args.files, ".mask.png")
     names = meta["classes"] or [str(i) for i in range(meta["num_classes"])]

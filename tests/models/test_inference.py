@@ -1,0 +1,27 @@
+import pytest
+import torch
+from torch import nn
+
+from nodecode import models
+from nodecode.models.inference import for_inference
+
+
+@pytest.mark.parametrize(
+    ("name", "channels", "size"),
+    [("cresnet39", 8, 16), ("resnet50", 3, 64), ("cresnet51-d", 8, 12)],
+)
+def test_folded_channels_last_network_computes_the_same_function(name, channels, size):
+    torch.manual_seed(0)
+    model = models.create(name, num_classes=7, in_channels=channels, width=0.125)
+    for m in model.modules():  # trained-looking statistics, so folding has work to do
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+    model.eval()
+    fast = for_inference(model)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fast.modules())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the original is kept
+    x = torch.rand(2, channels, size, size)
+    with torch.no_grad():
+        assert torch.allclose(fast(x), model(x), atol=1e-4, rtol=1e-4)
