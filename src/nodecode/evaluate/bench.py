@@ -86,7 +86,7 @@ class Timer:
         )
 
 
-def test_images(size: int, count: int) -> list[Tensor]:
+def photo_crops(size: int, count: int) -> list[Tensor]:
     """`count` distinct size² crops of the bundled test photos (never seen in training)."""
     from nodecode.data.photos import photo_split
 
@@ -169,7 +169,7 @@ def run_bench(config: BenchConfig, codec: ConvAutoencoder) -> dict[str, Any]:
     plans = []
     for task in config.tasks:
         size = config.sizes[task]
-        images = test_images(size, largest)
+        images = photo_crops(size, largest)
         ndc = [compressed_bytes(codec, image) for image in images]
         jpg = [jpeg_bytes(image, config.jpeg_quality) for image in images]
         for task_name, kind, name in PIPELINES:
