@@ -125,3 +125,25 @@ def test_compressai_contract_and_eval_model_inference(tiny_codec, photo):
     # The likelihoods' rate is the soft-histogram cross-entropy: close to the coded rate.
     coded = tiny_codec.compress(big[None])["strings"][0][0]
     assert estimated["bpp"] == pytest.approx(8 * len(coded) / 176**2, rel=0.35)
+
+
+@pytest.mark.parametrize("name", ["paper-0.635", "small-0.330"])
+def test_decoder_sees_no_further_than_the_tiling_halo(name):
+    from nodecode.codec.autoencoder import DECODE_HALO
+    from nodecode.codec.zoo import load_codec
+
+    codec = load_codec(name)
+    latent = torch.zeros(1, codec.config.latent_channels, 41, 41, requires_grad=True)
+    out = codec.g_s(latent)
+    out[0, :, out.shape[2] // 2, out.shape[3] // 2].sum().backward()
+    rows = (latent.grad.abs().sum(dim=(0, 1, 3)) > 0).nonzero().flatten()
+    assert int(rows.max() - 20) < DECODE_HALO and int(20 - rows.min()) < DECODE_HALO
+
+
+def test_tiled_decode_matches_a_whole_decode(tiny_codec):
+    generator = torch.Generator().manual_seed(0)
+    symbols = torch.randint(0, tiny_codec.num_centers, (1, 4, 45, 38), generator=generator)
+    whole = tiny_codec.decode(symbols, (355, 300), tile=1000)
+    tiled = tiny_codec.decode(symbols, (355, 300), tile=12)  # 4×4 tiles, halos inside
+    assert tiled.shape == whole.shape == (1, 3, 355, 300)
+    assert torch.allclose(tiled, whole, atol=1e-5)

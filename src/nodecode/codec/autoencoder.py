@@ -17,6 +17,12 @@ from nodecode.errors import CodecNotReadyError
 from nodecode.utils.digest import state_digest
 
 DOWNSAMPLING = 8
+# Large images decode in tiles of this many latent positions a side (1024² pixels), each
+# with DECODE_HALO positions of context around it: g_s sees at most 4 latent positions
+# away (tests/codec/test_autoencoder.py), so a tile's core is what a whole decode gives,
+# while memory stays at one tile's activations plus the output image.
+DECODE_TILE = 128
+DECODE_HALO = 8
 
 
 @dataclass
@@ -159,8 +165,26 @@ class ConvAutoencoder(nn.Module):
         return self.quantizer.dequantize(symbols)
 
     @torch.no_grad()
-    def decode(self, symbols: Tensor, image_size: tuple[int, int] | None = None) -> Tensor:
-        return self.synthesis(self.dequantize(symbols), image_size).clamp(0.0, 1.0)
+    def decode(
+        self, symbols: Tensor, image_size: tuple[int, int] | None = None, tile: int = DECODE_TILE
+    ) -> Tensor:
+        latent = self.dequantize(symbols)
+        h, w = latent.shape[-2:]
+        if max(h, w) <= tile + 2 * DECODE_HALO:
+            return self.synthesis(latent, image_size).clamp(0.0, 1.0)
+        s = DOWNSAMPLING
+        out = latent.new_empty((latent.shape[0], 3, h * s, w * s))
+        for y0 in range(0, h, tile):
+            for x0 in range(0, w, tile):
+                y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
+                ya, xa = max(0, y0 - DECODE_HALO), max(0, x0 - DECODE_HALO)
+                yb, xb = min(h, y1 + DECODE_HALO), min(w, x1 + DECODE_HALO)
+                part = self.synthesis(latent[..., ya:yb, xa:xb])
+                core = part[..., (y0 - ya) * s : (y1 - ya) * s, (x0 - xa) * s : (x1 - xa) * s]
+                out[..., y0 * s : y1 * s, x0 * s : x1 * s] = core
+        if image_size is not None:
+            out = out[..., : image_size[0], : image_size[1]]
+        return out.clamp(0.0, 1.0)
 
     # -- entropy coding -------------------------------------------------------------------
     @property
