@@ -128,7 +128,7 @@ def test_compressai_contract_and_eval_model_inference(tiny_codec, photo):
 
 
 @pytest.mark.parametrize("name", ["paper-0.635", "small-0.330"])
-def test_decoder_sees_no_further_than_the_tiling_halo(name):
+def test_encoder_and_decoder_see_no_further_than_the_tiling_halo(name):
     from nodecode.codec.autoencoder import DECODE_HALO
     from nodecode.codec.zoo import load_codec
 
@@ -137,6 +137,11 @@ def test_decoder_sees_no_further_than_the_tiling_halo(name):
     out = codec.g_s(latent)
     out[0, :, out.shape[2] // 2, out.shape[3] // 2].sum().backward()
     rows = (latent.grad.abs().sum(dim=(0, 1, 3)) > 0).nonzero().flatten()
+    assert int(rows.max() - 20) < DECODE_HALO and int(20 - rows.min()) < DECODE_HALO
+    image = torch.zeros(1, 3, 41 * 8, 41 * 8, requires_grad=True)
+    z = codec.g_a(image)
+    z[0, :, 20, 20].sum().backward()
+    rows = (image.grad.abs().sum(dim=(0, 1, 3)) > 0).nonzero().flatten() // 8  # in latent units
     assert int(rows.max() - 20) < DECODE_HALO and int(20 - rows.min()) < DECODE_HALO
 
 
@@ -147,3 +152,12 @@ def test_tiled_decode_matches_a_whole_decode(tiny_codec):
     tiled = tiny_codec.decode(symbols, (355, 300), tile=12)  # 4×4 tiles, halos inside
     assert tiled.shape == whole.shape == (1, 3, 355, 300)
     assert torch.allclose(tiled, whole, atol=1e-5)
+
+
+def test_tiled_encode_matches_a_whole_encode(tiny_codec, photo):
+    image = torch.nn.functional.interpolate(photo[None], size=(355, 300), mode="bilinear")
+    whole = tiny_codec.encode(image, tile=1000)
+    tiled = tiny_codec.encode(image, tile=12)
+    assert tiled.shape == whole.shape == (1, 4, 45, 38)
+    # Equal but for a symbol whose value sits on a decision boundary to float precision.
+    assert (tiled != whole).float().mean() < 1e-3

@@ -17,12 +17,24 @@ from nodecode.errors import CodecNotReadyError
 from nodecode.utils.digest import state_digest
 
 DOWNSAMPLING = 8
-# Large images decode in tiles of this many latent positions a side (1024² pixels), each
-# with DECODE_HALO positions of context around it: g_s sees at most 4 latent positions
-# away (tests/codec/test_autoencoder.py), so a tile's core is what a whole decode gives,
-# while memory stays at one tile's activations plus the output image.
+# Large images encode and decode in tiles of this many latent positions a side (1024²
+# pixels), each with DECODE_HALO positions of context around it: g_s sees at most 4 latent
+# positions away and g_a at most 5 (tests/codec/test_autoencoder.py), so a tile's core is
+# what a whole pass gives, while memory stays at one tile's activations plus the output.
 DECODE_TILE = 128
 DECODE_HALO = 8
+
+
+def _tiles(h: int, w: int, tile: int) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Latent tiles as ((core start, end, with-halo start, end) per axis)."""
+
+    def spans(n: int) -> list[tuple[int, ...]]:
+        return [
+            (a, min(a + tile, n), max(0, a - DECODE_HALO), min(n, a + tile + DECODE_HALO))
+            for a in range(0, n, tile)
+        ]
+
+    return [(ys, xs) for ys in spans(h) for xs in spans(w)]
 
 
 @dataclass
@@ -156,9 +168,19 @@ class ConvAutoencoder(nn.Module):
         per_colour += 2.0 * delta.to(per_colour).view(3, 1)  # x̂ = g_s(ẑ) · 0.5 + 0.5
 
     @torch.no_grad()
-    def encode(self, x: Tensor) -> Tensor:
+    def encode(self, x: Tensor, tile: int = DECODE_TILE) -> Tensor:
         """Images (N, 3, H, W) in [0, 1] → symbols (N, C, ⌈H/8⌉, ⌈W/8⌉), int64 center indexes."""
-        return self.quantizer.symbols(self.analysis(x))
+        x = self.pad(x)
+        s = DOWNSAMPLING
+        h, w = x.shape[-2] // s, x.shape[-1] // s
+        if max(h, w) <= tile + 2 * DECODE_HALO:
+            return self.quantizer.symbols(self.analysis(x))
+        out = torch.empty((x.shape[0], self.config.latent_channels, h, w), dtype=torch.int64)
+        out = out.to(x.device)
+        for (y0, y1, ya, yb), (x0, x1, xa, xb) in _tiles(h, w, tile):
+            part = self.quantizer.symbols(self.analysis(x[..., ya * s : yb * s, xa * s : xb * s]))
+            out[..., y0:y1, x0:x1] = part[..., y0 - ya : y1 - ya, x0 - xa : x1 - xa]
+        return out
 
     def dequantize(self, symbols: Tensor) -> Tensor:
         """Symbols → latent values ẑ: the input of the cResNets."""
@@ -174,14 +196,10 @@ class ConvAutoencoder(nn.Module):
             return self.synthesis(latent, image_size).clamp(0.0, 1.0)
         s = DOWNSAMPLING
         out = latent.new_empty((latent.shape[0], 3, h * s, w * s))
-        for y0 in range(0, h, tile):
-            for x0 in range(0, w, tile):
-                y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
-                ya, xa = max(0, y0 - DECODE_HALO), max(0, x0 - DECODE_HALO)
-                yb, xb = min(h, y1 + DECODE_HALO), min(w, x1 + DECODE_HALO)
-                part = self.synthesis(latent[..., ya:yb, xa:xb])
-                core = part[..., (y0 - ya) * s : (y1 - ya) * s, (x0 - xa) * s : (x1 - xa) * s]
-                out[..., y0 * s : y1 * s, x0 * s : x1 * s] = core
+        for (y0, y1, ya, yb), (x0, x1, xa, xb) in _tiles(h, w, tile):
+            part = self.synthesis(latent[..., ya:yb, xa:xb])
+            core = part[..., (y0 - ya) * s : (y1 - ya) * s, (x0 - xa) * s : (x1 - xa) * s]
+            out[..., y0 * s : y1 * s, x0 * s : x1 * s] = core
         if image_size is not None:
             out = out[..., : image_size[0], : image_size[1]]
         return out.clamp(0.0, 1.0)
