@@ -1,6 +1,6 @@
 """Peak memory of encoding and decoding one large image, whole or in tiles (fresh processes).
 
-.venv/bin/python scripts/decode_memory.py --side 4096
+.venv/bin/python scripts/codec_memory.py --side 4096
 """
 
 import argparse
