@@ -15,6 +15,14 @@ class CodecMismatchError(BitstreamError):
     """A `.ndc` file was written by a different codec (weights or tables) than the one given."""
 
 
+def require_same_codec(expected: bytes | str, found: bytes | str, message: str) -> None:
+    """The one check that ties a file, a model or a latent cache to a codec's identity
+    (16-byte digest, as bytes or hex), and its one error type."""
+    as_hex = [v.hex() if isinstance(v, bytes) else str(v) for v in (expected, found)]
+    if as_hex[0] != as_hex[1]:
+        raise CodecMismatchError(message)
+
+
 class CheckpointError(NodecodeError):
     """A checkpoint file cannot be read or does not describe the expected model."""
 

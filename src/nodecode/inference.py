@@ -16,7 +16,7 @@ from torch import nn
 from nodecode.bitstream.container import NdcHeader
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.files import read_latent
-from nodecode.errors import CodecMismatchError, ConfigError
+from nodecode.errors import CodecMismatchError, ConfigError, require_same_codec
 
 
 def check_model_codec(meta: dict[str, Any], codec: ConvAutoencoder, where: str) -> None:
@@ -30,10 +30,12 @@ def check_model_codec(meta: dict[str, Any], codec: ConvAutoencoder, where: str) 
             f"{where}: model expects {meta['in_channels']} latent channels, codec "
             f"{codec.name!r} makes {codec.config.latent_channels}"
         )
-    if meta.get("codec_id") and meta["codec_id"] != codec.identity().hex():
-        raise CodecMismatchError(
+    if meta.get("codec_id"):
+        require_same_codec(
+            meta["codec_id"],
+            codec.identity(),
             f"{where}: model was trained on latents of codec {meta.get('codec')!r}, "
-            f"file was written by {codec.name!r}"
+            f"file was written by {codec.name!r}",
         )
 
 

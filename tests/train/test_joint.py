@@ -6,7 +6,7 @@ from nodecode.codec import save_codec
 from nodecode.codec.zoo import load_codec
 from nodecode.data import fashion_scenes
 from nodecode.data.fashion_scenes import ScenesConfig
-from nodecode.errors import ConfigError
+from nodecode.errors import CodecMismatchError, ConfigError
 from nodecode.models import create
 from nodecode.train.joint import JointTrainConfig, train_joint
 from nodecode.train.tasks import load_task_model, write_task_model
@@ -81,7 +81,7 @@ def test_joint_refuses_a_classifier_of_another_codec(setup):
         classifier=str(folder / "cls.safetensors"),
         data="fashion-scenes:unit",
     )
-    with pytest.raises(ConfigError, match="trained on latents of codec"):
+    with pytest.raises(CodecMismatchError, match="trained on latents of codec"):
         train_joint(config, folder / "bad")
     with pytest.raises(ConfigError, match="needs --classifier"):
         train_joint(JointTrainConfig(codec="small-0.330"), folder / "bad2")

@@ -11,7 +11,7 @@ from torch import Tensor
 from nodecode.bitstream.container import NdcHeader, ndc_bytes, parse_ndc, read_ndc, write_ndc
 from nodecode.bitstream.tables import max_codable_positions
 from nodecode.codec.autoencoder import ConvAutoencoder
-from nodecode.errors import BitstreamError, CodecMismatchError
+from nodecode.errors import BitstreamError, require_same_codec
 from nodecode.utils.limits import max_pixels, over_budget_message
 
 # Unit of a file's colour offset: a quarter of an 8-bit level.
@@ -79,11 +79,12 @@ def compressed_bytes(codec: ConvAutoencoder, image: Tensor, correct_color: bool 
 
 
 def check_compatible(codec: ConvAutoencoder, header: NdcHeader, where: str) -> None:
-    if header.codec_id != codec.identity():
-        raise CodecMismatchError(
-            f"{where}: written by codec {header.codec_name!r} ({header.codec_id.hex()}), "
-            f"not by {codec.name!r} ({codec.identity().hex()}); pass the matching --codec"
-        )
+    require_same_codec(
+        codec.identity(),
+        header.codec_id,
+        f"{where}: written by codec {header.codec_name!r} ({header.codec_id.hex()}), "
+        f"not by {codec.name!r} ({codec.identity().hex()}); pass the matching --codec",
+    )
 
 
 def check_decodable(

@@ -9,7 +9,7 @@ from torch.utils.data import Dataset
 from nodecode.data.fashion_mnist import CLASSES
 from nodecode.data.fashion_scenes import NUM_CLASSES, SEGMENTATION_CLASSES, FashionScenes
 from nodecode.data.latent_cache import LatentCache
-from nodecode.errors import ConfigError
+from nodecode.errors import ConfigError, require_same_codec
 
 SCENES_PREFIX = "fashion-scenes:"
 
@@ -86,8 +86,11 @@ def load_task_data(
         )
     train = LatentCache(latents, task, "train", input)
     test = LatentCache(latents, task, "test", input)
-    if train.codec_id != test.codec_id:
-        raise ConfigError(f"{latents}: train and test shards come from different codecs")
+    require_same_codec(
+        train.codec_id,
+        test.codec_id,
+        f"{latents}: train and test shards come from different codecs",
+    )
     size = train.decoded.shape[-1]
     default = CLASSES if task == "classification" else SEGMENTATION_CLASSES
     classes = tuple(train.meta.get("classes") or default)

@@ -16,7 +16,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from nodecode.errors import CodecMismatchError
+from nodecode.errors import require_same_codec
 from nodecode.reproduce.plan import Stage
 from nodecode.utils.io import atomic_write_text
 
@@ -124,8 +124,9 @@ def _evaluate(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, 
     path = _find(deps, "classifier")
     model, meta = load_task_model(path, device)
     test = LatentCache(_find(deps, "latents"), stage.params["task"], "test")
-    if test.codec_id != meta["codec_id"]:
-        raise CodecMismatchError(f"{path} and its latents come from different codecs")
+    require_same_codec(
+        meta["codec_id"], test.codec_id, f"{path} and its latents come from different codecs"
+    )
     metrics = evaluate_model(
         model, DataLoader(test, batch_size=64), meta["task"], meta["num_classes"], device
     )

@@ -26,7 +26,7 @@ from nodecode.codec.loss import rate_distortion_loss
 from nodecode.codec.zoo import load_codec
 from nodecode.data.augment import MirrorShift
 from nodecode.data.datasets import image_splits
-from nodecode.errors import CheckpointError, ConfigError
+from nodecode.errors import CheckpointError, ConfigError, require_same_codec
 from nodecode.train.state import load_train_state, save_train_state
 from nodecode.train.tasks import (
     FINETUNE_DECAYS,
@@ -75,11 +75,12 @@ def _models(
         classifier, meta = load_task_model(config.classifier)
         if meta["task"] != "classification" or meta["input"] != "latent":
             raise ConfigError(f"{config.classifier}: not a classifier on latents")
-        if meta["codec_id"] != codec.identity().hex():
-            raise ConfigError(
-                f"{config.classifier}: trained on latents of codec {meta['codec']!r}, "
-                f"not of {config.codec!r}"
-            )
+        require_same_codec(
+            meta["codec_id"],
+            codec.identity(),
+            f"{config.classifier}: trained on latents of codec {meta['codec']!r}, "
+            f"not of {config.codec!r}",
+        )
     overrides = {"beta": config.beta, "target_entropy": config.target_entropy}
     codec.config = dataclasses.replace(
         codec.config, **{k: v for k, v in overrides.items() if v is not None}
