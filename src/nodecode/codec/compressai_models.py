@@ -22,9 +22,9 @@ from torch import Tensor, nn
 
 from nodecode.errors import CheckpointError, ConfigError
 from nodecode.utils.digest import state_digest
+from nodecode.utils.network import DOWNLOAD_ENV, downloads_allowed
 
 PREFIX = "compressai:"
-DOWNLOAD_ENV = "NODECODE_DOWNLOAD"
 # Every CompressAI image model maps an image to ŷ with four stride-2 stages.
 Y_STRIDE = 16
 # Architectures whose latent() also returns σ̂: h_s(ẑ) is the scale, or (scale, mean).
@@ -162,9 +162,7 @@ def _cached_weights(spec: str, arch: str, quality: int, download: bool | None) -
     cached = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
     if cached.is_file():
         return cached
-    if download is None:
-        download = os.environ.get(DOWNLOAD_ENV, "") not in ("", "0")
-    if not download:
+    if not downloads_allowed(download):
         raise ConfigError(
             f"codec {spec!r}: weights not in the torch hub cache ({cached}); set "
             f"{DOWNLOAD_ENV}=1 to download them from {url}, or pass {spec}:STATE_DICT_FILE"

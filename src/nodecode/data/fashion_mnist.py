@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from nodecode.errors import ConfigError
+from nodecode.utils.network import downloads_allowed
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 CLASSES = (
@@ -30,7 +31,8 @@ _FILES = {
 HOW_TO_GET = (
     "Fashion-MNIST not found. Install it with `apt-get install dataset-fashion-mnist` "
     f"(files land in {DEBIAN_DIR}), pass --fashion-mnist DIR with the four idx files, "
-    "or add --download where a network is available."
+    "or, where a network is available, run `nodecode data build --download` (or set "
+    "NODECODE_DOWNLOAD=1 for any command)."
 )
 
 
@@ -59,7 +61,7 @@ def load_fashion_mnist(
     split: str, folder: str | os.PathLike | None = None, download: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Items (N, 28, 28) uint8 and labels (N,) of the `train` or `test` split."""
-    if download:
+    if downloads_allowed(download or None):
         from torchvision.datasets import FashionMNIST
 
         root = Path(folder or Path.home() / ".cache" / "nodecode" / "fashion-mnist")
