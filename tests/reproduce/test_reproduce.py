@@ -40,6 +40,23 @@ def test_paper_dry_run_prints_the_plan_with_costs(capsys, tmp_path):
     assert "49 stages" in out and "imagefolder:data/imagenet" in out and "voc:data/voc" in out
     assert "cresnet72 on latent, 28 epochs, paper" in out and "20000 it" in out
     assert "estimated training compute" in out and not (tmp_path / "stages").exists()
+    # ImageNet train + val at 224² and VOC at 320², symbols + decoded RGB + targets (C = 32).
+    imagenet = (1_281_167 + 50_000) * (32 * 28 * 28 + 3 * 224 * 224 + 8)
+    voc = (10_582 + 1_449) * (32 * 40 * 40 + 4 * 320 * 320)
+    row = next(line for line in out.splitlines() if line.strip().startswith("encode-0.635 "))
+    assert f"{(imagenet + voc) / 1e9:.3f}" in row
+    assert "H100-hours at an assumed" in out and "GB on disk" in out
+
+
+def test_a_plan_that_cannot_fit_on_disk_is_refused_before_it_starts(tmp_path, monkeypatch, capsys):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**6, 10**6 - 1000, 1000))
+    code = main(["reproduce", "--preset", "tiny", "--out", str(tmp_path / "run")])
+    assert code == 1 and "latent caches need" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_tiny_reproduction_runs_end_to_end_and_then_skips_finished_stages(

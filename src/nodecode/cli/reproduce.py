@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import shutil
 import time
 from pathlib import Path
 
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> None:
     if args.dry_run:
         print_plan(preset, stages, out)
         return
+    check_disk(stages, out)
     from nodecode.reproduce.report import write_report
     from nodecode.reproduce.runner import run_plan
 
@@ -53,13 +55,30 @@ def run(args: argparse.Namespace) -> None:
     print(f"{len(stages)} stages done in {time.time() - start:.0f} s; report: {report}")
 
 
+def check_disk(stages, out: Path) -> None:
+    """Refuse to start a plan whose latent caches cannot fit where they would be written."""
+    from nodecode.errors import ConfigError
+    from nodecode.reproduce.estimate import storage_bytes
+    from nodecode.reproduce.runner import load_result
+
+    needed = sum(storage_bytes(s) for s in stages if not load_result(out, s))
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    if needed > free:
+        raise ConfigError(
+            f"the plan's latent caches need {needed / 1e9:.1f} GB and {existing} has "
+            f"{free / 1e9:.1f} GB free; choose another --out (see --dry-run)"
+        )
+
+
 def print_plan(preset, stages, out: Path) -> None:
-    from nodecode.reproduce.estimate import estimate
+    from nodecode.reproduce.estimate import H100_MACS_PER_S, estimate, storage_bytes
     from nodecode.reproduce.runner import load_result
 
     rows = []
     for stage in stages:
-        forward, training = estimate(stage, preset)
+        forward, total = estimate(stage, preset)
+        stored = storage_bytes(stage)
         rows.append(
             {
                 "stage": stage.name,
@@ -67,7 +86,9 @@ def print_plan(preset, stages, out: Path) -> None:
                 "what": stage.describe(),
                 "data": stage.params.get("data", stage.params.get("classification", "")),
                 "gmacs": forward / 1e9 if forward else None,
-                "train_pmacs": training / 1e15 if training else None,
+                "train_pmacs": total / 1e15 if total else None,
+                "disk_gb": stored / 1e9 if stored else None,
+                "h100_h": total / H100_MACS_PER_S / 3600 if total else None,
                 "state": "done" if load_result(out, stage) else "to run",
             }
         )
@@ -77,9 +98,18 @@ def print_plan(preset, stages, out: Path) -> None:
         ("what", "what"),
         ("data", "data"),
         ("gmacs", "GMACs/image"),
-        ("train_pmacs", "training PMACs"),
+        ("train_pmacs", "PMACs"),
+        ("disk_gb", "disk GB"),
+        ("h100_h", "H100 h"),
         ("state", "state"),
     ]
     print(format_table(rows, columns, digits=3))
     total = sum(r["train_pmacs"] or 0 for r in rows)
-    print(f"\nestimated training compute: {total:.3f} PMACs (≈3× forward per image seen)")
+    disk = sum(r["disk_gb"] or 0 for r in rows)
+    hours = sum(r["h100_h"] or 0 for r in rows)
+    print(
+        f"\nestimated training compute: {total:.3f} PMACs (≈3× forward per image seen; "
+        f"encode stages: one encode + decode pass); latent caches: {disk:.1f} GB on disk, "
+        f"one split at a time in RAM; ≈ {hours:.0f} H100-hours at an assumed "
+        f"{H100_MACS_PER_S / 1e12:.0f} TMAC/s effective (not measured)"
+    )

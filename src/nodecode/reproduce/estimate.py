@@ -1,5 +1,6 @@
-"""What a plan costs before it runs: per-image MACs of each stage's network, and the
-training total (≈ 3× forward for forward + backward, times the images seen)."""
+"""What a plan costs before it runs: per-image MACs of each stage's network, the training
+total (≈ 3× forward for forward + backward, times the images seen), the disk its latent
+caches take, and accelerator hours at an assumed effective rate."""
 
 from __future__ import annotations
 
@@ -12,8 +13,14 @@ from nodecode.codec.zoo import SMALL_WIDTH
 from nodecode.reproduce.plan import Stage
 from nodecode.reproduce.presets import ReproducePreset
 
-# Training-set sizes of the paper's data (ImageNet train; VOC2012 train + SBD).
+# Training-set sizes of the paper's data (ImageNet train; VOC2012 train + SBD), and the
+# evaluation sets (ImageNet val; VOC2012 val).
 PAPER_TRAIN_SIZES = {"imagefolder": 1_281_167, "voc": 10_582}
+PAPER_TEST_SIZES = {"imagefolder": 50_000, "voc": 1_449}
+# An assumption, not a measurement: MLPerf's tuned ResNet-50 training reaches about 90
+# TMAC/s per H100 (3 × 4.1 GMACs × images per second); a plain PyTorch pipeline with bf16
+# and channels-last, about two thirds of that.
+H100_MACS_PER_S = 60e12
 PAPER_SIZES = {"classification": 224, "segmentation": 320}
 CODEC_CROP, CODEC_BATCH = 224, 30
 CLASSES = {  # keyed by "is fashion-scenes"
@@ -22,15 +29,16 @@ CLASSES = {  # keyed by "is fashion-scenes"
 }
 
 
-def data_geometry(spec: str, task: str) -> tuple[int, int]:
-    """(image side, training images) of a dataset spec."""
+def data_geometry(spec: str, task: str, split: str = "train") -> tuple[int, int]:
+    """(image side, images in `split`) of a dataset spec."""
     kind, _, rest = spec.partition(":")
     if kind == "fashion-scenes":
         from nodecode.data.fashion_scenes import preset
 
         config = preset(rest)
-        return config.image_size, config.train_size
-    return PAPER_SIZES[task], PAPER_TRAIN_SIZES[kind]
+        return config.image_size, config.size(split)
+    sizes = PAPER_TRAIN_SIZES if split == "train" else PAPER_TEST_SIZES
+    return PAPER_SIZES[task], sizes[kind]
 
 
 @cache
@@ -58,9 +66,39 @@ def _op(stage: Stage) -> str:
     return next(part for part in stage.name.split("-") if part.startswith("0."))
 
 
+def _encode_jobs(stage: Stage) -> list[tuple[str, int, int]]:
+    """(task, image side, images) for each task and split an encode stage writes."""
+    jobs = []
+    for task in ("classification", "segmentation"):
+        for split in ("train", "test"):
+            side, count = data_geometry(stage.params[task], task, split)
+            jobs.append((task, stage.params.get("image_size") or side, count))
+    return jobs
+
+
+def storage_bytes(stage: Stage) -> int:
+    """Disk an encode stage's latent cache takes (also the RAM of loading one split):
+    per image the symbols (1 byte each), the decoded RGB (3 bytes a pixel) and the target."""
+    if stage.kind != "encode":
+        return 0
+    channels = operating_point(_op(stage)).latent_channels
+    total = 0
+    for task, side, count in _encode_jobs(stage):
+        target = side * side if task == "segmentation" else 8
+        total += count * (channels * (side // 8) ** 2 + 3 * side * side + target)
+    return total
+
+
 def estimate(stage: Stage, preset: ReproducePreset) -> tuple[float, float]:
-    """(forward MACs per image, training MACs) of one stage; (0, 0) where negligible."""
+    """(forward MACs per image, total MACs: training, or encoding for encode stages)."""
     p = stage.params
+    if stage.kind == "encode":
+        width = SMALL_WIDTH if preset.codec_prefix == "small" else 1.0
+        per_image = {
+            side: codec_macs(_op(stage), width, side) for _, side, _ in _encode_jobs(stage)
+        }
+        total = sum(per_image[side] * count for _, side, count in _encode_jobs(stage))
+        return max(per_image.values()), float(total)
     if stage.kind in ("classifier", "segmenter"):
         side, images = data_geometry(p["data"], p["task"])
         latent = p["input"] == "latent"
