@@ -99,6 +99,7 @@ def _invoked_command(argv: Sequence[str]) -> str | None:
 
 def _terminate(signum: int, frame: object) -> None:
     """SIGTERM unwinds like Ctrl-C, so temporary files are removed on the way out."""
+    print("nodecode: terminated", file=sys.stderr)
     sys.exit(128 + signum)
 
 
@@ -108,10 +109,11 @@ def _fail(message: str, code: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    as_program = argv is None  # the console script; a library call keeps its own signals
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(_invoked_command(argv)).parse_args(argv)
     in_main_thread = threading.current_thread() is threading.main_thread()
-    if in_main_thread and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    if as_program and in_main_thread and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.run(args) or 0)
