@@ -197,3 +197,10 @@ def test_batched_classify_answers_as_file_by_file(tmp_path, photo, capsys):
         assert one["file"] == batched["file"]
         assert [t["label"] for t in one["top"]] == [t["label"] for t in batched["top"]]
         assert one["top"][0]["p"] == pytest.approx(batched["top"][0]["p"], abs=1e-5)
+
+
+def test_readme_shows_every_command():
+    from nodecode.cli.main import COMMANDS
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert [name for name in COMMANDS if f"nodecode {name}" not in readme] == []
