@@ -27,11 +27,21 @@ import zlib
 from collections import Counter
 from pathlib import Path
 
-from nodecode.bitstream.container import COLOR, CRC, FIELDS, MAGIC, PREFIX
+from nodecode.bitstream.container import (
+    COLOR,
+    CRC,
+    FIELDS,
+    GEOMETRY,
+    MAGIC,
+    PREFIX,
+    STRING_LENGTH,
+    layout,
+)
 
 # The header's numeric fields after the codec id, and their struct codes, from the container.
 FIELD_NAMES = ("h", "w", "c", "lh", "lw", "centers", "payload_length")
 FORMATS = dict(zip(FIELD_NAMES, FIELDS.format.removeprefix("<16s"), strict=True))
+GEOMETRY_NAMES = ("stride", "align", "strings")  # version 3
 CODECS = ("paper-0.0983", "paper-0.635")
 SEED_IMAGES = {"coffee": (0, 0, 200, 304), "astronaut": (40, 100, 161, 233)}
 # Decoding the image is skipped above this size: the budget, not the fuzzer, bounds it.
@@ -58,20 +68,27 @@ def seed_files(folder: Path) -> list[tuple[str, bytes]]:
 
 def split(data: bytes) -> dict:
     """A real (valid) file's fields, so a mutation can rebuild it with any values."""
-    _, version, name_len = PREFIX.unpack_from(data)
-    at = PREFIX.size + name_len
-    values = FIELDS.unpack_from(data, at)
-    at += FIELDS.size
-    color = list(COLOR.unpack_from(data, at)) if version >= 2 else None
-    at += COLOR.size if version >= 2 else 0
-    header_end = at + CRC.size
-    payload = data[header_end : header_end + values[-1]]
+    at = layout(data)
+    values = FIELDS.unpack_from(data, at.fields_at)
+    color = list(COLOR.unpack_from(data, at.color_at)) if at.color_at is not None else None
+    geometry = lengths = None
+    if at.geometry_at is not None:
+        geometry = dict(
+            zip(GEOMETRY_NAMES, GEOMETRY.unpack_from(data, at.geometry_at), strict=True)
+        )
+        lengths = [
+            STRING_LENGTH.unpack_from(data, at.lengths_at + i * STRING_LENGTH.size)[0]
+            for i in range(at.num_strings)
+        ]
+    payload = data[at.header_end : at.header_end + values[-1]]
     fields = dict(zip(("id", *FIELD_NAMES), values, strict=True))
     return {
-        "version": version,
-        "name": data[PREFIX.size : PREFIX.size + name_len],
+        "version": at.version,
+        "name": data[PREFIX.size : at.fields_at],
         "fields": fields,
         "color": color,
+        "geometry": geometry,
+        "lengths": lengths,
         "payload": payload,
     }
 
@@ -80,6 +97,8 @@ def build(parts: dict, fix_length: bool, fix_crcs: bool, original: bytes) -> byt
     f = parts["fields"]
     if fix_length:
         f["payload_length"] = len(parts["payload"])
+        if parts["lengths"]:  # the last string takes up the rest
+            parts["lengths"][-1] = max(len(parts["payload"]) - sum(parts["lengths"][:-1]), 0)
     head = PREFIX.pack(MAGIC, parts["version"] & 0xFF, len(parts["name"]) & 0xFF)
     head += parts["name"] + f["id"]
     for key in FIELD_NAMES:
@@ -87,6 +106,10 @@ def build(parts: dict, fix_length: bool, fix_crcs: bool, original: bytes) -> byt
         head += struct.pack("<" + fmt, f[key] % (1 << (8 * struct.calcsize(fmt))))
     if parts["version"] >= 2 and parts["color"] is not None:
         head += COLOR.pack(*((v + 128) % 256 - 128 for v in parts["color"]))
+    if parts["version"] >= 3 and parts["geometry"] is not None:
+        g = parts["geometry"]
+        head += GEOMETRY.pack(g["stride"] % 65536, g["align"] % 65536, g["strings"] % 256)
+        head += b"".join(STRING_LENGTH.pack(n % (1 << 32)) for n in parts["lengths"])
     header_crc = zlib.crc32(head) if fix_crcs else zlib.crc32(original[: len(head)])
     payload = parts["payload"]
     return head + CRC.pack(header_crc) + payload + CRC.pack(zlib.crc32(payload))
@@ -104,7 +127,7 @@ def mutate(rng: random.Random, seeds: list[tuple[str, bytes]], index: int) -> tu
     parts = split(original)
     payload = bytearray(parts["payload"])
     for _ in range(rng.randint(1, 3)):
-        kind = rng.randrange(9)
+        kind = rng.randrange(11)
         if kind <= 2:  # a header field
             key = rng.choice(FIELD_NAMES)
             bits = 8 * struct.calcsize(FORMATS[key])
@@ -124,9 +147,18 @@ def mutate(rng: random.Random, seeds: list[tuple[str, bytes]], index: int) -> tu
             for _ in range(rng.randint(1, 8)):
                 payload[rng.randrange(len(payload))] = rng.randrange(256)
         elif kind == 8:  # version and colour
-            parts["version"] = rng.choice([0, 1, 2, 3, 255])
+            parts["version"] = rng.choice([0, 1, 2, 3, 4, 255])
             if parts["color"] is not None:
                 parts["color"] = [rng.randrange(-200, 200) for _ in range(3)]
+        elif kind == 9 and parts["geometry"] is not None:  # stride, alignment, strings
+            key = rng.choice(GEOMETRY_NAMES)
+            parts["geometry"][key] = extreme(rng, parts["geometry"][key], 16)
+            if key == "strings":  # as many lengths as claimed, up to a point
+                n = parts["geometry"]["strings"] % 256
+                parts["lengths"] = (parts["lengths"] + [rng.randrange(1 << 16)] * 300)[:n]
+        elif kind == 10 and parts["lengths"]:  # string lengths
+            i = rng.randrange(len(parts["lengths"]))
+            parts["lengths"][i] = extreme(rng, parts["lengths"][i], 32)
     parts["payload"] = bytes(payload)
     data = build(parts, rng.random() < 0.8, rng.random() < 0.95, original)
     return codec_name, data

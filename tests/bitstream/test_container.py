@@ -39,7 +39,8 @@ def test_file_round_trip_is_exact(tmp_path, tiny_codec, photo, ndc_file):
 def test_header_encodes_and_parses_back(ndc_file):
     header, payload = read_ndc(ndc_file)
     data = ndc_file.read_bytes()
-    assert data.startswith(MAGIC) and data[4] == VERSION == header.version == 2
+    assert data.startswith(MAGIC) and data[4] == VERSION == header.version == 3
+    assert header.split(payload) == [payload] and (header.stride, header.align) == (8, 8)
     assert parse_ndc(data) == (header, payload)
 
 
@@ -100,8 +101,8 @@ def test_errors_name_the_file(tmp_path, ndc_file):
 
 def test_unknown_version_is_rejected(ndc_file):
     data = bytearray(ndc_file.read_bytes())
-    data[4] = 3
-    with pytest.raises(BitstreamError, match="version 3 is not supported"):
+    data[4] = 4
+    with pytest.raises(BitstreamError, match="version 4 is not supported"):
         parse_ndc(bytes(data))
 
 
@@ -158,7 +159,8 @@ def test_images_over_the_decoding_budget_are_refused_unless_raised(
 
 def rewrite(path, header, payload):
     """The file with a new payload, its length and both CRCs fixed up, as an attacker would."""
-    path.write_bytes(forge(replace(header, payload_length=len(payload)), payload))
+    fixed = replace(header, payload_length=len(payload), string_lengths=(len(payload),))
+    path.write_bytes(forge(fixed, payload))
     return path
 
 
@@ -190,7 +192,7 @@ def test_a_header_that_disagrees_with_the_codec_is_refused(tmp_path, tiny_codec,
     }
     for name, lie in lies.items():
         file = rewrite(tmp_path / f"{name}.ndc", lie, payload)
-        with pytest.raises(BitstreamError, match="but codec 'tiny' has 4 and 6"):
+        with pytest.raises(BitstreamError, match=r"but codec 'tiny' has \(4, 6, 8, 8, 1\)"):
             read_symbols(tiny_codec, file)
 
 
@@ -202,3 +204,34 @@ def test_write_is_atomic_and_validates(tmp_path, tiny_codec):
         write_ndc(target, bad, b"abc")
     assert target.read_bytes() == b"previous content"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.ndc"]
+
+
+def test_version_3_holds_several_strings_and_checks_their_lengths(tmp_path):
+    header = NdcHeader(
+        "compressai:bmshj2018-hyperprior:1",
+        b"\1" * 16,
+        (70, 90),
+        (8, 8, 8),  # ŷ at 1/16 of the image padded to 128x128
+        0,
+        7,
+        stride=16,
+        align=64,
+        string_lengths=(5, 2),
+    )
+    parsed, payload = parse_ndc(forge(header, b"yyyyyzz"))
+    assert parsed == header and parsed.split(payload) == [b"yyyyy", b"zz"]
+    bad = {
+        "do not add up": replace(header, string_lengths=(5, 3)),
+        "strings \\(limit": replace(header, string_lengths=(1,) * 7 + (0,) * 2),
+        "does not match image": replace(header, latent_shape=(8, 5, 6)),
+        "stride 12": replace(header, stride=12),
+        "not a multiple of the stride": replace(header, align=8),
+        "centers is invalid": replace(
+            header, version=2, stride=8, align=8, string_lengths=(), latent_shape=(8, 9, 12)
+        ),
+    }
+    for message, h in bad.items():
+        with pytest.raises(BitstreamError, match=message):
+            write_ndc(tmp_path / "x.ndc", h, b"yyyyyzz")
+    with pytest.raises(BitstreamError, match="strings \\(limit"):  # a forged count
+        parse_ndc(forge(replace(header, string_lengths=(1,) * 7 + (0,) * 2), b"yyyyyzz"))

@@ -58,3 +58,20 @@ def test_shape_mismatch_is_rejected():
     cdfs = quantized_cdfs(torch.ones(3, 6, dtype=torch.int64))
     with pytest.raises(ValueError, match="do not match"):
         encode_symbols(torch.zeros(2, 4, 4, dtype=torch.long), cdfs)
+
+
+def test_an_escape_in_a_crafted_stream_is_rejected_without_bypass_decoding():
+    """CompressAI's coder escapes out-of-range values and then reads as many raw chunks as
+    the stream asks for; our decoder turns escapes off, so such a stream is a clean error."""
+    from nodecode.bitstream.rans import RansEncoder, _coder_args
+
+    symbols = skewed_symbols(5, shape=(4, 3, 5))
+    cdfs = quantized_cdfs(count_symbols(symbols.unsqueeze(0), 6))
+    values = symbols.reshape(-1).to(torch.int32).tolist()
+    values[7] = 6 + 4000  # escape: the encoder writes the value in 4-bit bypass chunks
+    indexes, tables, lengths, offsets = _coder_args(tuple(symbols.shape), cdfs)
+    crafted = RansEncoder().encode_with_indexes(values, indexes, tables, lengths, offsets)
+    with pytest.raises(ValueError, match="outside the alphabet"):
+        decode_symbols(crafted, tuple(symbols.shape), cdfs)
+    # Every valid stream decodes as before.
+    assert torch.equal(decode_symbols(encode_symbols(symbols, cdfs), symbols.shape, cdfs), symbols)

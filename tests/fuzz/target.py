@@ -18,7 +18,7 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from nodecode.bitstream.container import COLOR, CRC, FIELDS, MAGIC, PREFIX
+from nodecode.bitstream.container import CRC, FIELDS, MAGIC, STRING_LENGTH, layout
 from nodecode.codec import load_codec_checkpoint
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.files import decode_image, symbols_from_bytes
@@ -103,18 +103,21 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
 
 
 def fix_checksums(data: bytes) -> bytes:
-    """What an attacker does after editing a file: payload length and both CRCs made right,
-    so mutations reach past the checksums."""
-    if len(data) < PREFIX.size or data[: len(MAGIC)] != MAGIC:
+    """What an attacker does after editing a file: payload and string lengths and both CRCs
+    made right, so mutations reach past the checksums."""
+    at = layout(data)
+    if data[: len(MAGIC)] != MAGIC or at is None or len(data) < at.header_end + CRC.size:
         return data
-    _, version, name_length = PREFIX.unpack_from(data)
-    fields_at = PREFIX.size + name_length
-    header_end = fields_at + FIELDS.size + (COLOR.size if version >= 2 else 0)
-    if len(data) < header_end + 8:
-        return data
-    head = bytearray(data[:header_end])
-    payload = data[header_end + CRC.size : -CRC.size]
-    _LENGTH.pack_into(head, fields_at + FIELDS.size - _LENGTH.size, len(payload))
+    head = bytearray(data[: at.crc_at])
+    payload = data[at.header_end : -CRC.size]
+    _LENGTH.pack_into(head, at.fields_at + FIELDS.size - _LENGTH.size, len(payload))
+    if at.geometry_at is not None and at.num_strings:  # the last string takes up the rest
+        last = at.lengths_at + (at.num_strings - 1) * STRING_LENGTH.size
+        others = sum(
+            STRING_LENGTH.unpack_from(head, at.lengths_at + 4 * i)[0]
+            for i in range(at.num_strings - 1)
+        )
+        STRING_LENGTH.pack_into(head, last, max(len(payload) - others, 0) % (1 << 32))
     return bytes(head) + CRC.pack(zlib.crc32(head)) + payload + CRC.pack(zlib.crc32(payload))
 
 

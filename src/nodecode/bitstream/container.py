@@ -1,4 +1,4 @@
-"""The `.ndc` container, version 2; version-1 files still read (docs/FORMAT.md).
+"""The `.ndc` container, version 3; versions 1 and 2 still read (docs/FORMAT.md).
 
 Every field is validated before anything sized by it is allocated, so truncated, corrupted
 or hostile files fail fast with a message that names the file.
@@ -16,18 +16,27 @@ from nodecode.errors import BitstreamError
 from nodecode.utils.io import atomic_write_bytes
 
 MAGIC = b"\x8bNDC"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)
+VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 MAX_NAME_BYTES = 64
 # Pillow's decompression-bomb limit; the latent of such an image is already ~45 MB of symbols.
 MAX_PIXELS = 178_956_970
 MAX_LATENT_CHANNELS = 4096
+# Version 3: a file holds up to this many strings (CompressAI's hyperprior models write two,
+# ŷ then ẑ), and latent geometries up to these powers of two.
+MAX_STRINGS = 8
+MAX_STRIDE = 256
+MAX_ALIGN = 1024
+# Versions 1 and 2: one string, latent at 1/8 of the image (the paper's codec).
+PAPER_GEOMETRY = (8, 8)
 
 # The layout, public so the tools that forge files (tests/fuzz, scripts/fuzz_container.py)
 # share it instead of restating it.
 PREFIX = struct.Struct("<4sBB")  # magic, version, name length
 FIELDS = struct.Struct("<16sIIHIIHQ")  # codec id, image h, w, latent c, h, w, centers, payload
 COLOR = struct.Struct("<3b")  # version 2: per-channel colour offset, in quarter 8-bit levels
+GEOMETRY = struct.Struct("<HHB")  # version 3: latent stride, input alignment, string count
+STRING_LENGTH = struct.Struct("<I")  # version 3: one per string; they sum to the payload
 CRC = struct.Struct("<I")
 
 
@@ -45,10 +54,29 @@ class NdcHeader:
     # mean colour error, so decoding keeps the image's mean colour. Version 2 only.
     color_offset: tuple[int, int, int] = (0, 0, 0)
     version: int = VERSION
+    # Version 3: image pixels per latent position, and the multiple the encoder padded the
+    # image to (CompressAI's models need 64), so the latent's size follows from the image's.
+    stride: int = 8
+    align: int = 8
+    # Version 3: the byte length of each string in the payload (one per entropy-coded
+    # latent); empty means a single string, the whole payload (versions 1 and 2).
+    string_lengths: tuple[int, ...] = ()
 
     @property
     def num_pixels(self) -> int:
         return self.image_size[0] * self.image_size[1]
+
+    @property
+    def lengths(self) -> tuple[int, ...]:
+        return self.string_lengths or (self.payload_length,)
+
+    def split(self, payload: bytes) -> list[bytes]:
+        """The payload cut into its strings, in the order the codec wrote them."""
+        strings, at = [], 0
+        for n in self.lengths:
+            strings.append(payload[at : at + n])
+            at += n
+        return strings
 
     def encode(self) -> bytes:
         name = self.codec_name.encode("utf-8")
@@ -62,7 +90,19 @@ class NdcHeader:
         )
         if self.version >= 2:
             head += COLOR.pack(*self.color_offset)
+        if self.version >= 3:
+            head += GEOMETRY.pack(self.stride, self.align, len(self.lengths))
+            head += b"".join(STRING_LENGTH.pack(n) for n in self.lengths)
         return head + CRC.pack(zlib.crc32(head))
+
+
+def expected_latent_size(size: int, stride: int, align: int) -> int:
+    """Latent positions along an image axis of `size` pixels, padded to a multiple of `align`."""
+    return -(-size // align) * align // stride
+
+
+def _is_power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
 
 
 def _validate(header: NdcHeader, where: str) -> None:
@@ -74,12 +114,32 @@ def _validate(header: NdcHeader, where: str) -> None:
         raise BitstreamError(f"{where}: image size {h}x{w} exceeds the {MAX_PIXELS}-pixel limit")
     if not 0 < c <= MAX_LATENT_CHANNELS:
         raise BitstreamError(f"{where}: latent has {c} channels (limit {MAX_LATENT_CHANNELS})")
-    if (lh, lw) != (-(-h // 8), -(-w // 8)):
+    if header.version < 3 and (header.stride, header.align, header.lengths) != (
+        *PAPER_GEOMETRY,
+        (header.payload_length,),
+    ):
+        raise BitstreamError(f"{where}: a version-{header.version} file has one string at 1/8")
+    s, a = header.stride, header.align
+    if not (_is_power_of_two(s) and _is_power_of_two(a) and s <= MAX_STRIDE and a <= MAX_ALIGN):
+        raise BitstreamError(f"{where}: latent stride {s} / alignment {a} is invalid")
+    if a % s:
+        raise BitstreamError(f"{where}: alignment {a} is not a multiple of the stride {s}")
+    expected = (expected_latent_size(h, s, a), expected_latent_size(w, s, a))
+    if (lh, lw) != expected:
         raise BitstreamError(
-            f"{where}: latent {lh}x{lw} does not match image {h}x{w} (expected ceil(size/8))"
+            f"{where}: latent {lh}x{lw} does not match image {h}x{w} (expected "
+            f"{expected[0]}x{expected[1]} at stride {s}, padded to {a})"
         )
-    if not 2 <= header.num_centers <= 255:
+    # Version 3 allows 0: the model brings its own alphabets (CompressAI's entropy models).
+    if not (2 <= header.num_centers <= 255 or (header.num_centers == 0 and header.version >= 3)):
         raise BitstreamError(f"{where}: {header.num_centers} quantization centers is invalid")
+    if not 1 <= len(header.lengths) <= MAX_STRINGS:
+        raise BitstreamError(f"{where}: {len(header.lengths)} strings (limit {MAX_STRINGS})")
+    if sum(header.lengths) != header.payload_length:
+        raise BitstreamError(
+            f"{where}: string lengths {list(header.lengths)} do not add up to the "
+            f"{header.payload_length}-byte payload"
+        )
     if header.version not in READABLE_VERSIONS:
         raise BitstreamError(f"{where}: .ndc version {header.version} is not supported")
     if not all(-128 <= v <= 127 for v in header.color_offset):
@@ -105,6 +165,43 @@ def write_ndc(path: str | os.PathLike, header: NdcHeader, payload: bytes) -> int
     return len(data)
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where the parts of a file's header start; shared with the tools that forge files."""
+
+    version: int
+    fields_at: int
+    color_at: int | None  # version 2+
+    geometry_at: int | None  # version 3+
+    num_strings: int
+    crc_at: int
+
+    @property
+    def lengths_at(self) -> int:
+        return (self.geometry_at or 0) + GEOMETRY.size
+
+    @property
+    def header_end(self) -> int:
+        return self.crc_at + CRC.size
+
+
+def layout(data: bytes) -> Layout | None:
+    """The header layout of `data` (nothing validated), or None when too short to tell."""
+    if len(data) < PREFIX.size:
+        return None
+    _, version, name_len = PREFIX.unpack_from(data)
+    fields_at = PREFIX.size + name_len
+    color_at = fields_at + FIELDS.size if version >= 2 else None
+    at = fields_at + FIELDS.size + (COLOR.size if version >= 2 else 0)
+    geometry_at, count = None, 1
+    if version >= 3:
+        if len(data) < at + GEOMETRY.size:
+            return None
+        geometry_at, count = at, GEOMETRY.unpack_from(data, at)[2]
+        at += GEOMETRY.size + count * STRING_LENGTH.size
+    return Layout(version, fields_at, color_at, geometry_at, count, at)
+
+
 def parse_ndc(data: bytes, where: str = "<bytes>") -> tuple[NdcHeader, bytes]:
     """Validate and split a whole `.ndc` file into its header and payload."""
     if len(data) < PREFIX.size:
@@ -119,11 +216,20 @@ def parse_ndc(data: bytes, where: str = "<bytes>") -> tuple[NdcHeader, bytes]:
         )
     if not 0 < name_len <= MAX_NAME_BYTES:
         raise BitstreamError(f"{where}: codec name length {name_len} is invalid")
-    fields_at = PREFIX.size + name_len
-    crc_at = fields_at + FIELDS.size + (COLOR.size if version >= 2 else 0)
-    header_end = crc_at + CRC.size
-    if len(data) < header_end + CRC.size:
+    at = layout(data)
+    if at is not None and not 1 <= at.num_strings <= MAX_STRINGS:
+        raise BitstreamError(f"{where}: {at.num_strings} strings (limit {MAX_STRINGS})")
+    if at is None or len(data) < at.header_end + CRC.size:
         raise BitstreamError(f"{where}: truncated inside the header ({len(data)} bytes)")
+    fields_at, crc_at = at.fields_at, at.crc_at
+    geometry, lengths = PAPER_GEOMETRY, ()
+    if at.geometry_at is not None:
+        geometry = GEOMETRY.unpack_from(data, at.geometry_at)[:2]
+        lengths = tuple(
+            STRING_LENGTH.unpack_from(data, at.lengths_at + i * STRING_LENGTH.size)[0]
+            for i in range(at.num_strings)
+        )
+    header_end = at.header_end
     (header_crc,) = CRC.unpack_from(data, crc_at)
     if zlib.crc32(data[:crc_at]) != header_crc:
         raise BitstreamError(f"{where}: header checksum mismatch (file is corrupted)")
@@ -134,7 +240,16 @@ def parse_ndc(data: bytes, where: str = "<bytes>") -> tuple[NdcHeader, bytes]:
     codec_id, h, w, c, lh, lw, centers, payload_len = FIELDS.unpack_from(data, fields_at)
     color = COLOR.unpack_from(data, fields_at + FIELDS.size) if version >= 2 else (0, 0, 0)
     header = NdcHeader(
-        name, codec_id, (h, w), (c, lh, lw), centers, payload_len, tuple(color), version
+        name,
+        codec_id,
+        (h, w),
+        (c, lh, lw),
+        centers,
+        payload_len,
+        tuple(color),
+        version,
+        *geometry,
+        lengths,
     )
     _validate(header, where)
     expected = header_end + payload_len + CRC.size

@@ -19,6 +19,18 @@ def _coder_args(shape: tuple[int, int, int], cdfs: Tensor) -> tuple[list, list, 
     return indexes, cdfs.tolist(), lengths, offsets
 
 
+def _without_escape(cdfs: Tensor) -> Tensor:
+    """Decoding tables in which the escape symbol cannot start bypass decoding.
+
+    CompressAI's decoder treats symbol `length − 2` as an escape and then reads a number of
+    raw 4-bit chunks that the stream itself chooses, an amount no padding can bound. Our
+    encoder never escapes (every center is in the alphabet), so decoding appends a
+    zero-width symbol: the escape range now decodes as the plain value L, which the
+    alphabet check rejects, and every other symbol decodes exactly as before.
+    """
+    return torch.cat([cdfs, cdfs[:, -1:]], dim=1)
+
+
 def encode_symbols(symbols: Tensor, cdfs: Tensor) -> bytes:
     """rANS-code symbols shaped (C, H, W); channel c uses table `cdfs[c]`."""
     if symbols.dim() != 3 or symbols.shape[0] != cdfs.shape[0]:
@@ -30,9 +42,9 @@ def encode_symbols(symbols: Tensor, cdfs: Tensor) -> bytes:
 
 def _padded(data: bytes, num_symbols: int) -> bytes:
     """The stream followed by zeros: CompressAI's decoder reads 32-bit words without bounds
-    checks (two to start, at most one per symbol outside escapes), so a crafted stream
-    reads this padding instead of memory past the buffer. Whether decoding stayed inside
-    the real stream is checked afterwards (`decode_symbols(canonical=True)`)."""
+    checks (two to start, at most one per symbol once escapes are off: `_without_escape`),
+    so a crafted stream reads this padding instead of memory past the buffer. Whether
+    decoding stayed inside the real stream is checked afterwards (`canonical=True`)."""
     words = -(-len(data) // 4) + 2 * num_symbols + 64
     return data + bytes(4 * words - len(data))
 
@@ -46,7 +58,7 @@ def decode_symbols(
     padded or spliced decodes to something, but never to symbols whose stream it is.
     Symbols outside the alphabet (escape codes) raise ValueError.
     """
-    indexes, tables, lengths, offsets = _coder_args(shape, cdfs)
+    indexes, tables, lengths, offsets = _coder_args(shape, _without_escape(cdfs))
     padded = _padded(data, len(indexes))
     values = RansDecoder().decode_with_indexes(padded, indexes, tables, lengths, offsets)
     symbols = torch.tensor(values, dtype=torch.int64).reshape(shape)

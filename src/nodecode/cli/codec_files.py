@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from torch import Tensor
+
 from nodecode.bitstream.container import read_ndc
 from nodecode.cli.common import (
     CODEC_HELP,
@@ -15,10 +17,18 @@ from nodecode.cli.common import (
     output_paths,
     write_json,
 )
+from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.entropy import empirical_entropy_bits
-from nodecode.codec.files import compress_image, decode_image, decompress_file, read_symbols
-from nodecode.codec.zoo import list_codecs
+from nodecode.codec.files import (
+    compress_image,
+    decode_image,
+    decompress_file,
+    read_latents,
+    read_symbols,
+)
+from nodecode.codec.zoo import knows_codec
 from nodecode.data.images import load_image, save_image
+from nodecode.errors import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -84,11 +94,23 @@ def run_info(args: argparse.Namespace) -> None:
     description = describe_header(header, args.file.stat().st_size)
     for key, value in description.items():
         print(f"{key:>14}: {value}")
-    if args.codec is None and header.codec_name not in list_codecs():
-        print(f"{'entropy':>14}: pass --codec CKPT of {header.codec_name!r} to decode the symbols")
+    try:
+        if args.codec is None and not knows_codec(header.codec_name):
+            raise ConfigError(f"pass --codec CKPT of {header.codec_name!r} to decode the symbols")
+        codec = codec_for_file(args.file, args.codec)
+    except ConfigError as error:  # the header alone is still worth showing
+        if args.codec is not None:
+            raise
+        print(f"{'latents':>14}: {error}")
         write_json(args.json, description)
         return
-    codec = codec_for_file(args.file, args.codec)
+    if not isinstance(codec, ConvAutoencoder):  # CompressAI: no fixed alphabet of centers
+        _, latents = read_latents(codec, args.file)
+        stats = {name: _summary(t) for name, t in latents.items()}
+        for name, summary in stats.items():
+            print(f"{name:>14}: {summary}")
+        write_json(args.json, {**description, "latents": stats})
+        return
     _, symbols = read_symbols(codec, args.file)
     entropy = empirical_entropy_bits(symbols, codec.num_centers)
     print(f"{'entropy':>14}: {entropy.mean():.4f} bits/symbol (empirical, mean over channels)")
@@ -101,6 +123,12 @@ def run_info(args: argparse.Namespace) -> None:
             "channel_entropy_bits": entropy.tolist(),
         },
     )
+
+
+def _summary(t: Tensor) -> str:
+    t = t.float()
+    shape = "x".join(map(str, t.shape[1:]))
+    return f"{shape}, mean {t.mean():.3f}, std {t.std():.3f}, |max| {t.abs().max():.2f}"
 
 
 def run_show_latents(args: argparse.Namespace) -> None:

@@ -12,7 +12,10 @@ from nodecode.codec.zoo import cached_codec, codec_for_file, list_codecs  # noqa
 from nodecode.errors import ConfigError, OutputError
 from nodecode.utils.io import describe_os_error
 
-CODEC_HELP = f"codec name ({', '.join(list_codecs())}) or checkpoint path"
+CODEC_HELP = (
+    f"codec name ({', '.join(list_codecs())}), checkpoint path, or a CompressAI model "
+    "compressai:ARCH:QUALITY[:STATE_DICT]"
+)
 
 
 def output_path(out_dir: Path, source: Path, suffix: str) -> Path:
@@ -55,8 +58,10 @@ def describe_header(header: NdcHeader, file_bytes: int) -> dict[str, object]:
         "codec_id": header.codec_id.hex(),
         "image_size": f"{header.image_size[0]}x{header.image_size[1]}",
         "latent_shape": f"{c}x{h}x{w}",
-        "centers": header.num_centers,
+        "latent_stride": f"{header.stride} (image padded to a multiple of {header.align})",
+        "centers": header.num_centers or "the model's own entropy models",
         "payload_bytes": header.payload_length,
+        "strings": " + ".join(map(str, header.lengths)) + " bytes",
         "file_bytes": file_bytes,
         "bpp": round(8.0 * file_bytes / header.num_pixels, 4),
         "color_offset": " ".join(f"{v / 4:+.2f}" for v in header.color_offset) + " levels (RGB)",

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nodecode.bitstream import decode_symbols, encode_symbols, quantized_cdfs
+from nodecode.bitstream.tables import max_codable_positions
 from nodecode.codec.config import CodecConfig
 from nodecode.codec.entropy import hard_entropy_bits, mean_entropy_bits, symbol_probabilities
 from nodecode.codec.layers import ResidualUnit, conv, deconv, subpel_conv
@@ -248,6 +249,24 @@ class ConvAutoencoder(nn.Module):
     @property
     def latent_channels(self) -> int:
         return self.config.latent_channels
+
+    # -- what a `.ndc` file needs from any codec (codec/files.py) --------------------------
+    @property
+    def alignment(self) -> int:
+        """Encoders pad images to a multiple of this (the stride: no hyper-latent)."""
+        return DOWNSAMPLING
+
+    @property
+    def num_strings(self) -> int:
+        return 1
+
+    def strings_shape(self, latent_size: tuple[int, int]) -> tuple[int, int]:
+        """The `shape` that `decompress` takes for a latent of `latent_size` positions."""
+        return tuple(latent_size)
+
+    def max_positions(self, string_lengths: tuple[int, ...]) -> int:
+        """Latent positions the strings can honestly hold under the tables (bomb bound)."""
+        return max_codable_positions(self.cdfs.cpu(), sum(string_lengths))
 
     def compress(self, x: Tensor) -> dict:
         """Images (N, 3, H, W) → {"strings": [[bytes per image]], "shape": (h, w)}: one list

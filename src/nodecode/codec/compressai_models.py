@@ -13,6 +13,7 @@ The wrapper keeps CompressAI's contract (`compress` → `{"strings": [[y…], [z
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,10 @@ from nodecode.utils.digest import state_digest
 from nodecode.utils.network import DOWNLOAD_ENV, downloads_allowed
 
 PREFIX = "compressai:"
-# Every CompressAI image model maps an image to ŷ with four stride-2 stages.
+# Every CompressAI image model maps an image to ŷ with four stride-2 stages, and those with
+# a hyperprior ẑ with two more: inputs are padded to a multiple of 64 (as CompressAI does).
 Y_STRIDE = 16
+ALIGNMENT = 64
 # Architectures whose latent() also returns σ̂: h_s(ẑ) is the scale, or (scale, mean).
 _SCALE_FROM_HS = {"bmshj2018-hyperprior": "scales", "mbt2018-mean": "scales+means"}
 
@@ -64,6 +67,50 @@ class CompressAICodec(nn.Module):
     def has_scales(self) -> bool:
         return self.arch in _SCALE_FROM_HS
 
+    @property
+    def has_hyperprior(self) -> bool:
+        """A second string, ẑ, at 1/64: every architecture but the factorized prior."""
+        return hasattr(self.model, "h_a")
+
+    # -- what a `.ndc` file needs from any codec (codec/files.py) --------------------------
+    @property
+    def alignment(self) -> int:
+        return ALIGNMENT
+
+    @property
+    def num_centers(self) -> int:
+        """0: no fixed alphabet, the entropy models bring their own tables."""
+        return 0
+
+    @property
+    def num_strings(self) -> int:
+        return 2 if self.has_hyperprior else 1
+
+    def strings_shape(self, latent_size: tuple[int, int]) -> tuple[int, int]:
+        """`decompress` takes ẑ's size for hyperprior models, ŷ's for the factorized prior."""
+        factor = ALIGNMENT // Y_STRIDE if self.has_hyperprior else 1
+        return (latent_size[0] // factor, latent_size[1] // factor)
+
+    def max_positions(self, string_lengths: tuple[int, ...]) -> int:
+        """Positions of ŷ the strings can honestly hold: each costs at least, per channel,
+        the cheapest symbol of any of the y string's tables (rANS at 16-bit precision)."""
+        model = self.model
+        coder = model.gaussian_conditional if self.has_hyperprior else model.entropy_bottleneck
+        cdfs = coder._quantized_cdf.cpu().to(torch.int64)
+        freqs = (cdfs[:, 1:] - cdfs[:, :-1]).max()
+        per_symbol = 16 - math.log2(max(int(freqs), 1))
+        per_position = max(per_symbol * self.latent_channels, 1e-12)
+        return int((8 * string_lengths[0] + 64) / per_position)
+
+    def _max_symbols(self, shape: Any) -> int:
+        """Symbols of ŷ and ẑ together for a `decompress` shape: a bound for every string."""
+        per_shape = (ALIGNMENT // Y_STRIDE) ** 2 if self.has_hyperprior else 1
+        y_positions = shape[0] * shape[1] * per_shape
+        return (int(self.model.M) + int(getattr(self.model, "N", 0))) * y_positions
+
+    def require_ready(self) -> None:
+        """Tables are built when the model is loaded (`update(force=True)`)."""
+
     def forward(self, x: Tensor) -> dict[str, Any]:
         return self.model(x)
 
@@ -74,7 +121,7 @@ class CompressAICodec(nn.Module):
         return self.model.compress(x)
 
     def decompress(self, strings: list[list[bytes]], shape: Any) -> dict[str, Tensor]:
-        return self.model.decompress(strings, shape)
+        return self.model.decompress(_padded(strings, self._max_symbols(shape)), shape)
 
     @torch.no_grad()
     def latent(self, strings: list[list[bytes]], shape: Any) -> dict[str, Tensor]:
@@ -85,7 +132,7 @@ class CompressAICodec(nn.Module):
             hook = self.model.h_s.register_forward_hook(lambda m, i, out: scales.append(out))
         synthesis, self.model.g_s = self.model.g_s, capture
         try:
-            self.model.decompress(strings, shape)
+            self.model.decompress(_padded(strings, self._max_symbols(shape)), shape)
         except _LatentReady:
             pass
         finally:
@@ -105,6 +152,23 @@ class CompressAICodec(nn.Module):
     def identity(self) -> bytes:
         """16-byte digest of architecture, quality and every weight and table."""
         return state_digest(self.model, self.name.encode()).digest()[:16]
+
+
+def _padded(strings: list[list[bytes]], max_symbols: int) -> list[list[bytes]]:
+    """Every string followed by zero words: CompressAI's decoder reads 32-bit words without
+    bounds checks (one per symbol, more after an escape), so a cut or crafted stream reads
+    zeros rather than memory past its buffer. Escapes read a number of 4-bit chunks that
+    the stream chooses; the padding covers every chunk the string's own bytes can ask for
+    (each 0xF nibble adds at most 15), not streams that keep escaping in the padding itself
+    (docs/FORMAT.md says so)."""
+    out = []
+    for per_latent in strings:
+        padded = []
+        for data in per_latent:
+            words = -(-len(data) // 4) + 2 * max_symbols + 4 * len(data) + 64
+            padded.append(bytes(data) + bytes(4 * words - len(data)))
+        out.append(padded)
+    return out
 
 
 def architectures() -> list[str]:

@@ -6,12 +6,13 @@ import os
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from nodecode.bitstream.container import NdcHeader, ndc_bytes, parse_ndc, read_ndc, write_ndc
-from nodecode.bitstream.tables import max_codable_positions
 from nodecode.codec.autoencoder import ConvAutoencoder
-from nodecode.errors import BitstreamError, require_same_codec
+from nodecode.codec.zoo import Codec
+from nodecode.errors import BitstreamError, ConfigError, require_same_codec
 from nodecode.utils.limits import max_pixels, over_budget_message
 
 # Unit of a file's colour offset: a quarter of an 8-bit level.
@@ -29,56 +30,72 @@ class CompressedFile:
         return 8.0 * self.file_bytes / self.header.num_pixels
 
 
-def color_offset(codec: ConvAutoencoder, image: Tensor, symbols: Tensor) -> tuple[int, int, int]:
+def pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
+    """Replicate-pad (N, 3, H, W) to a multiple of `multiple`, as every codec's encoder needs."""
+    ph, pw = -x.shape[-2] % multiple, -x.shape[-1] % multiple
+    return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+
+def _decode_strings(codec: Codec, strings: list[bytes], latent_size: tuple[int, int]) -> Tensor:
+    """The image (3, H', W') at the padded size: `decompress` of one file's strings."""
+    with torch.no_grad():
+        out = codec.decompress([[s] for s in strings], codec.strings_shape(latent_size))
+    return out["x_hat"][0].float().clamp(0.0, 1.0).cpu()
+
+
+def color_offset(
+    codec: Codec, image: Tensor, strings: list[bytes], latent_size: tuple[int, int]
+) -> tuple[int, int, int]:
     """The decoded image's mean colour error per channel, in COLOR_STEPs (3 header bytes).
 
     At low rates the decoder misses an image's mean colour by several levels (a visible
     cast); JPEG keeps it through its DC coefficients. Costs one decoder pass at encode time.
     """
-    image_size = (int(image.shape[-2]), int(image.shape[-1]))
-    with torch.no_grad():
-        decoded = codec.decode(symbols.unsqueeze(0), image_size)[0].float().cpu()
+    h, w = image.shape[-2:]
+    decoded = _decode_strings(codec, strings, latent_size)[:, :h, :w]
     error = (image.float().cpu() - decoded).mean(dim=(1, 2)) / COLOR_STEP
     return tuple(int(v) for v in error.round().clamp(-128, 127).tolist())
 
 
-def encode_file(
-    codec: ConvAutoencoder, image: Tensor, correct_color: bool = True
-) -> tuple[NdcHeader, bytes]:
+def encode_file(codec: Codec, image: Tensor, correct_color: bool = True) -> tuple[NdcHeader, bytes]:
     """Encode one image (3, H, W) in [0, 1] to a `.ndc` header and payload; `correct_color`
     stores the decoder's mean colour error so decoding removes it (the latent is untouched)."""
     codec.require_ready()
     device = next(codec.parameters()).device
-    symbols = codec.encode(image.unsqueeze(0).to(device))[0]
-    offset = color_offset(codec, image, symbols) if correct_color else (0, 0, 0)
-    symbols = symbols.cpu()
-    payload = codec.compress_symbols(symbols.unsqueeze(0))[0]
+    x = pad_to_multiple(image.unsqueeze(0), codec.alignment).to(device)
+    with torch.no_grad():
+        strings = [per_image[0] for per_image in codec.compress(x)["strings"]]
+    latent_size = (x.shape[-2] // codec.stride, x.shape[-1] // codec.stride)
+    offset = color_offset(codec, image, strings, latent_size) if correct_color else (0, 0, 0)
     header = NdcHeader(
         codec_name=codec.name,
         codec_id=codec.identity(),
         image_size=(int(image.shape[-2]), int(image.shape[-1])),
-        latent_shape=tuple(symbols.shape),
+        latent_shape=(codec.latent_channels, *latent_size),
         num_centers=codec.num_centers,
-        payload_length=len(payload),
+        payload_length=sum(map(len, strings)),
         color_offset=offset,
+        stride=codec.stride,
+        align=codec.alignment,
+        string_lengths=tuple(map(len, strings)),
     )
-    return header, payload
+    return header, b"".join(strings)
 
 
 def compress_image(
-    codec: ConvAutoencoder, image: Tensor, path: str | os.PathLike, correct_color: bool = True
+    codec: Codec, image: Tensor, path: str | os.PathLike, correct_color: bool = True
 ) -> CompressedFile:
     """Encode one image to a `.ndc` file (written atomically)."""
     header, payload = encode_file(codec, image, correct_color)
     return CompressedFile(header, write_ndc(path, header, payload))
 
 
-def compressed_bytes(codec: ConvAutoencoder, image: Tensor, correct_color: bool = True) -> bytes:
+def compressed_bytes(codec: Codec, image: Tensor, correct_color: bool = True) -> bytes:
     """The `.ndc` file of one image, in memory (e.g. to serve or to benchmark)."""
     return ndc_bytes(*encode_file(codec, image, correct_color))
 
 
-def check_compatible(codec: ConvAutoencoder, header: NdcHeader, where: str) -> None:
+def check_compatible(codec: Codec, header: NdcHeader, where: str) -> None:
     require_same_codec(
         codec.identity(),
         header.codec_id,
@@ -87,57 +104,95 @@ def check_compatible(codec: ConvAutoencoder, header: NdcHeader, where: str) -> N
     )
 
 
-def check_decodable(
-    codec: ConvAutoencoder, header: NdcHeader, payload_bytes: int, where: str
-) -> None:
+def check_decodable(codec: Codec, header: NdcHeader, where: str) -> None:
     """Everything a header promises, checked against the codec and the budget before the
     entropy decoder (native code) or any allocation sized by the header."""
     c, h, w = header.latent_shape
-    if (c, header.num_centers) != (codec.config.latent_channels, codec.num_centers):
+    promised = (c, header.num_centers, header.stride, header.align, len(header.lengths))
+    own = (
+        codec.latent_channels,
+        codec.num_centers,
+        codec.stride,
+        codec.alignment,
+        codec.num_strings,
+    )
+    if promised != own:
+        names = "channels, centers, stride, alignment, strings"
         raise BitstreamError(
-            f"{where}: header says {c} channels and {header.num_centers} centers, but codec "
-            f"{codec.name!r} has {codec.config.latent_channels} and {codec.num_centers}"
+            f"{where}: header says ({names}) = {promised}, but codec {codec.name!r} has {own}"
         )
     if header.num_pixels > (limit := max_pixels()):
         raise BitstreamError(f"{where}: {over_budget_message(*header.image_size, limit)}")
-    if h * w > (limit := max_codable_positions(codec.cdfs.cpu(), payload_bytes)):
+    if h * w > (limit := codec.max_positions(header.lengths)):
         raise BitstreamError(
-            f"{where}: header claims {c}x{h}x{w} symbols, but a {payload_bytes}-byte payload "
-            f"can hold at most {limit} positions (decompression bomb or corrupted header)"
+            f"{where}: header claims {c}x{h}x{w} symbols, but a {header.payload_length}-byte "
+            f"payload can hold at most {limit} positions (decompression bomb or corrupted header)"
         )
 
 
+def read_strings(
+    codec: Codec, path: str | os.PathLike | None = None, data: bytes | None = None
+) -> tuple[NdcHeader, list[bytes]]:
+    """A file's header and strings (from `path`, or `data` already in memory), checked
+    against `codec` and the decoding budget: nothing past here trusts the file."""
+    where = str(path) if path is not None else "<bytes>"
+    header, payload = read_ndc(path) if data is None else parse_ndc(data, where)
+    check_compatible(codec, header, where)
+    codec.require_ready()
+    check_decodable(codec, header, where)
+    return header, header.split(payload)
+
+
+def read_latents(codec: Codec, path: str | os.PathLike) -> tuple[NdcHeader, dict[str, Tensor]]:
+    """What inference networks read, each (1, C, h, w): ŷ, and σ̂ for hyperprior models.
+    Entropy decoding (and h_s) only: the synthesis transform g_s never runs."""
+    header, strings = read_strings(codec, path)
+    latent_size = header.latent_shape[1:]
+    try:
+        latents = codec.latent([[s] for s in strings], codec.strings_shape(latent_size))
+    except ValueError as error:
+        raise BitstreamError(f"{path}: payload is corrupted: {error}") from None
+    return header, latents
+
+
 def read_symbols(codec: ConvAutoencoder, path: str | os.PathLike) -> tuple[NdcHeader, Tensor]:
-    """Entropy-decode a file to its symbols (C, h, w). Needs only the integer tables."""
-    header, payload = read_ndc(path)
-    return header, _decode_payload(codec, header, payload, str(path))
+    """Entropy-decode a file of the paper's codec to its symbols (C, h, w), center indexes.
+    Needs only the integer tables."""
+    header, strings = read_strings(codec, path)
+    return header, _decode_symbols(codec, header, strings, str(path))
 
 
 def symbols_from_bytes(
     codec: ConvAutoencoder, data: bytes, where: str = "<bytes>"
 ) -> tuple[NdcHeader, Tensor]:
     """`read_symbols` for a file already in memory, e.g. an upload."""
-    header, payload = parse_ndc(data, where)
-    return header, _decode_payload(codec, header, payload, where)
+    header, strings = read_strings(codec, data=data)
+    return header, _decode_symbols(codec, header, strings, where)
 
 
-def _decode_payload(
-    codec: ConvAutoencoder, header: NdcHeader, payload: bytes, where: str
+def _decode_symbols(
+    codec: ConvAutoencoder, header: NdcHeader, strings: list[bytes], where: str
 ) -> Tensor:
-    check_compatible(codec, header, where)
-    codec.require_ready()
-    check_decodable(codec, header, len(payload), where)
-    _, h, w = header.latent_shape
+    if not isinstance(codec, ConvAutoencoder):
+        raise ConfigError(f"{where}: codec {codec.name!r} has no center indexes (symbols)")
     try:
-        return codec.decompress_symbols([payload], (h, w))[0]
+        return codec.decompress_symbols(strings, header.latent_shape[1:])[0]
     except ValueError as error:
         raise BitstreamError(f"{where}: payload is corrupted: {error}") from None
 
 
-def read_latent(codec: ConvAutoencoder, path: str | os.PathLike) -> tuple[NdcHeader, Tensor]:
-    """The dequantized latent ẑ (C, h, w) that inference networks read; g_s never runs."""
-    header, symbols = read_symbols(codec, path)
-    return header, codec.dequantize(symbols.to(codec.cdfs.device))
+def read_latent(codec: Codec, path: str | os.PathLike) -> tuple[NdcHeader, Tensor]:
+    """The latent ŷ (C, h, w) that inference networks read; g_s never runs."""
+    header, latents = read_latents(codec, path)
+    return header, latents["y_hat"][0]
+
+
+def restore_color(header: NdcHeader, image: Tensor) -> Tensor:
+    """The header's mean-colour offset added to a decoded image (3, H, W)."""
+    if not any(header.color_offset):
+        return image
+    offset = torch.tensor(header.color_offset, dtype=image.dtype) * COLOR_STEP
+    return (image + offset[:, None, None]).clamp(0.0, 1.0)
 
 
 def decode_image(codec: ConvAutoencoder, header: NdcHeader, symbols: Tensor) -> Tensor:
@@ -145,14 +200,18 @@ def decode_image(codec: ConvAutoencoder, header: NdcHeader, symbols: Tensor) -> 
     mean colour restored by the header's offset."""
     with torch.no_grad():
         image = codec.decode(symbols.unsqueeze(0).to(codec.cdfs.device), header.image_size)[0]
-    image = image.cpu()
-    if any(header.color_offset):
-        offset = torch.tensor(header.color_offset, dtype=image.dtype) * COLOR_STEP
-        image = (image + offset[:, None, None]).clamp(0.0, 1.0)
-    return image
+    return restore_color(header, image.cpu())
 
 
-def decompress_file(codec: ConvAutoencoder, path: str | os.PathLike) -> tuple[NdcHeader, Tensor]:
+def decompress_file(codec: Codec, path: str | os.PathLike) -> tuple[NdcHeader, Tensor]:
     """Decode a `.ndc` file to the image (3, H, W) at its original size."""
-    header, symbols = read_symbols(codec, path)
-    return header, decode_image(codec, header, symbols)
+    header, strings = read_strings(codec, path)
+    if isinstance(codec, ConvAutoencoder):  # tiled decoding keeps big images in memory
+        symbols = _decode_symbols(codec, header, strings, str(path))
+        return header, decode_image(codec, header, symbols)
+    try:
+        image = _decode_strings(codec, strings, header.latent_shape[1:])
+    except ValueError as error:
+        raise BitstreamError(f"{path}: payload is corrupted: {error}") from None
+    h, w = header.image_size
+    return header, restore_color(header, image[:, :h, :w])

@@ -5,6 +5,7 @@ natural-photo corpus and rate-calibrated (docs/RESULTS.md gives the commands).
 `small-OP`: the earlier width-0.5 codecs (transposed-conv decoder, 13 bundled images);
 the shipped fashion-scenes task models were trained on their latents.
 `paper-OP-untrained`: a fresh paper-width codec, e.g. to train from scratch.
+`compressai:ARCH:QUALITY[:FILE]`: a CompressAI model (codec/compressai_models.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ import torch
 
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.checkpoint import load_codec_checkpoint
+from nodecode.codec.compressai_models import (
+    CompressAICodec,
+    is_compressai_spec,
+    load_compressai_codec,
+)
 from nodecode.codec.config import OPERATING_POINTS, operating_point
 from nodecode.errors import ConfigError
 
@@ -24,6 +30,8 @@ FAMILIES = ("paper", "small")
 DEFAULT_FAMILY = "paper"
 SMALL_WIDTH = 0.5
 UNTRAINED = "-untrained"
+# Every codec nodecode reads and writes files with: the paper's, and CompressAI's models.
+Codec = ConvAutoencoder | CompressAICodec
 _WEIGHTS = "weights"
 
 
@@ -54,9 +62,12 @@ def list_codecs() -> list[str]:
     return shipped_codecs() + [f"paper-{op}{UNTRAINED}" for op in OPERATING_POINTS]
 
 
-def load_codec(spec: str | Path, device: str | torch.device = "cpu") -> ConvAutoencoder:
-    """A codec from a registry name (`paper-0.330`, `small-0.635`) or a checkpoint path."""
+def load_codec(spec: str | Path, device: str | torch.device = "cpu") -> Codec:
+    """A codec from a registry name (`paper-0.330`, `small-0.635`,
+    `compressai:bmshj2018-hyperprior:3`) or a checkpoint path."""
     spec = str(spec)
+    if is_compressai_spec(spec):
+        return load_compressai_codec(spec, device)
     if spec in shipped_codecs():
         return load_codec_checkpoint(_shipped_path(spec), device)
     op = spec.removeprefix("paper-").removesuffix(UNTRAINED)
@@ -67,19 +78,25 @@ def load_codec(spec: str | Path, device: str | torch.device = "cpu") -> ConvAuto
     raise ConfigError(f"unknown codec {spec!r}: not a file, and not one of {list_codecs()}")
 
 
+def knows_codec(name: str) -> bool:
+    """Whether a file's codec name alone says which codec to load."""
+    return name in list_codecs() or is_compressai_spec(name)
+
+
 @cache
-def cached_codec(spec: str, device: str = "cpu") -> ConvAutoencoder:
+def cached_codec(spec: str, device: str = "cpu") -> Codec:
     """`load_codec`, once per process: a codec's weights and identity serve many files."""
     return load_codec(spec, device).eval()
 
 
-def codec_for_file(path: Path, spec: str | None, device: str = "cpu") -> ConvAutoencoder:
-    """The codec named by `spec`, else the shipped codec named in the file's header."""
+def codec_for_file(path: Path, spec: str | None, device: str = "cpu") -> Codec:
+    """The codec named by `spec`, else the shipped (or CompressAI zoo) codec named in the
+    file's header."""
     from nodecode.bitstream.container import read_ndc
 
     if spec is None:
         header, _ = read_ndc(path)
-        if header.codec_name not in list_codecs():
+        if not knows_codec(header.codec_name):
             raise ConfigError(
                 f"{path}: written by codec {header.codec_name!r}, which is not a shipped codec; "
                 "pass its checkpoint with --codec"
