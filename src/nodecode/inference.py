@@ -1,6 +1,7 @@
 """Inference straight from `.ndc` files: entropy-decode to the latent, run the network.
 
-The codec's decoder g_s never runs here; only the integer tables and the centers are used.
+The codec's decoder g_s never runs here: the paper's codec needs only its integer tables
+and centers, a CompressAI model its entropy models (and h_s for σ̂).
 """
 
 from __future__ import annotations
@@ -14,21 +15,31 @@ import torch
 from torch import nn
 
 from nodecode.bitstream.container import NdcHeader
-from nodecode.codec.autoencoder import ConvAutoencoder
-from nodecode.codec.files import read_latent
+from nodecode.codec.files import read_latents
+from nodecode.codec.zoo import Codec
 from nodecode.errors import CodecMismatchError, ConfigError, require_same_codec
+from nodecode.models.inputs import LATENT_INPUTS, is_latent_input, select_latents
+from nodecode.models.resnet import LATENT_STRIDE
 
 
-def check_model_codec(meta: dict[str, Any], codec: ConvAutoencoder, where: str) -> None:
-    if meta["input"] != "latent":
+def check_model_codec(meta: dict[str, Any], codec: Codec, where: str) -> None:
+    kind = meta["input"]
+    if not is_latent_input(kind):
         raise ConfigError(
-            f"{where}: model {meta['model']} reads {meta['input']} images, not "
+            f"{where}: model {meta['model']} reads {kind} images, not "
             "latents; classify/segment need a cResNet checkpoint"
         )
-    if meta["in_channels"] != codec.config.latent_channels:
+    if "sigma" in LATENT_INPUTS[kind] and not getattr(codec, "has_scales", False):
+        raise ConfigError(f"{where}: model reads σ̂ ({kind}), codec {codec.name!r} has none")
+    if meta["in_channels"] != codec.latent_channels:
         raise CodecMismatchError(
             f"{where}: model expects {meta['in_channels']} latent channels, codec "
-            f"{codec.name!r} makes {codec.config.latent_channels}"
+            f"{codec.name!r} makes {codec.latent_channels}"
+        )
+    if (stride := meta.get("latent_stride", LATENT_STRIDE)) != codec.stride:
+        raise CodecMismatchError(
+            f"{where}: model reads latents at 1/{stride} of the image, codec {codec.name!r} "
+            f"makes them at 1/{codec.stride}"
         )
     if meta.get("codec_id"):
         require_same_codec(
@@ -43,7 +54,7 @@ def check_model_codec(meta: dict[str, Any], codec: ConvAutoencoder, where: str) 
 def predict_files(
     model: nn.Module,
     meta: dict[str, Any],
-    files: Iterable[tuple[Path, ConvAutoencoder]],
+    files: Iterable[tuple[Path, Codec]],
     batch_size: int = 16,
 ) -> Iterator[tuple[Path, NdcHeader, torch.Tensor]]:
     """(path, header, probabilities) per file, in order: (K,) for a classifier, (K, H, W)
@@ -62,7 +73,8 @@ def predict_files(
     key = None
     for path, codec in files:
         check_model_codec(meta, codec, str(path))
-        header, latent = read_latent(codec, path)
+        header, latents = read_latents(codec, path)
+        latent = select_latents(meta["input"], latents, f"{path}: ")[0]
         new_key = (id(codec), tuple(latent.shape), header.image_size)
         if pending and (new_key != key or len(pending) == batch_size):
             yield from flush()
@@ -73,7 +85,7 @@ def predict_files(
 
 
 def predict_file(
-    model: nn.Module, meta: dict[str, Any], codec: ConvAutoencoder, path: str | os.PathLike
+    model: nn.Module, meta: dict[str, Any], codec: Codec, path: str | os.PathLike
 ) -> tuple[NdcHeader, torch.Tensor]:
     """Class probabilities (K,) for a classifier, or (K, H, W) for a segmenter."""
     _, header, probs = next(predict_files(model, meta, [(Path(path), codec)]))

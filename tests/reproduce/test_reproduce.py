@@ -64,7 +64,7 @@ def test_tiny_reproduction_runs_end_to_end_and_then_skips_finished_stages(
 ):
     monkeypatch.setenv("NODECODE_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "run"
-    assert main(["reproduce", "--preset", "tiny", "--out", str(out)]) == 0
+    assert main(["reproduce", "--preset", "tiny", "--codecs", "small", "--out", str(out)]) == 0
     report = (out / "report" / "REPORT.md").read_text()
     assert "## Table 2" in report and "| 0.0983 | cresnet72 (latent) | 1 |" in report
     rows = [
@@ -89,7 +89,7 @@ def test_tiny_reproduction_runs_end_to_end_and_then_skips_finished_stages(
     assert f"always the commonest class: top-1 {floor:.2f}" in report and "mIoU" in report
     stamp = (out / "stages" / "cls-0.330-cresnet51-s0" / "result.json").stat().st_mtime_ns
     capsys.readouterr()
-    assert main(["reproduce", "--preset", "tiny", "--out", str(out)]) == 0
+    assert main(["reproduce", "--preset", "tiny", "--codecs", "small", "--out", str(out)]) == 0
     assert (out / "stages" / "cls-0.330-cresnet51-s0" / "result.json").stat().st_mtime_ns == stamp
     assert "[cls-" not in capsys.readouterr().out  # nothing was run again
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -126,28 +127,51 @@ class CompressAICodec(nn.Module):
     @torch.no_grad()
     def latent(self, strings: list[list[bytes]], shape: Any) -> dict[str, Tensor]:
         """{"y_hat": ŷ, "sigma": σ̂ (hyperprior models)}: entropy decoding and h_s only."""
-        capture, scales = _Capture(), []
-        hook = None
+        padded = _padded(strings, self._max_symbols(shape))
+        _, latents = self._recording_latents(lambda: self.model.decompress(padded, shape), False)
+        return latents
+
+    @torch.no_grad()
+    def analyze(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """The decoded images and the latents of images x (padded to the alignment), in one
+        forward pass: what `compress` then `decompress` / `latent` give, without the coder
+        (eval mode quantizes as the coder does). For encoding datasets."""
+        out, latents = self._recording_latents(lambda: self.model(x), True)
+        return out["x_hat"].clamp(0.0, 1.0), latents
+
+    def _recording_latents(
+        self, run: Callable[[], Any], synthesize: bool
+    ) -> tuple[Any, dict[str, Tensor]]:
+        """`run()` while recording ŷ (g_s's input) and σ̂ (h_s's output); without
+        `synthesize` g_s is swapped for a stand-in that stops the call there."""
+        seen: dict[str, Tensor] = {}
+        hooks = []
         if self.has_scales:
-            hook = self.model.h_s.register_forward_hook(lambda m, i, out: scales.append(out))
-        synthesis, self.model.g_s = self.model.g_s, capture
+            record = lambda m, i, out: seen.setdefault("scales", out)  # noqa: E731
+            hooks.append(self.model.h_s.register_forward_hook(record))
+        capture, synthesis, result = _Capture(), self.model.g_s, None
+        if synthesize:
+            record = lambda m, args: seen.setdefault("y_hat", args[0])  # noqa: E731
+            hooks.append(synthesis.register_forward_pre_hook(record))
+        else:
+            self.model.g_s = capture
         try:
-            self.model.decompress(_padded(strings, self._max_symbols(shape)), shape)
+            result = run()
         except _LatentReady:
-            pass
+            seen["y_hat"] = capture.y_hat
         finally:
             self.model.g_s = synthesis
-            if hook is not None:
+            for hook in hooks:
                 hook.remove()
-        if not hasattr(capture, "y_hat"):
-            raise RuntimeError(f"{self.name}: decompress finished without reaching g_s")
-        out = {"y_hat": capture.y_hat}
-        if scales:
-            sigma = scales[0]
+        if "y_hat" not in seen:
+            raise RuntimeError(f"{self.name}: the model finished without reaching g_s")
+        latents = {"y_hat": seen["y_hat"]}
+        if "scales" in seen:
+            sigma = seen["scales"]
             if _SCALE_FROM_HS[self.arch] == "scales+means":
                 sigma = sigma.chunk(2, dim=1)[0]
-            out["sigma"] = sigma
-        return out
+            latents["sigma"] = sigma
+        return result, latents
 
     def identity(self) -> bytes:
         """16-byte digest of architecture, quality and every weight and table."""

@@ -24,6 +24,7 @@ class TaskData:
     classes: tuple[str, ...]
     codec: str | None = None
     codec_id: str | None = None
+    latent_stride: int = 8  # image pixels per latent position (the codec's stride)
 
 
 DATASET_HELP = "fashion-scenes:mini|tiny|small|medium, imagefolder:ROOT or voc:ROOT"
@@ -103,4 +104,5 @@ def load_task_data(
         classes,
         train.meta["codec"],
         train.codec_id,
+        train.latent_stride,
     )

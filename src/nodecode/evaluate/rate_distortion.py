@@ -15,7 +15,8 @@ from torch import Tensor
 
 from nodecode.bitstream.tables import symbol_bits
 from nodecode.codec.autoencoder import ConvAutoencoder
-from nodecode.codec.files import compress_image, decode_image, read_symbols
+from nodecode.codec.files import compress_image, decode_image, decompress_file, read_symbols
+from nodecode.codec.zoo import Codec
 from nodecode.data.images import save_image
 from nodecode.evaluate.baselines import BASELINES
 from nodecode.evaluate.metrics import quality
@@ -41,7 +42,7 @@ class RDPoint:
 
 
 def evaluate_codec(
-    codec: ConvAutoencoder,
+    codec: Codec,
     images: dict[str, Tensor],
     workdir: Path | None = None,
     correct_color: bool = True,
@@ -56,11 +57,15 @@ def evaluate_codec(
         for name, x in images.items():
             path = folder / f"{name}.ndc"
             info = compress_image(codec, x, path, correct_color)
-            header, symbols = read_symbols(codec, path)
-            x_hat = decode_image(codec, header, symbols)
+            estimate = math.nan  # the table estimate: the paper codec's symbols only
+            if isinstance(codec, ConvAutoencoder):
+                header, symbols = read_symbols(codec, path)
+                x_hat = decode_image(codec, header, symbols)
+                estimate = symbol_bits(symbols, codec.cdfs.cpu()) / info.header.num_pixels
+            else:
+                _, x_hat = decompress_file(codec, path)
             if workdir is not None:
                 save_image(x_hat, folder / f"{name}.png")
-            estimate = symbol_bits(symbols, codec.cdfs.cpu()) / info.header.num_pixels
             points.append(
                 RDPoint(
                     codec.name,
@@ -204,7 +209,7 @@ def plot_rate_distortion(points: list[RDPoint], path: Path) -> None:
 
 
 def compare_codecs(
-    codecs: list[ConvAutoencoder],
+    codecs: list[Codec],
     images: dict[str, Tensor],
     baselines: Iterable[str],
     out: Path,
@@ -230,7 +235,7 @@ def compare_codecs(
 
 
 def write_crop_comparison(
-    codecs: list[ConvAutoencoder],
+    codecs: list[Codec],
     name: str,
     x: Tensor,
     baselines: Iterable[str],
@@ -238,7 +243,7 @@ def write_crop_comparison(
     correct_color: bool = True,
 ) -> None:
     """Each codec beside the baselines at the rate the codec spent on image `name`."""
-    from nodecode.codec.files import compress_image, decode_image, read_symbols
+    from nodecode.codec.files import compress_image, decompress_file
     from nodecode.evaluate.baselines import at_rate
     from nodecode.evaluate.figures import plot_crop_comparison
 
@@ -248,7 +253,7 @@ def write_crop_comparison(
         for codec in codecs:
             file = Path(tmp) / f"{codec.name}.ndc"
             info = compress_image(codec, x, file, correct_color)
-            x_hat = decode_image(codec, *read_symbols(codec, file))
+            _, x_hat = decompress_file(codec, file)
             row = [(f"{codec.name}\n{info.bpp:.3f} bpp, {quality(x, x_hat)['psnr']:.1f} dB", x_hat)]
             for method in baselines:
                 coded = at_rate(method, x, info.bpp)

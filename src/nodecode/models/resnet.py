@@ -69,6 +69,7 @@ class ResNetBackbone(nn.Module):
         self._norm_layer = nn.BatchNorm2d
         self.groups, self.base_width, self.dilation = 1, 64, 1
         self.on_latents = spec.on_latents
+        self.branches = branches
         planes = [max(1, round(p * width)) for p in (64, 128, 256, 512)]
         if spec.on_latents:
             if branches > 1:

@@ -28,6 +28,7 @@ from nodecode.data.datasets import TaskData, load_task_data
 from nodecode.errors import CheckpointError, ConfigError
 from nodecode.evaluate.tasks import evaluate_model
 from nodecode.models import create
+from nodecode.models.inputs import INPUTS, branches, is_latent_input
 from nodecode.models.resnet import LATENT_STRIDE, LATENT_STRIDES
 from nodecode.models.segmentation import load_classifier_into
 from nodecode.train import distributed
@@ -36,7 +37,6 @@ from nodecode.utils.checkpoint import build_and_load, load_tensors, save_tensors
 from nodecode.utils.checks import is_finite_number, is_integer
 from nodecode.utils.digest import state_digest
 
-INPUTS = ("latent", "decoded", "rgb")
 SCHEDULES = ("paper", "cosine", "finetune")
 WARMUP = 0.05  # fraction of the run spent warming up under the cosine schedule
 FINETUNE_DECAYS = (1 / 3, 2 / 3)
@@ -97,7 +97,7 @@ class TaskTrainConfig:
         if self.input not in INPUTS:
             raise ConfigError(f"--input must be one of {INPUTS}, not {self.input!r}")
         on_latents = self.model.startswith("cresnet")
-        if on_latents != (self.input == "latent"):
+        if on_latents != is_latent_input(self.input):
             raise ConfigError(
                 f"{self.model} reads {'latents' if on_latents else 'images'}; "
                 f"it cannot take --input {self.input}"
@@ -140,8 +140,15 @@ def _loss(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def build_model(config: TaskTrainConfig, data: TaskData) -> nn.Module:
+    extra = {}
+    if is_latent_input(config.input):  # the two-branch stem for ŷ+σ̂, the codec's stride
+        extra = {"branches": branches(config.input), "latent_stride": data.latent_stride}
     return create(
-        config.model, num_classes=data.num_classes, in_channels=data.in_channels, width=config.width
+        config.model,
+        num_classes=data.num_classes,
+        in_channels=data.in_channels,
+        width=config.width,
+        **extra,
     )
 
 
@@ -345,6 +352,8 @@ def write_task_model(path: Path, model: nn.Module, meta: dict[str, Any]) -> None
     backbone = model.backbone
     if backbone.on_latents and backbone.input_stride != LATENT_STRIDE:
         meta = {**meta, "latent_stride": backbone.input_stride}  # absent: the paper codec's 8
+    if backbone.branches > 1:
+        meta = {**meta, "branches": backbone.branches}  # absent: one
     save_tensors(path, model.state_dict(), kind, meta)
 
 
@@ -370,6 +379,7 @@ def check_task_meta(path: str | Path, meta: dict[str, Any]) -> None:
         "in_channels": in_range(meta["in_channels"], MAX_IN_CHANNELS),
         "width": is_finite_number(width) and 0 < width <= MAX_MODEL_WIDTH,
         "latent_stride": meta.get("latent_stride", LATENT_STRIDE) in LATENT_STRIDES,
+        "branches": meta.get("branches", 1) in (1, 2),
     }
     if bad := [k for k, ok in problems.items() if not ok]:
         raise CheckpointError(f"{path}: invalid {', '.join(f'{k}={meta.get(k)!r}' for k in bad)}")
@@ -387,7 +397,6 @@ def load_task_model(path: str | Path, device: str = "cpu") -> tuple[nn.Module, d
     tensors, meta = load_tensors(path, ("classifier", "segmenter"), device)
     check_task_meta(path, meta)
     sizes = {k: meta[k] for k in ("num_classes", "in_channels", "width")}
-    if "latent_stride" in meta:
-        sizes["latent_stride"] = meta["latent_stride"]
+    sizes |= {k: meta[k] for k in ("latent_stride", "branches") if k in meta}
     model = build_and_load(path, lambda: create(meta["model"], **sizes), tensors)
     return model.to(device).eval(), meta
