@@ -64,6 +64,8 @@ def test_tiny_reproduction_runs_end_to_end_and_then_skips_finished_stages(
 ):
     monkeypatch.setenv("NODECODE_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "run"
+    # The width-0.5 codecs: the same stages at a quarter of the encoding cost (this test is
+    # most of the suite's time); the paper codecs' own run is `make demo` and RESULTS §5.
     assert main(["reproduce", "--preset", "tiny", "--codecs", "small", "--out", str(out)]) == 0
     report = (out / "report" / "REPORT.md").read_text()
     assert "## Table 2" in report and "| 0.0983 | cresnet72 (latent) | 1 |" in report
