@@ -1,4 +1,5 @@
-"""`nodecode train-codec`: train the paper's codec at one operating point (App. A.1)."""
+"""`nodecode train-codec`: train the paper's codec at one operating point (App. A.1), or a
+CompressAI model at one quality (`--arch`, Gupta et al.'s backends)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,31 @@ from pathlib import Path
 
 from nodecode.cli.common import config_from_args
 from nodecode.codec.config import OPERATING_POINTS, operating_point
+from nodecode.errors import ConfigError
 from nodecode.train.calibrate import CalibrationConfig
 from nodecode.train.codec import CodecTrainConfig, train_codec
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     defaults = CodecTrainConfig()
-    p = subparsers.add_parser("train-codec", help="train a codec with Eq. 1 (MSE + β·rate hinge)")
-    p.add_argument(
+    p = subparsers.add_parser(
+        "train-codec",
+        help="train a codec: the paper's (Eq. 1, --op) or a CompressAI model (--arch)",
+    )
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument(
         "--op",
         choices=sorted(OPERATING_POINTS),
-        required=True,
-        help="operating point in bpp (sets C, Ht, β, lr)",
+        help="the paper's codec at this operating point in bpp (sets C, Ht, β, lr)",
     )
+    which.add_argument(
+        "--arch",
+        default=None,
+        help="a CompressAI architecture (e.g. bmshj2018-hyperprior), trained with its λ table",
+    )
+    p.add_argument("--quality", type=int, default=1, help="--arch: CompressAI quality 1…8")
+    p.add_argument("--aux-lr", type=float, default=None, help="--arch: lr of the auxiliary loss")
+    p.add_argument("--lmbda", type=float, default=None, help="--arch: λ (default: CompressAI's)")
     p.add_argument(
         "--data",
         default=defaults.data,
@@ -27,9 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("-o", "--out", required=True, help="codec checkpoint to write (.safetensors)")
     p.add_argument("--width", type=float, default=defaults.width, help="channel multiplier")
-    p.add_argument("--crop", type=int, default=defaults.crop, help="training crop size")
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--lr", type=float, default=None, help="Adam lr (default: the paper's)")
+    p.add_argument(
+        "--crop", type=int, default=None, help="training crop size (default: 224; --arch 256)"
+    )
+    p.add_argument("--batch-size", type=int, default=None, help="default: 30; --arch 16")
+    p.add_argument(
+        "--lr", type=float, default=None, help="Adam lr (default: the paper's; --arch 1e-4)"
+    )
     p.add_argument("--max-steps", type=int, default=defaults.max_steps)
     p.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
     p.add_argument(
@@ -84,11 +101,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_calibrate)
 
 
+def _given(args: argparse.Namespace, *names: str) -> dict:
+    """Options the user set; the rest keep the chosen trainer's defaults."""
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+
+
 def run(args: argparse.Namespace) -> None:
+    if args.arch is not None:
+        run_compressai(args)
+        return
     name = args.name or Path(args.out).stem
-    config = config_from_args(CodecTrainConfig, args, name=name)
+    config = config_from_args(
+        CodecTrainConfig,
+        args,
+        name=name,
+        crop=args.crop or CodecTrainConfig.crop,
+        batch_size=args.batch_size or CodecTrainConfig.batch_size,
+    )
     codec = train_codec(config, args.out, resume=args.resume, device=args.device, init=args.init)
     print(f"wrote {args.out} (codec {codec.name!r}, id {codec.identity().hex()})")
+
+
+def run_compressai(args: argparse.Namespace) -> None:
+    from nodecode.train.compressai_codec import CompressAITrainConfig, train_compressai
+
+    if not str(args.out).endswith(".safetensors"):
+        raise ConfigError(f"-o {args.out}: CompressAI weights are written as .safetensors")
+    names = ("crop", "batch_size", "lr", "aux_lr", "lmbda", "max_steps", "checkpoint_every")
+    config = CompressAITrainConfig(
+        arch=args.arch,
+        quality=args.quality,
+        data=args.data,
+        seed=args.seed,
+        lr_decay_fraction=args.lr_decay_fraction,
+        **_given(args, *names),
+    )
+    if args.max_steps == CodecTrainConfig.max_steps:  # the paper's 600k: not CompressAI's
+        config.max_steps = CompressAITrainConfig.max_steps
+    train_compressai(config, args.out, resume=args.resume, device=args.device)
+    print(f"wrote {args.out}: use it as --codec compressai:{args.arch}:{args.quality}:{args.out}")
 
 
 def run_calibrate(args: argparse.Namespace) -> None:

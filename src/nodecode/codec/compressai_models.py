@@ -224,7 +224,7 @@ def load_compressai_codec(
     arch, quality, path = parse_spec(spec)
     if path is None:
         path = _cached_weights(spec, arch, quality, download)
-    state = _read_state_dict(path)
+    state = _read_state_dict(path, arch, quality)
     from compressai.zoo.image import model_architectures
     from compressai.zoo.pretrained import load_pretrained
 
@@ -262,10 +262,22 @@ def _cached_weights(spec: str, arch: str, quality: int, download: bool | None) -
     return cached
 
 
-def _read_state_dict(path: Path) -> dict[str, Tensor]:
-    """A state dict (or CompressAI's {"state_dict": …} checkpoint), never unpickling code."""
+def _read_state_dict(path: Path, arch: str, quality: int) -> dict[str, Tensor]:
+    """A state dict (CompressAI's {"state_dict": …} checkpoints too, or nodecode's trained
+    safetensors), never unpickling code."""
     if not path.is_file():
         raise CheckpointError(f"{path}: no such state-dict file")
+    if path.suffix == ".safetensors":
+        from nodecode.train.compressai_codec import KIND
+        from nodecode.utils.checkpoint import load_tensors
+
+        tensors, meta = load_tensors(path, KIND)
+        if (meta.get("arch"), meta.get("quality")) != (arch, quality):
+            raise CheckpointError(
+                f"{path}: holds {meta.get('arch')} at quality {meta.get('quality')}, "
+                f"not {arch} at {quality}"
+            )
+        return tensors
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch.load raises many types on bad input

@@ -41,6 +41,12 @@ class RandomCrops(Dataset):
     def __getitem__(self, index: int) -> torch.Tensor:
         return self.transform(self._image(index))
 
+    def batch(self, batch_size: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """A random batch (N, 3, crop, crop). Indexes and crops come from the global RNG,
+        which training states save: resume is exact."""
+        indexes = torch.randint(len(self), (batch_size,)).tolist()
+        return torch.stack([self[i] for i in indexes]).to(device)
+
 
 def training_images(spec: str | os.PathLike) -> list[Image.Image | Path]:
     return list(image_source(spec).values())

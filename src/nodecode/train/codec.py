@@ -72,12 +72,6 @@ def _paths(out: Path) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".state.safetensors"), stem.with_name(stem.name + ".log.csv")
 
 
-def _batch(dataset: RandomCrops, batch_size: int, device: torch.device) -> torch.Tensor:
-    # Indexes and crops come from the global RNG, which the checkpoint saves: resume is exact.
-    indexes = torch.randint(len(dataset), (batch_size,)).tolist()
-    return torch.stack([dataset[i] for i in indexes]).to(device)
-
-
 @torch.no_grad()
 def fit_tables(codec: ConvAutoencoder, dataset: RandomCrops, batches: int, batch_size: int) -> None:
     """Count symbols on training crops and freeze the integer probability tables."""
@@ -86,7 +80,7 @@ def fit_tables(codec: ConvAutoencoder, dataset: RandomCrops, batches: int, batch
     counts = torch.zeros_like(codec.symbol_counts, device="cpu")
     for _ in range(batches):
         counts += count_symbols(
-            codec.encode(_batch(dataset, batch_size, device)).cpu(), codec.num_centers
+            codec.encode(dataset.batch(batch_size, device)).cpu(), codec.num_centers
         )
     codec.update(counts)
 
@@ -104,7 +98,7 @@ def correct_color_cast(
     codec.eval()
     total = torch.zeros(3, dtype=torch.float64)
     for _ in range(batches):
-        x = _batch(dataset, batch_size, device)
+        x = dataset.batch(batch_size, device)
         total += (codec(x).x_hat.clamp(0, 1) - x).mean(dim=(0, 2, 3)).double().cpu()
     cast = total / batches
     codec.shift_output(-cast.float())
@@ -152,9 +146,7 @@ def train_codec(
         while step < config.max_steps:
             for group in optimizer.param_groups:
                 group["lr"] = config.lr_at(step)
-            x = _batch(dataset, config.batch_size, dev).contiguous(
-                memory_format=torch.channels_last
-            )
+            x = dataset.batch(config.batch_size, dev).contiguous(memory_format=torch.channels_last)
             with torch.autocast(
                 dev.type,
                 PRECISIONS[config.precision] or torch.float32,

@@ -1,0 +1,152 @@
+"""Training CompressAI's models on the photo corpus, as CompressAI's own example does.
+
+The loss is CompressAI's `RateDistortionLoss` (λ·255²·MSE + bpp) with λ from its table for
+each quality; a second Adam fits the entropy bottleneck's quantiles to the auxiliary loss;
+gradients are clipped at norm 1 (compressai/examples/train.py). What nodecode adds:
+the offline photo corpus, exact resume, a CSV log, and weights written as safetensors
+that `compressai:ARCH:QUALITY:FILE` loads.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from nodecode.data.crops import RandomCrops, training_images
+from nodecode.errors import CheckpointError, ConfigError
+from nodecode.train.state import load_train_state, save_train_state
+from nodecode.utils.checkpoint import save_tensors
+
+# CompressAI's λ per quality for MSE (compressai.zoo: the models' published training).
+LAMBDAS_MSE = {1: 0.0018, 2: 0.0035, 3: 0.0067, 4: 0.0130, 5: 0.0250, 6: 0.0483, 7: 0.0932, 8: 0.18}
+KIND = "compressai-model"
+
+
+@dataclass
+class CompressAITrainConfig:
+    """Defaults follow CompressAI's example (Adam 1e-4, aux 1e-3, crops of 256, batch 16)."""
+
+    arch: str = "bmshj2018-hyperprior"
+    quality: int = 1
+    data: str = "photos:train"
+    crop: int = 256
+    batch_size: int = 16
+    lr: float = 1e-4
+    aux_lr: float = 1e-3
+    lmbda: float | None = None
+    clip_max_norm: float = 1.0
+    max_steps: int = 100_000
+    # lr ÷10 for the last `lr_decay_fraction` of the steps (CompressAI's example lowers it
+    # on a plateau; a fixed point keeps resume exact).
+    lr_decay_fraction: float = 0.0
+    checkpoint_every: int = 1000
+    log_every: int = 25
+    seed: int = 0
+
+    def rate_weight(self) -> float:
+        return self.lmbda if self.lmbda is not None else LAMBDAS_MSE[self.quality]
+
+    def lr_at(self, step: int) -> float:
+        decay_start = self.max_steps * (1.0 - self.lr_decay_fraction)
+        return self.lr * (0.1 if step >= decay_start > 0 else 1.0)
+
+    def validate(self) -> None:
+        from nodecode.codec.compressai_models import architectures
+
+        if self.arch not in architectures():
+            raise ConfigError(f"--arch {self.arch!r}: one of {', '.join(architectures())}")
+        if self.quality not in LAMBDAS_MSE:
+            raise ConfigError(f"--quality {self.quality}: CompressAI's qualities are 1…8")
+
+
+# Settings that may change on resume without changing what is being trained.
+_RESUMABLE = {"max_steps", "checkpoint_every", "log_every", "lr_decay_fraction"}
+
+
+def _identity(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k not in _RESUMABLE}
+
+
+def build_model(arch: str, quality: int) -> torch.nn.Module:
+    """An untrained CompressAI model with the zoo's widths for `quality`."""
+    from compressai.zoo import image_models
+
+    return image_models[arch](quality=quality, metric="mse", pretrained=False)
+
+
+def _optimizers(model: torch.nn.Module, config: CompressAITrainConfig):
+    """Main and auxiliary Adam, split as CompressAI's example does (quantiles → aux)."""
+    main = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
+    aux = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
+    return torch.optim.Adam(main, lr=config.lr), torch.optim.Adam(aux, lr=config.aux_lr)
+
+
+def train_compressai(
+    config: CompressAITrainConfig, out: str | Path, resume: bool = False, device: str = "cpu"
+) -> torch.nn.Module:
+    """Train, checkpointing every `checkpoint_every` steps; write the weights to `out`."""
+    from compressai.losses import RateDistortionLoss
+
+    config.validate()
+    out = Path(out)
+    stem = out.with_suffix("")
+    state_path = stem.with_name(stem.name + ".state.safetensors")
+    log_path = stem.with_name(stem.name + ".log.csv")
+    dev = torch.device(device)
+    torch.manual_seed(config.seed)
+    model = build_model(config.arch, config.quality).to(dev)
+    optimizer, aux_optimizer = _optimizers(model, config)
+    dataset = RandomCrops(training_images(config.data), config.crop, length=1 << 30)
+    criterion = RateDistortionLoss(lmbda=config.rate_weight())
+    step = 0
+    if resume and state_path.is_file():
+        step, saved = load_train_state(state_path, model, (optimizer, aux_optimizer))
+        if _identity(saved) != _identity(dataclasses.asdict(config)):
+            raise CheckpointError(f"{state_path}: saved with a different configuration: {saved}")
+    elif log_path.exists():
+        log_path.unlink()
+    model.train()
+    with log_path.open("a", newline="") as log_file:
+        writer = csv.writer(log_file)
+        if step == 0:
+            writer.writerow(["step", "loss", "mse", "bpp", "aux_loss", "seconds"])
+        start = time.time()
+        bar = tqdm(total=config.max_steps, initial=step, desc=config.arch, unit="step")
+        while step < config.max_steps:
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr_at(step)
+            x = dataset.batch(config.batch_size, dev)
+            losses = criterion(model(x), x)
+            optimizer.zero_grad(set_to_none=True)
+            aux_optimizer.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            if config.clip_max_norm > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_max_norm)
+            optimizer.step()
+            aux_loss = model.aux_loss()
+            aux_loss.backward()
+            aux_optimizer.step()
+            step += 1
+            bar.update(1)
+            if step % config.log_every == 0 or step == config.max_steps:
+                row = [step, losses["loss"].item(), losses["mse_loss"].item()]
+                row += [losses["bpp_loss"].item(), aux_loss.item(), round(time.time() - start, 1)]
+                writer.writerow(row)
+                log_file.flush()
+                bar.set_postfix(mse=f"{row[2]:.5f}", bpp=f"{row[3]:.3f}")
+            if step % config.checkpoint_every == 0 or step == config.max_steps:
+                save_train_state(
+                    state_path, model, (optimizer, aux_optimizer), step, dataclasses.asdict(config)
+                )
+        bar.close()
+    model.eval().update(force=True)  # the integer tables files are coded with
+    meta = {"arch": config.arch, "quality": config.quality, "training": dataclasses.asdict(config)}
+    meta["training"]["steps"] = step
+    save_tensors(out, model.state_dict(), KIND, meta)
+    return model
