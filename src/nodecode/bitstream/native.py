@@ -25,11 +25,13 @@ def compressai_extension(name: str) -> ModuleType:
     if full_name in sys.modules or PACKAGE in sys.modules:
         return importlib.import_module(full_name)
     package = importlib.util.find_spec(PACKAGE)  # locates, does not execute, the package
-    for folder in package.submodule_search_locations if package else []:
+    for folder in (package.submodule_search_locations or []) if package else []:
         for suffix in importlib.machinery.EXTENSION_SUFFIXES:
             path = Path(folder) / f"{name}{suffix}"
             if path.is_file():
                 spec = importlib.util.spec_from_file_location(full_name, path)
+                if spec is None or spec.loader is None:
+                    break
                 module = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(module)
                 sys.modules[full_name] = module

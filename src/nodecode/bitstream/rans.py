@@ -35,7 +35,8 @@ def encode_symbols(symbols: Tensor, cdfs: Tensor) -> bytes:
     """rANS-code symbols shaped (C, H, W); channel c uses table `cdfs[c]`."""
     if symbols.dim() != 3 or symbols.shape[0] != cdfs.shape[0]:
         raise ValueError(f"symbols {tuple(symbols.shape)} do not match tables {tuple(cdfs.shape)}")
-    indexes, tables, lengths, offsets = _coder_args(tuple(symbols.shape), cdfs)
+    c, h, w = symbols.shape
+    indexes, tables, lengths, offsets = _coder_args((c, h, w), cdfs)
     values = symbols.reshape(-1).to(torch.int32).tolist()
     return RansEncoder().encode_with_indexes(values, indexes, tables, lengths, offsets)
 

@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     import torch
 
-    from nodecode.codec.zoo import load_codec
+    from nodecode.codec.zoo import load_codec, paper_codec_only
     from nodecode.evaluate.bench import BenchConfig, plot_bench, run_bench
 
     config = BenchConfig(
@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> None:
         device=args.device,
         fast=args.fast,
     )
-    result = run_bench(config, load_codec(args.codec, args.device))
+    codec = paper_codec_only(load_codec(args.codec, args.device), "bench")
+    result = run_bench(config, codec)
     table = [
         {
             "task": r["task"][:3],

@@ -26,7 +26,7 @@ from nodecode.codec.files import (
     read_latents,
     read_symbols,
 )
-from nodecode.codec.zoo import knows_codec
+from nodecode.codec.zoo import knows_codec, paper_codec_only
 from nodecode.data.images import load_image, save_image
 from nodecode.errors import ConfigError
 
@@ -134,7 +134,7 @@ def _summary(t: Tensor) -> str:
 def run_show_latents(args: argparse.Namespace) -> None:
     from nodecode.evaluate.figures import plot_latent_channels
 
-    codec = codec_for_file(args.file, args.codec)
+    codec = paper_codec_only(codec_for_file(args.file, args.codec), "show-latents")
     header, symbols = read_symbols(codec, args.file)
     image = decode_image(codec, header, symbols)
     plot_latent_channels(image, symbols, codec.num_centers, args.out, title=args.file.name)

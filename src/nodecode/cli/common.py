@@ -6,11 +6,14 @@ import argparse
 import dataclasses
 import os
 from pathlib import Path
+from typing import TypeVar
 
 from nodecode.bitstream.container import NdcHeader
 from nodecode.codec.zoo import cached_codec, codec_for_file, list_codecs  # noqa: F401 - re-export
 from nodecode.errors import ConfigError, OutputError
 from nodecode.utils.io import describe_os_error
+
+C = TypeVar("C")
 
 CODEC_HELP = (
     f"codec name ({', '.join(list_codecs())}), checkpoint path, or a CompressAI model "
@@ -86,7 +89,7 @@ def write_json(path: Path | None, payload: object) -> None:
         atomic_write_text(path, text + "\n")
 
 
-def config_from_args(cls: type, args: argparse.Namespace, **overrides: object) -> object:
+def config_from_args(cls: type[C], args: argparse.Namespace, **overrides: object) -> C:
     """A config dataclass from the command-line options of the same names (flags only map)."""
     values = {
         f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from nodecode.cli.common import cached_codec
 from nodecode.cli.tables import format_table
-from nodecode.codec.zoo import default_codecs, shipped_codecs
+from nodecode.codec.zoo import default_codecs, paper_codec_only, shipped_codecs
 from nodecode.data.images import load_images, save_image
 from nodecode.errors import ConfigError
 from nodecode.evaluate.baselines import BASELINES
@@ -112,7 +112,7 @@ def understanding(args: argparse.Namespace) -> list[dict]:
         }
         if not set(names.values()) <= available:
             continue
-        codec = cached_codec(spec)
+        codec = paper_codec_only(cached_codec(spec), "demo")
         row_by_path = {path: {"codec": spec, "path": path} for path in NETWORKS}
         for task, count in (("classification", args.classify), ("segmentation", args.segment)):
             scenes = FashionScenes(args.scenes, "test", task)

@@ -84,6 +84,10 @@ class ConvAutoencoder(nn.Module):
     2.85e9. `width` scales the 64/128 channels for small CPU models.
     """
 
+    # Buffers, declared for type checkers (nn.Module's attribute lookup is untyped).
+    symbol_counts: Tensor
+    cdfs: Tensor
+
     def __init__(self, config: CodecConfig | None = None, name: str = "custom") -> None:
         super().__init__()
         self.config = config = config or CodecConfig()
@@ -109,6 +113,9 @@ class ConvAutoencoder(nn.Module):
 
     @staticmethod
     def _synthesis_transform(c: int, n1: int, n2: int, upsampling: str) -> nn.Sequential:
+        up1: nn.Module
+        up2: nn.Module
+        up3: nn.Module
         if upsampling == "transposed":  # codecs saved before sub-pixel upsampling
             up1, up2, up3 = deconv(c, n2, 2), deconv(n2, n1, 2), deconv(n1, 3, 4)
         else:
@@ -155,7 +162,7 @@ class ConvAutoencoder(nn.Module):
             entropy = hard_entropy_bits(q.soft_assignment, q.symbols)
         else:
             entropy = mean_entropy_bits(q.soft_assignment)
-        x_hat = self.synthesis(q.values, tuple(x.shape[-2:])).float()
+        x_hat = self.synthesis(q.values, (x.shape[-2], x.shape[-1])).float()
         probs = symbol_probabilities(q.soft_assignment, q.symbols)
         bpp = self.config.bpp(entropy)
         return CodecOutput(x_hat, q.symbols, q.values, entropy, bpp, probs)
@@ -165,6 +172,7 @@ class ConvAutoencoder(nn.Module):
         """Add `delta` (3,), in [0, 1] units, to every decoded pixel: removes a colour cast."""
         last = self.g_s[-1]
         conv = last[0] if isinstance(last, nn.Sequential) else last
+        assert isinstance(conv.bias, Tensor)
         per_colour = conv.bias.view(3, -1)  # sub-pixel: channel 4c + k is colour c
         per_colour += 2.0 * delta.to(per_colour).view(3, 1)  # x̂ = g_s(ẑ) · 0.5 + 0.5
 
@@ -262,7 +270,7 @@ class ConvAutoencoder(nn.Module):
 
     def strings_shape(self, latent_size: tuple[int, int]) -> tuple[int, int]:
         """The `shape` that `decompress` takes for a latent of `latent_size` positions."""
-        return tuple(latent_size)
+        return (latent_size[0], latent_size[1])
 
     def max_positions(self, string_lengths: tuple[int, ...]) -> int:
         """Latent positions the strings can honestly hold under the tables (bomb bound)."""
@@ -285,7 +293,8 @@ class ConvAutoencoder(nn.Module):
     def _symbols(self, strings: list[list[bytes]], shape: tuple[int, int]) -> Tensor:
         if len(strings) != 1:
             raise ValueError(f"{self.name} codes one latent, got {len(strings)} lists of strings")
-        return self.decompress_symbols(list(strings[0]), tuple(shape)).to(self.cdfs.device)
+        size = (int(shape[0]), int(shape[1]))
+        return self.decompress_symbols(list(strings[0]), size).to(self.cdfs.device)
 
     def identity(self) -> bytes:
         """16-byte digest of config, weights and tables; a file names the codec that wrote it.

@@ -48,6 +48,8 @@ class _Capture(nn.Module):
 class CompressAICodec(nn.Module):
     """A `compressai.models.CompressionModel` with nodecode's name, identity and latents."""
 
+    model: Any  # a compressai.models.CompressionModel (CompressAI ships no type hints)
+
     def __init__(self, model: nn.Module, arch: str, quality: int, source: str) -> None:
         super().__init__()
         self.model = model.eval()
@@ -145,14 +147,19 @@ class CompressAICodec(nn.Module):
         """`run()` while recording ŷ (g_s's input) and σ̂ (h_s's output); without
         `synthesize` g_s is swapped for a stand-in that stops the call there."""
         seen: dict[str, Tensor] = {}
+
+        def record_scales(module: nn.Module, inputs: Any, output: Tensor) -> None:
+            seen.setdefault("scales", output)
+
+        def record_y_hat(module: nn.Module, inputs: tuple[Tensor, ...]) -> None:
+            seen.setdefault("y_hat", inputs[0])
+
         hooks = []
         if self.has_scales:
-            record = lambda m, i, out: seen.setdefault("scales", out)  # noqa: E731
-            hooks.append(self.model.h_s.register_forward_hook(record))
+            hooks.append(self.model.h_s.register_forward_hook(record_scales))
         capture, synthesis, result = _Capture(), self.model.g_s, None
         if synthesize:
-            record = lambda m, args: seen.setdefault("y_hat", args[0])  # noqa: E731
-            hooks.append(synthesis.register_forward_pre_hook(record))
+            hooks.append(synthesis.register_forward_pre_hook(record_y_hat))
         else:
             self.model.g_s = capture
         try:

@@ -5,11 +5,16 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nodecode.bitstream.container import MAX_LATENT_CHANNELS
 from nodecode.errors import ConfigError
 from nodecode.utils.checks import is_finite_number, is_integer
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+Rate = TypeVar("Rate", float, "Tensor")  # a number, or a tensor of them
 
 UPSAMPLING = ("subpixel", "transposed")
 # "hard": the hinge sees the entropy of the hard symbols (the rate the file will have) and
@@ -57,7 +62,7 @@ class CodecConfig:
         """Widths of the two strided stages; the paper's are 64 and 128 (3.56e9 MACs at 224²)."""
         return max(1, round(64 * self.width)), max(1, round(128 * self.width))
 
-    def bpp(self, entropy_bits: float) -> float:
+    def bpp(self, entropy_bits: Rate) -> Rate:
         """bpp = H · C / 64: one symbol per latent entry, latent is h/8 × w/8 × C."""
         return entropy_bits * self.latent_channels / 64.0
 

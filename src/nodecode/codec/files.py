@@ -54,7 +54,8 @@ def color_offset(
     h, w = image.shape[-2:]
     decoded = _decode_strings(codec, strings, latent_size)[:, :h, :w]
     error = (image.float().cpu() - decoded).mean(dim=(1, 2)) / COLOR_STEP
-    return tuple(int(v) for v in error.round().clamp(-128, 127).tolist())
+    r, g, b = (int(v) for v in error.round().clamp(-128, 127).tolist())
+    return (r, g, b)
 
 
 def encode_file(codec: Codec, image: Tensor, correct_color: bool = True) -> tuple[NdcHeader, bytes]:
@@ -136,7 +137,12 @@ def read_strings(
     """A file's header and strings (from `path`, or `data` already in memory), checked
     against `codec` and the decoding budget: nothing past here trusts the file."""
     where = str(path) if path is not None else "<bytes>"
-    header, payload = read_ndc(path) if data is None else parse_ndc(data, where)
+    if data is None:
+        if path is None:
+            raise ValueError("read_strings needs a path or the file's bytes")
+        header, payload = read_ndc(path)
+    else:
+        header, payload = parse_ndc(data, where)
     check_compatible(codec, header, where)
     codec.require_ready()
     check_decodable(codec, header, where)

@@ -78,6 +78,13 @@ def load_codec(spec: str | Path, device: str | torch.device = "cpu") -> Codec:
     raise ConfigError(f"unknown codec {spec!r}: not a file, and not one of {list_codecs()}")
 
 
+def paper_codec_only(codec: Codec, what: str) -> ConvAutoencoder:
+    """`codec`, if it is one of the paper's (symbols, centers, tables); else a clear error."""
+    if not isinstance(codec, ConvAutoencoder):
+        raise ConfigError(f"{what} works with the paper's codecs, not {codec.name!r}")
+    return codec
+
+
 def knows_codec(name: str) -> bool:
     """Whether a file's codec name alone says which codec to load."""
     return name in list_codecs() or is_compressai_spec(name)

@@ -54,6 +54,9 @@ class ResNetBackbone(nn.Module):
 
     _make_layer = ResNet._make_layer  # torchvision's, unchanged
 
+    input_mean: Tensor  # a buffer
+    stem: nn.Module
+
     def __init__(
         self,
         spec: ResNetSpec,
@@ -130,6 +133,8 @@ def _init_like_torchvision(module: nn.Module) -> None:
 
 class ResNetClassifier(nn.Module):
     """Backbone → global average pool → fc (the paper's 1000-way classifier)."""
+
+    backbone: ResNetBackbone
 
     def __init__(self, backbone: ResNetBackbone, num_classes: int = 1000) -> None:
         super().__init__()

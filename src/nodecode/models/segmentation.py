@@ -39,6 +39,8 @@ class DeepLabV2(nn.Module):
     sides are not a multiple of the stride).
     """
 
+    backbone: ResNetBackbone
+
     def __init__(self, backbone: ResNetBackbone, num_classes: int = 21) -> None:
         super().__init__()
         self.backbone = backbone

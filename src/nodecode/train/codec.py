@@ -193,9 +193,9 @@ def train_codec(
 def load_weights_from(codec: ConvAutoencoder, path: str | Path) -> None:
     """Start from another codec's weights (`--init` path or name), e.g. continue training a
     shipped codec; Adam starts afresh."""
-    from nodecode.codec.zoo import load_codec
+    from nodecode.codec.zoo import load_codec, paper_codec_only
 
-    source = load_codec(path)
+    source = paper_codec_only(load_codec(path), "--init")
     if source.config.channels != codec.config.channels or (
         source.config.latent_channels != codec.config.latent_channels
     ):

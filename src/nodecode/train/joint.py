@@ -23,7 +23,7 @@ from tqdm import tqdm
 from nodecode.bitstream.tables import count_symbols
 from nodecode.codec.checkpoint import save_codec
 from nodecode.codec.loss import rate_distortion_loss
-from nodecode.codec.zoo import load_codec
+from nodecode.codec.zoo import load_codec, paper_codec_only
 from nodecode.data.augment import MirrorShift
 from nodecode.data.datasets import image_splits
 from nodecode.errors import CheckpointError, ConfigError, require_same_codec
@@ -69,7 +69,7 @@ def _models(
     config: JointTrainConfig,
 ) -> tuple[torch.nn.Module, torch.nn.Module | None, dict[str, Any]]:
     """The codec (β, Ht overridden as asked), and in joint mode the classifier and its meta."""
-    codec = load_codec(config.codec)
+    codec = paper_codec_only(load_codec(config.codec), "joint training")
     classifier, meta = None, {}
     if config.mode == "joint":
         classifier, meta = load_task_model(config.classifier)

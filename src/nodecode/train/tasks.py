@@ -29,8 +29,8 @@ from nodecode.errors import CheckpointError, ConfigError
 from nodecode.evaluate.tasks import evaluate_model
 from nodecode.models import create
 from nodecode.models.inputs import INPUTS, branches, is_latent_input
-from nodecode.models.resnet import LATENT_STRIDE, LATENT_STRIDES
-from nodecode.models.segmentation import load_classifier_into
+from nodecode.models.resnet import LATENT_STRIDE, LATENT_STRIDES, ResNetClassifier
+from nodecode.models.segmentation import DeepLabV2, load_classifier_into
 from nodecode.train import distributed
 from nodecode.train.state import load_train_state, save_train_state
 from nodecode.utils.checkpoint import build_and_load, load_tensors, save_tensors
@@ -38,6 +38,7 @@ from nodecode.utils.checks import is_finite_number, is_integer
 from nodecode.utils.digest import state_digest
 
 SCHEDULES = ("paper", "cosine", "finetune")
+TaskNetwork = ResNetClassifier | DeepLabV2
 WARMUP = 0.05  # fraction of the run spent warming up under the cosine schedule
 FINETUNE_DECAYS = (1 / 3, 2 / 3)
 
@@ -139,17 +140,19 @@ def _loss(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(scores, target, ignore_index=IGNORE_INDEX)
 
 
-def build_model(config: TaskTrainConfig, data: TaskData) -> nn.Module:
+def build_model(config: TaskTrainConfig, data: TaskData) -> TaskNetwork:
     extra = {}
     if is_latent_input(config.input):  # the two-branch stem for ŷ+σ̂, the codec's stride
         extra = {"branches": branches(config.input), "latent_stride": data.latent_stride}
-    return create(
+    model = create(
         config.model,
         num_classes=data.num_classes,
         in_channels=data.in_channels,
         width=config.width,
         **extra,
     )
+    assert isinstance(model, ResNetClassifier | DeepLabV2)
+    return model
 
 
 def train_task(
@@ -183,7 +186,7 @@ def train_task(
         weight_decay=config.decay(),
     )
     pad = 1 if config.input == "latent" else data.image_size // 8
-    scale = 8 if config.input == "latent" else 1
+    scale = data.latent_stride if is_latent_input(config.input) else 1
     train_set = MirrorShift(data.train, pad, mask_scale=scale)
     per_rank = config.batch() // info.world_size
     if per_rank < 1:

@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -16,6 +16,7 @@ from torch import nn
 from nodecode.errors import CheckpointError
 from nodecode.utils.io import atomic_path
 
+M = TypeVar("M", bound=nn.Module)
 META_KEY = "nodecode"
 FORMAT_VERSION = 1
 
@@ -72,8 +73,8 @@ def load_tensors(
 
 
 def build_and_load(
-    path: str | os.PathLike, build: Callable[[], nn.Module], tensors: dict[str, torch.Tensor]
-) -> nn.Module:
+    path: str | os.PathLike, build: Callable[[], M], tensors: dict[str, torch.Tensor]
+) -> M:
     """The module the header describes, holding the file's tensors.
 
     The module is first built on the meta device and its parameter names and shapes are
