@@ -45,6 +45,7 @@ fuzz: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests scripts
 	$(VENV)/bin/ruff format --check src tests scripts
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .fuzz

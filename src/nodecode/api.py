@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from nodecode.codec.autoencoder import ConvAutoencoder
+from nodecode.codec.zoo import Codec
 from nodecode.errors import ConfigError
 
 Input = str | os.PathLike | Tensor
@@ -74,11 +74,11 @@ def _class_names(meta: dict[str, Any]) -> list[str]:
     return list(meta["classes"]) or [str(i) for i in range(meta["num_classes"])]
 
 
-def _codec(meta: dict[str, Any], spec: str | None, device: str) -> ConvAutoencoder:
-    from nodecode.codec.zoo import cached_codec, list_codecs
+def _codec(meta: dict[str, Any], spec: str | None, device: str) -> Codec:
+    from nodecode.codec.zoo import cached_codec, knows_codec
 
     spec = spec or meta.get("codec")
-    if not spec or (spec not in list_codecs() and not Path(spec).is_file()):
+    if not spec or (not knows_codec(spec) and not Path(spec).is_file()):
         raise ConfigError(
             f"the model was trained on codec {meta.get('codec')!r}, which is not shipped; "
             "pass its checkpoint as codec=..."
@@ -103,7 +103,8 @@ def _probabilities(
 
     for files, run in itertools.groupby(inputs, key=is_file):
         if files:
-            pairs = ((Path(p), codec_for_file(Path(p), codec_spec, device)) for p in run)
+            paths = [Path(p) for p in run if not isinstance(p, Tensor)]
+            pairs = ((p, codec_for_file(p, codec_spec, device)) for p in paths)
             yield from (probs for _, _, probs in predict_files(network, meta, pairs, batch_size))
         else:
             codec = _codec(meta, codec_spec, device)
@@ -111,17 +112,15 @@ def _probabilities(
 
 
 @torch.no_grad()
-def _predict_image(
-    network: nn.Module, meta: dict[str, Any], image: Input, codec: ConvAutoencoder
-) -> Tensor:
+def _predict_image(network: nn.Module, meta: dict[str, Any], image: Input, codec: Codec) -> Tensor:
     from nodecode.data.images import load_image
-    from nodecode.inference import check_model_codec
+    from nodecode.inference import check_model_codec, image_latent
 
     check_model_codec(meta, codec, "image")
     x = image if isinstance(image, Tensor) else load_image(image)
     if x.dim() != 3 or x.shape[0] != 3:
         raise ConfigError(f"an image must be a (3, H, W) tensor in [0, 1], got {tuple(x.shape)}")
     device = next(network.parameters()).device
-    latent = codec.dequantize(codec.encode(x[None].to(device)))
+    latent = image_latent(codec, x[None].to(device), meta["input"])
     kwargs = {"output_size": tuple(x.shape[-2:])} if meta["task"] == "segmentation" else {}
     return network(latent, **kwargs)[0].softmax(0).cpu()

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from nodecode.bitstream.container import NdcHeader
-from nodecode.codec.files import read_latents
+from nodecode.codec.autoencoder import ConvAutoencoder
+from nodecode.codec.files import pad_to_multiple, read_latents
 from nodecode.codec.zoo import Codec
 from nodecode.errors import CodecMismatchError, ConfigError, require_same_codec
 from nodecode.models.inputs import LATENT_INPUTS, is_latent_input, select_latents
@@ -48,6 +49,16 @@ def check_model_codec(meta: dict[str, Any], codec: Codec, where: str) -> None:
             f"{where}: model was trained on latents of codec {meta.get('codec')!r}, "
             f"file was written by {codec.name!r}",
         )
+
+
+@torch.no_grad()
+def image_latent(codec: Codec, images: torch.Tensor, kind: str) -> torch.Tensor:
+    """What a network on latents of `kind` reads for images (N, 3, H, W) in [0, 1]: the
+    latents their `.ndc` files would give, computed without writing the files."""
+    if isinstance(codec, ConvAutoencoder):
+        return codec.dequantize(codec.encode(images))
+    _, latents = codec.analyze(pad_to_multiple(images, codec.alignment))
+    return select_latents(kind, latents)
 
 
 @torch.no_grad()

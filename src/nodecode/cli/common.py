@@ -6,14 +6,17 @@ import argparse
 import dataclasses
 import os
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from nodecode.bitstream.container import NdcHeader
 from nodecode.codec.zoo import cached_codec, codec_for_file, list_codecs  # noqa: F401 - re-export
 from nodecode.errors import ConfigError, OutputError
 from nodecode.utils.io import describe_os_error
 
-C = TypeVar("C")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+C = TypeVar("C", bound="DataclassInstance")
 
 CODEC_HELP = (
     f"codec name ({', '.join(list_codecs())}), checkpoint path, or a CompressAI model "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 from nodecode.cli.common import cached_codec
 from nodecode.cli.tables import format_table
@@ -113,7 +114,9 @@ def understanding(args: argparse.Namespace) -> list[dict]:
         if not set(names.values()) <= available:
             continue
         codec = paper_codec_only(cached_codec(spec), "demo")
-        row_by_path = {path: {"codec": spec, "path": path} for path in NETWORKS}
+        row_by_path: dict[str, dict[str, Any]] = {
+            path: {"codec": spec, "path": path} for path in NETWORKS
+        }
         for task, count in (("classification", args.classify), ("segmentation", args.segment)):
             scenes = FashionScenes(args.scenes, "test", task)
             count = min(count, len(scenes))

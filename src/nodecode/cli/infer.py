@@ -17,6 +17,7 @@ from nodecode.cli.common import (
     output_paths,
     write_json,
 )
+from nodecode.codec.zoo import Codec
 from nodecode.errors import ConfigError
 from nodecode.utils.io import atomic_path
 
@@ -68,7 +69,7 @@ def run_classify(args: argparse.Namespace) -> None:
     write_json(args.json, records)
 
 
-def _with_codecs(args: argparse.Namespace) -> Iterator[tuple[Path, object]]:
+def _with_codecs(args: argparse.Namespace) -> Iterator[tuple[Path, Codec]]:
     for path in args.files:
         yield path, codec_for_file(path, args.codec, args.device)
 

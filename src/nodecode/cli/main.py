@@ -34,7 +34,10 @@ DEBUG_ENV = "NODECODE_DEBUG"
 # Only the invoked command's module is imported, so `--help` and `--version` start at once
 # (tests/cli/test_failures.py checks this table against what the modules register).
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train-codec": ("train_codec", "train a codec with Eq. 1 (MSE + β·rate hinge)"),
+    "train-codec": (
+        "train_codec",
+        "train a codec: the paper's (Eq. 1, --op) or a CompressAI model (--arch)",
+    ),
     "calibrate-codec": (
         "train_codec",
         "fine-tune a codec until its files hit the nominal bpp on validation photos",

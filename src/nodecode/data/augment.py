@@ -21,7 +21,7 @@ class MirrorShift(Dataset):
         self.dataset, self.pad, self.mask_scale = dataset, pad, mask_scale
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        return len(self.dataset)  # type: ignore[arg-type]  # map-style datasets are sized
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
         x, target = self.dataset[index]
@@ -43,6 +43,6 @@ class MirrorShift(Dataset):
 
 def channel_mean(dataset: Dataset, limit: int = 4096) -> Tensor:
     """Per-channel mean over (up to `limit`) training inputs, shaped (1, C, 1, 1)."""
-    n = min(len(dataset), limit)
+    n = min(len(dataset), limit)  # type: ignore[arg-type]  # map-style datasets are sized
     total = sum(dataset[i][0].double().mean(dim=(1, 2)) for i in range(n))
     return (total / n).float().view(1, -1, 1, 1)

@@ -52,7 +52,8 @@ def image_splits(
 
         train = image_folder(root, "train", size, augment)
         test = image_folder(root, "val", size, False)
-        return TaskData(train, test, len(train.classes), 3, size, tuple(train.classes))
+        classes = tuple(train.classes)  # type: ignore[attr-defined]  # an ImageFolder
+        return TaskData(train, test, len(classes), 3, size, classes)
     if kind == "voc" and task == "segmentation":
         from nodecode.data.folders import VOC_CLASSES, voc_segmentation
 

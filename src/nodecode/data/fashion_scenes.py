@@ -80,7 +80,9 @@ def _shrink(photo: Image.Image, min_side: int) -> np.ndarray:
     """Downscale so the shorter side is `min_side`: backgrounds never need more detail."""
     scale = min_side / min(photo.size)
     if scale < 1:
-        photo = photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.BOX)
+        photo = photo.resize(
+            (round(photo.width * scale), round(photo.height * scale)), Image.Resampling.BOX
+        )
     return np.asarray(photo)
 
 
@@ -92,7 +94,7 @@ def _background(
     side = int(rng.integers(min(h, w) // 4, min(h, w) + 1))
     top, left = int(rng.integers(h - side + 1)), int(rng.integers(w - side + 1))
     crop = Image.fromarray(photo[top : top + side, left : left + side])
-    background = np.asarray(crop.resize((size, size), Image.BILINEAR), dtype=np.float32)
+    background = np.asarray(crop.resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
     mean = background.mean(axis=(0, 1), keepdims=True)
     return mean + contrast * (background - mean)
 
@@ -106,7 +108,9 @@ def _paste(
     side: int,
     opacity_gain: float = 1.0,
 ) -> None:
-    shade = np.asarray(Image.fromarray(item).resize((side, side), Image.BILINEAR)) / 255.0
+    shade = (
+        np.asarray(Image.fromarray(item).resize((side, side), Image.Resampling.BILINEAR)) / 255.0
+    )
     alpha = np.clip(opacity_gain * shade, 0.0, 1.0)
     rgb = (
         np.array(

@@ -53,9 +53,9 @@ def load_image(path: str | os.PathLike) -> Tensor:
             width, height = image.size
             if width * height > (limit := max_pixels()):
                 raise ImageError(f"{path}: {over_budget_message(height, width, limit)}")
-            if getattr(image, "n_frames", 1) > 1:
+            if (frames := getattr(image, "n_frames", 1)) > 1:
                 raise ImageError(
-                    f"{path}: has {image.n_frames} frames (animated or multi-page); nodecode "
+                    f"{path}: has {frames} frames (animated or multi-page); nodecode "
                     "codes still images, so extract the frame you want first"
                 )
             return pil_to_tensor(ImageOps.exif_transpose(image))

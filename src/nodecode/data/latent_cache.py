@@ -49,7 +49,6 @@ def encode_dataset(
     for stale in shard_paths(folder, task, split):
         stale.unlink()
     device = next(codec.parameters()).device
-    paper_codec = isinstance(codec, ConvAutoencoder)
     meta = {
         "codec": codec.name,
         "codec_id": codec.identity().hex(),
@@ -58,7 +57,7 @@ def encode_dataset(
         "latent_stride": codec.stride,
         "classes": list(classes),
     }
-    if paper_codec:
+    if isinstance(codec, ConvAutoencoder):
         meta["centers"] = codec.quantizer.centers.tolist()
     paths: list[Path] = []
     buffer: dict[str, list[torch.Tensor]] = defaultdict(list)
@@ -74,7 +73,7 @@ def encode_dataset(
 
     for images, targets in tqdm(loader, desc=f"encode {task}/{split}", unit="batch", leave=False):
         h, w = images.shape[-2:]
-        if paper_codec:
+        if isinstance(codec, ConvAutoencoder):
             symbols = codec.encode(images.to(device))
             decoded = codec.decode(symbols, (h, w))
             buffer["symbols"].append(symbols.to(torch.uint8).cpu())
@@ -162,7 +161,7 @@ class LatentCache(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         if self.input == "decoded":
             return self.decoded[index].float() / 255.0, self.targets[index]
-        if self.symbols is not None:
+        if self.symbols is not None and self.centers is not None:
             return self.centers[self.symbols[index].long()], self.targets[index]
         one = {n: t[index : index + 1].float() for n, t in self.latents.items()}
         return select_latents(self.input, one)[0], self.targets[index]

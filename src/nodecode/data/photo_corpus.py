@@ -74,7 +74,7 @@ def _matplotlib(name: str) -> Callable[[], Image.Image]:
     def load() -> Image.Image:
         import matplotlib.cbook
 
-        with Image.open(matplotlib.cbook.get_sample_data(name)) as image:
+        with Image.open(matplotlib.cbook.get_sample_data(name)) as image:  # type: ignore[arg-type]
             return image.convert("RGB")
 
     return load

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image
 from torch import Tensor
@@ -49,7 +51,8 @@ def webp(x: Tensor, quality: int) -> Coded:
     return Coded(quality, num_bytes, image)
 
 
-BASELINES = {
+# Method → (coder taking a quality or, for JPEG 2000, a bpp; the settings swept).
+BASELINES: dict[str, tuple[Callable[[Tensor, Any], Coded], Sequence[float]]] = {
     "jpeg": (jpeg, JPEG_QUALITIES),
     "jpeg2000": (jpeg2000, JPEG2000_BPPS),
     "webp": (webp, WEBP_QUALITIES),

@@ -69,7 +69,8 @@ class Timer:
     """Adds the wall-clock time of each `with timer(stage):` block to that stage."""
 
     def __init__(self, device: torch.device) -> None:
-        self.device, self.seconds = device, {}
+        self.device = device
+        self.seconds: dict[str, float] = {}
 
     def __call__(self, stage: str) -> Timer:
         self.stage = stage
@@ -91,7 +92,7 @@ def photo_crops(size: int, count: int) -> list[Tensor]:
     from nodecode.data.photos import photo_split
 
     photos = [pil_to_tensor(image) for image in photo_split("test").values()]
-    crops = []
+    crops: list[Tensor] = []
     generator = torch.Generator().manual_seed(0)
     while len(crops) < count:
         photo = photos[len(crops) % len(photos)]
@@ -198,7 +199,7 @@ def run_bench(config: BenchConfig, codec: ConvAutoencoder) -> dict[str, Any]:
             run = _runner(kind, codec, network, device)
             run(files[:1], Timer(device))  # warm-up: first-call allocations and kernel choice
             for batch in config.batch_sizes:
-                row = {
+                row: dict[str, Any] = {
                     "task": task,
                     "path": kind,
                     "network": name,

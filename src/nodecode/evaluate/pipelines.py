@@ -89,7 +89,7 @@ def run_pipelines(
             result.seconds += time.perf_counter() - start
             image_pixels += header.num_pixels
             result.predictions.append(prediction)
-            if task == "segmentation":
+            if result.iou is not None:
                 result.iou.update(prediction[None], target[None])
             else:
                 result.correct += int(prediction.item() == int(target))

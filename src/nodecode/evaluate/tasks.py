@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
+from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
 
 from nodecode.data.augment import IGNORE_INDEX
@@ -20,23 +21,26 @@ def evaluate_model(
 ) -> dict[str, float | list[float]]:
     model.eval()
     # The main rank evaluates the whole test set alone, so metrics must not sync across ranks.
-    local = {"sync_on_compute": False}
+    # The main rank evaluates the whole test set alone, so metrics must not sync across ranks.
+    metrics: dict[str, Metric]
     if task == "classification":
         metrics = {
-            "top1": MulticlassAccuracy(num_classes, top_k=1, average="micro", **local),
+            "top1": MulticlassAccuracy(
+                num_classes, top_k=1, average="micro", sync_on_compute=False
+            ),
             "top5": MulticlassAccuracy(
-                num_classes, top_k=min(5, num_classes), average="micro", **local
+                num_classes, top_k=min(5, num_classes), average="micro", sync_on_compute=False
             ),
         }
     else:
         metrics = {
             "iou": MulticlassJaccardIndex(
-                num_classes, average="none", ignore_index=IGNORE_INDEX, **local
+                num_classes, average="none", ignore_index=IGNORE_INDEX, sync_on_compute=False
             )
         }
         # What predicting background (class 0) everywhere scores: the floor to beat.
         trivial = MulticlassJaccardIndex(
-            num_classes, average="none", ignore_index=IGNORE_INDEX, **local
+            num_classes, average="none", ignore_index=IGNORE_INDEX, sync_on_compute=False
         ).to(device)
     metrics = {k: m.to(device) for k, m in metrics.items()}
     class_counts = torch.zeros(num_classes, dtype=torch.int64)
@@ -50,7 +54,9 @@ def evaluate_model(
         else:
             trivial.update(torch.zeros_like(target), target)
     if task == "classification":
-        result = {k: 100.0 * m.compute().item() for k, m in metrics.items()}
+        result: dict[str, float | list[float]] = {
+            k: 100.0 * m.compute().item() for k, m in metrics.items()
+        }
         # Always answering the commonest test class: the floor to beat.
         result["top1_majority"] = (
             100.0 * class_counts.max().item() / max(1, class_counts.sum().item())

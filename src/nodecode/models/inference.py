@@ -20,14 +20,17 @@ def fold_batch_norms(module: nn.Module) -> nn.Module:
     for name, child in module.named_children():
         if isinstance(child, Bottleneck):
             for conv, bn in _BOTTLENECK_PAIRS:
-                setattr(child, conv, fuse_conv_bn_eval(getattr(child, conv), getattr(child, bn)))
+                pair = getattr(child, conv), getattr(child, bn)
+                assert isinstance(pair[0], nn.Conv2d) and isinstance(pair[1], nn.BatchNorm2d)
+                setattr(child, conv, fuse_conv_bn_eval(*pair))
                 setattr(child, bn, nn.Identity())
         elif isinstance(child, nn.Sequential):
             layers = list(child)
             for i in range(len(layers) - 1):
-                if isinstance(layers[i], nn.Conv2d) and isinstance(layers[i + 1], nn.BatchNorm2d):
+                conv_layer, bn_layer = layers[i], layers[i + 1]
+                if isinstance(conv_layer, nn.Conv2d) and isinstance(bn_layer, nn.BatchNorm2d):
                     layers[i], layers[i + 1] = (
-                        fuse_conv_bn_eval(layers[i], layers[i + 1]),
+                        fuse_conv_bn_eval(conv_layer, bn_layer),
                         nn.Identity(),
                     )
             setattr(module, name, child := nn.Sequential(*layers))

@@ -24,6 +24,7 @@ class ASPP(nn.Module):
             nn.Conv2d(in_channels, num_classes, 3, padding=r, dilation=r) for r in rates
         )
         for conv in self.branches:
+            assert isinstance(conv, nn.Conv2d) and conv.bias is not None
             nn.init.normal_(conv.weight, std=0.01)
             nn.init.zeros_(conv.bias)
 

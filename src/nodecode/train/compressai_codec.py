@@ -14,6 +14,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -73,7 +74,7 @@ def _identity(config: dict) -> dict:
     return {k: v for k, v in config.items() if k not in _RESUMABLE}
 
 
-def build_model(arch: str, quality: int) -> torch.nn.Module:
+def build_model(arch: str, quality: int) -> Any:
     """An untrained CompressAI model with the zoo's widths for `quality`."""
     from compressai.zoo import image_models
 
@@ -89,7 +90,7 @@ def _optimizers(model: torch.nn.Module, config: CompressAITrainConfig):
 
 def train_compressai(
     config: CompressAITrainConfig, out: str | Path, resume: bool = False, device: str = "cpu"
-) -> torch.nn.Module:
+) -> Any:
     """Train, checkpointing every `checkpoint_every` steps; write the weights to `out`."""
     from compressai.losses import RateDistortionLoss
 
@@ -146,7 +147,7 @@ def train_compressai(
                 )
         bar.close()
     model.eval().update(force=True)  # the integer tables files are coded with
-    meta = {"arch": config.arch, "quality": config.quality, "training": dataclasses.asdict(config)}
-    meta["training"]["steps"] = step
+    training = {**dataclasses.asdict(config), "steps": step}
+    meta = {"arch": config.arch, "quality": config.quality, "training": training}
     save_tensors(out, model.state_dict(), KIND, meta)
     return model

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from tqdm import tqdm
 
 from nodecode.bitstream.tables import count_symbols
+from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.checkpoint import save_codec
 from nodecode.codec.loss import rate_distortion_loss
 from nodecode.codec.zoo import load_codec, paper_codec_only
@@ -31,6 +32,7 @@ from nodecode.train.state import load_train_state, save_train_state
 from nodecode.train.tasks import (
     FINETUNE_DECAYS,
     RunLogger,
+    TaskNetwork,
     load_task_model,
     step_decay,
     write_task_model,
@@ -67,11 +69,14 @@ class JointTrainConfig:
 
 def _models(
     config: JointTrainConfig,
-) -> tuple[torch.nn.Module, torch.nn.Module | None, dict[str, Any]]:
+) -> tuple[ConvAutoencoder, TaskNetwork | None, dict[str, Any]]:
     """The codec (β, Ht overridden as asked), and in joint mode the classifier and its meta."""
     codec = paper_codec_only(load_codec(config.codec), "joint training")
-    classifier, meta = None, {}
+    classifier: TaskNetwork | None = None
+    meta: dict[str, Any] = {}
     if config.mode == "joint":
+        if config.classifier is None:
+            raise ConfigError("joint training needs --classifier")
         classifier, meta = load_task_model(config.classifier)
         if meta["task"] != "classification" or meta["input"] != "latent":
             raise ConfigError(f"{config.classifier}: not a classifier on latents")
@@ -81,10 +86,10 @@ def _models(
             f"{config.classifier}: trained on latents of codec {meta['codec']!r}, "
             f"not of {config.codec!r}",
         )
-    overrides = {"beta": config.beta, "target_entropy": config.target_entropy}
-    codec.config = dataclasses.replace(
-        codec.config, **{k: v for k, v in overrides.items() if v is not None}
-    )
+    if config.beta is not None:
+        codec.config = dataclasses.replace(codec.config, beta=config.beta)
+    if config.target_entropy is not None:
+        codec.config = dataclasses.replace(codec.config, target_entropy=config.target_entropy)
     return codec, classifier, meta
 
 
@@ -177,7 +182,7 @@ def train_joint(
 
 @torch.no_grad()
 def _refit_tables(
-    codec: torch.nn.Module, images: Any, batch_size: int, device: torch.device
+    codec: ConvAutoencoder, images: Any, batch_size: int, device: torch.device
 ) -> None:
     """Fine-tuning moves the symbol statistics: count them afresh on the training images."""
     codec.eval()

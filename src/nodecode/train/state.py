@@ -57,7 +57,8 @@ def load_train_state(
     tensors, meta = load_tensors(path, KIND)
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
     for i, opt in enumerate(optimizers):
-        prefix, state = _prefix(i), {}
+        prefix = _prefix(i)
+        state: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
             if key.startswith(prefix):
                 index, name = key[len(prefix) :].split("/", 1)

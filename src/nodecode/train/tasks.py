@@ -126,9 +126,9 @@ def lr_factor(config: TaskTrainConfig, step: int, total: int) -> float:
     return (1 - min(step, total) / total) ** 0.9
 
 
-def param_groups(model: nn.Module, config: TaskTrainConfig) -> list[dict[str, Any]]:
+def param_groups(model: TaskNetwork, config: TaskTrainConfig) -> list[dict[str, Any]]:
     """Segmentation trains the final (ASPP) layer at 10× the learning rate (App. A.5)."""
-    if config.classification:
+    if isinstance(model, ResNetClassifier):
         return [{"params": list(model.parameters()), "lr": config.base_lr()}]
     head = list(model.head.parameters())
     head_ids = {id(p) for p in head}
@@ -191,7 +191,7 @@ def train_task(
     per_rank = config.batch() // info.world_size
     if per_rank < 1:
         raise ConfigError(f"batch size {config.batch()} is smaller than {info.world_size} ranks")
-    sampler = (
+    sampler: DistributedSampler | None = (
         DistributedSampler(train_set, info.world_size, info.rank, seed=config.seed)
         if info.enabled
         else None
@@ -274,9 +274,11 @@ def train_task(
     return final
 
 
-def init_model(model: nn.Module, config: TaskTrainConfig) -> None:
+def init_model(model: TaskNetwork, config: TaskTrainConfig) -> None:
     """A segmenter takes a classifier's backbone (§5.3); a classifier continues all of one."""
-    if not config.classification:
+    if config.init is None:
+        return
+    if isinstance(model, DeepLabV2):
         load_classifier_into(model, config.init)
         return
     tensors, meta = load_tensors(config.init, "classifier")
@@ -327,7 +329,7 @@ class RunLogger:
 
 
 def save_task_model(
-    path: Path, model: nn.Module, config: TaskTrainConfig, data: TaskData, metrics: dict[str, Any]
+    path: Path, model: TaskNetwork, config: TaskTrainConfig, data: TaskData, metrics: dict[str, Any]
 ) -> None:
     write_task_model(path, model, task_meta(config, data, metrics))
 
@@ -350,7 +352,7 @@ def task_meta(config: TaskTrainConfig, data: TaskData, metrics: dict[str, Any]) 
     }
 
 
-def write_task_model(path: Path, model: nn.Module, meta: dict[str, Any]) -> None:
+def write_task_model(path: Path, model: TaskNetwork, meta: dict[str, Any]) -> None:
     kind = "classifier" if meta["task"] == "classification" else "segmenter"
     backbone = model.backbone
     if backbone.on_latents and backbone.input_stride != LATENT_STRIDE:
@@ -395,11 +397,12 @@ def check_task_meta(path: str | Path, meta: dict[str, Any]) -> None:
         raise CheckpointError(f"{path}: class names do not match num_classes={meta['num_classes']}")
 
 
-def load_task_model(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+def load_task_model(path: str | Path, device: str = "cpu") -> tuple[TaskNetwork, dict[str, Any]]:
     """A trained classifier or segmenter and its metadata, from either kind of checkpoint."""
     tensors, meta = load_tensors(path, ("classifier", "segmenter"), device)
     check_task_meta(path, meta)
     sizes = {k: meta[k] for k in ("num_classes", "in_channels", "width")}
     sizes |= {k: meta[k] for k in ("latent_stride", "branches") if k in meta}
     model = build_and_load(path, lambda: create(meta["model"], **sizes), tensors)
+    assert isinstance(model, ResNetClassifier | DeepLabV2)  # every registered network is one
     return model.to(device).eval(), meta
