@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from nodecode.cli.tables import format_table
+from nodecode.reproduce.gupta import GUPTA_PRESETS
 from nodecode.reproduce.presets import PRESETS, get_preset
 
 
@@ -18,7 +19,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run the paper's experiments (codecs, classifiers, segmenters, joint training) "
         "and write report/REPORT.md",
     )
-    p.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
+    p.add_argument(
+        "--preset",
+        choices=sorted([*PRESETS, *GUPTA_PRESETS]),
+        default="tiny",
+        help="the paper's experiments (tiny, small, paper) or Gupta et al.'s (gupta-*)",
+    )
     p.add_argument(
         "-o", "--out", type=Path, default=None, help="work directory (default: reproduce-PRESET)"
     )
@@ -36,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     from nodecode.reproduce.plan import build_plan
 
+    if args.preset in GUPTA_PRESETS:
+        run_gupta(args)
+        return
+
     preset = get_preset(args.preset, args.codecs)
     stages = build_plan(preset)
     out = args.out or Path(f"reproduce-{preset.name}")
@@ -52,6 +62,35 @@ def run(args: argparse.Namespace) -> None:
     if args.codecs:
         command += f" --codecs {args.codecs}"
     report = write_report(preset, stages, results, out, command)
+    print(f"{len(stages)} stages done in {time.time() - start:.0f} s; report: {report}")
+
+
+def run_gupta(args: argparse.Namespace) -> None:
+    from nodecode.errors import ConfigError
+    from nodecode.reproduce.gupta import build_gupta_plan, write_gupta_report
+    from nodecode.reproduce.runner import load_result, run_plan
+
+    if args.codecs:
+        raise ConfigError("--codecs applies to the paper's presets, not to gupta-*")
+    preset = GUPTA_PRESETS[args.preset]
+    stages = build_gupta_plan(preset)
+    out = args.out or Path(f"reproduce-{preset.name}")
+    if args.dry_run:  # the cost estimates cover the paper's plan only
+        print(f"preset {preset.name}: {preset.description}; {len(stages)} stages in {out}/\n")
+        rows = [
+            {
+                "stage": s.name,
+                "what": s.describe(),
+                "state": "done" if load_result(out, s) else "to run",
+            }
+            for s in stages
+        ]
+        print(format_table(rows, [("stage", "stage"), ("what", "what"), ("state", "state")]))
+        return
+    start = time.time()
+    results = run_plan(stages, out, args.device)
+    command = f"nodecode reproduce --preset {preset.name} --out {shlex.quote(str(out))}"
+    report = write_gupta_report(preset, results, out, command)
     print(f"{len(stages)} stages done in {time.time() - start:.0f} s; report: {report}")
 
 

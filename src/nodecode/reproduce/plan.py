@@ -13,7 +13,16 @@ from typing import Any
 
 from nodecode.reproduce.presets import LOWEST, OPS, ReproducePreset
 
-KINDS = ("codec", "encode", "classifier", "segmenter", "joint", "evaluate", "rate-distortion")
+KINDS = (
+    "codec",
+    "encode",
+    "rate",
+    "classifier",
+    "segmenter",
+    "joint",
+    "evaluate",
+    "rate-distortion",
+)
 
 
 @dataclass
@@ -32,7 +41,14 @@ class Stage:
         if self.kind == "joint":
             return f"{p['mode']} fine-tuning, {p['epochs']} epochs"
         if self.kind == "codec":
-            return p.get("spec") or f"train-codec --op {p['op']}, {p['max_steps']} steps"
+            if "spec" in p:
+                return p["spec"]
+            what = (
+                f"--arch {p['arch']} --quality {p['quality']}" if "arch" in p else f"--op {p['op']}"
+            )
+            return f"train-codec {what}, {p['max_steps']} steps"
+        if self.kind == "rate":
+            return f"bpp of {p['images']} test images' .ndc files"
         if self.kind == "encode":
             return f"encode {self.deps[0]}'s latents + decoded RGB"
         return ", ".join(f"{k}={v}" for k, v in p.items())
@@ -153,6 +169,11 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
         *[f"codec-{op}" for op in OPS],
         *finetuned,
     )
+    return assign_keys(stages)
+
+
+def assign_keys(stages: list[Stage]) -> list[Stage]:
+    """Key every stage by its parameters and its dependencies' keys, in order."""
     keys: dict[str, str] = {}
     for stage in stages:
         stage.key = keys[stage.name] = _key(stage, keys)

@@ -46,7 +46,7 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def _fmt(values: list[float]) -> str:
+def mean_std_text(values: list[float]) -> str:
     mean, std = _mean_std(values)
     if math.isnan(mean):
         return "—"
@@ -73,9 +73,9 @@ def table2(results: Results) -> list[dict[str, Any]]:
                 "bpp": "original" if op == "rgb" else op,
                 "network": f"{model} ({input})",
                 "seeds": len(_values(results, cls, "top1")),
-                "top5": _fmt(_values(results, cls, "top5")),
-                "top1": _fmt(_values(results, cls, "top1")),
-                "miou": _fmt(_values(results, seg, "miou")),
+                "top5": mean_std_text(_values(results, cls, "top5")),
+                "top1": mean_std_text(_values(results, cls, "top1")),
+                "miou": mean_std_text(_values(results, seg, "miou")),
                 "paper_top5": paper[0],
                 "paper_top1": paper[1],
                 "paper_miou": paper[2],
@@ -195,7 +195,8 @@ def claims(results: Results, size: int) -> list[dict[str, str]]:
         r50 = _values(results, f"cls-{op}-resnet50", "top1")
         diffs[op] = _mean_std(c51)[0] - _mean_std(r50)[0]
         lines.append(
-            f"{op} bpp: cResNet-51 {_fmt(c51)} vs ResNet-50 {_fmt(r50)} ({diffs[op]:+.2f})"
+            f"{op} bpp: cResNet-51 {mean_std_text(c51)} vs ResNet-50 "
+            f"{mean_std_text(r50)} ({diffs[op]:+.2f})"
         )
     verdict = verdict_close(diffs)
     if verdict == DIFFERENT:
@@ -247,7 +248,8 @@ def claims(results: Results, size: int) -> list[dict[str, str]]:
         r50 = _values(results, f"seg-{op}-resnet50-d", "miou")
         diffs[op] = _mean_std(c51)[0] - _mean_std(r50)[0]
         lines.append(
-            f"{op} bpp: cResNet-51-d {_fmt(c51)} vs ResNet-50-d {_fmt(r50)} ({diffs[op]:+.2f})"
+            f"{op} bpp: cResNet-51-d {mean_std_text(c51)} vs ResNet-50-d "
+            f"{mean_std_text(r50)} ({diffs[op]:+.2f})"
         )
     out.append(
         _claim(

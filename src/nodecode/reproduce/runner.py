@@ -68,6 +68,14 @@ def _find(deps: list[dict[str, Any]], key: str) -> Any:
 def _codec(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
     if "spec" in stage.params:
         return {"codec": stage.params["spec"]}
+    if "arch" in stage.params:  # a CompressAI model trained here
+        from nodecode.train.compressai_codec import CompressAITrainConfig, train_compressai
+
+        p = stage.params
+        path = folder / "codec.safetensors"
+        train_compressai(CompressAITrainConfig(**p), path, resume=True, device=device)
+        name = f"compressai:{p['arch']}:{p['quality']}"
+        return {"codec": f"{name}:{path}", "name": name}
     from nodecode.train.codec import CodecTrainConfig, train_codec
 
     path = folder / "codec.safetensors"
@@ -87,10 +95,30 @@ def _encode(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, An
 
     codec = load_codec(_find(deps, "codec"), device).eval()
     for task in ("classification", "segmentation"):
+        if task not in stage.params:
+            continue
         data = image_splits(task, stage.params[task], stage.params["image_size"], augment=False)
         for split, dataset in (("train", data.train), ("test", data.test)):
             encode_dataset(codec, dataset, folder, task, split, classes=data.classes)
     return {"latents": str(folder), "codec_id": codec.identity().hex()}
+
+
+def _rate(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
+    """Mean bpp of real `.ndc` files of the first test images (header included)."""
+    from nodecode.codec.files import compressed_bytes
+    from nodecode.codec.zoo import load_codec
+    from nodecode.data.datasets import image_splits
+
+    codec = load_codec(_find(deps, "codec"), device).eval()
+    p = stage.params
+    test = image_splits("classification", p["data"], p["image_size"], augment=False).test
+    count = min(p["images"], len(test))  # type: ignore[arg-type]
+    bpps = []
+    for i in range(count):
+        image = test[i][0]
+        data = compressed_bytes(codec, image)
+        bpps.append(8 * len(data) / (image.shape[-2] * image.shape[-1]))
+    return {"bpp": sum(bpps) / count, "images": count}
 
 
 def _task(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
@@ -150,6 +178,7 @@ def _rate_distortion(stage: Stage, deps: list, folder: Path, device: str) -> dic
 RUNNERS = {
     "codec": _codec,
     "encode": _encode,
+    "rate": _rate,
     "classifier": _task,
     "segmenter": _task,
     "joint": _joint,

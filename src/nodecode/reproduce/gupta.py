@@ -1,0 +1,209 @@
+"""Gupta et al.'s comparison: which latent of a hyperprior codec is easiest to learn from?
+
+For each quality of CompressAI's `bmshj2018-hyperprior` (trained here on the photo corpus,
+or taken from CompressAI's zoo): cResNet-39 on ŷ, on σ̂ and on both (the two-branch stem),
+ResNet-50 on the decoded images, all on the same encoded data; ResNet-50 on the original
+images; and the paper's codec at a matched rate (cResNet-39 on its latent). The rate of
+every codec is measured from real `.ndc` files of the test images.
+
+Not yet here: their joint training (nodecode's joint fine-tuning is for the paper's codec).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nodecode.reproduce.plan import Stage, assign_keys
+from nodecode.reproduce.report import mean_std_text
+from nodecode.reproduce.runner import Results
+
+LATENT_RUNS = (("cresnet39", "y"), ("cresnet39", "sigma"), ("cresnet39", "y+sigma"))
+DECODED_RUN = ("resnet50", "decoded")
+
+
+@dataclass(frozen=True)
+class GuptaPreset:
+    name: str
+    data: str  # classification data spec
+    arch: str
+    qualities: tuple[int, ...]
+    codec_steps: int  # 0: CompressAI's zoo weights (needs them cached or a network)
+    codec_data: str
+    codec_crop: int
+    codec_batch: int
+    paper_codecs: tuple[str, ...]  # shipped codecs of the paper on the same table
+    width: float
+    epochs: int
+    lr: float | None
+    schedule: str
+    seeds: tuple[int, ...]
+    rate_images: int  # test images compressed to real files to measure bpp
+    image_size: int | None = None
+    description: str = ""
+
+
+GUPTA_PRESETS = {
+    "gupta-tiny": GuptaPreset(
+        name="gupta-tiny",
+        data="fashion-scenes:mini",
+        arch="bmshj2018-hyperprior",
+        qualities=(1, 3),
+        codec_steps=200,
+        codec_data="photos:train",
+        codec_crop=128,
+        codec_batch=8,
+        paper_codecs=("paper-0.0983",),
+        width=0.125,
+        epochs=2,
+        lr=0.2,
+        schedule="cosine",
+        seeds=(0,),
+        rate_images=16,
+        description="a smoke run of every stage (minutes; codecs barely trained)",
+    ),
+    "gupta-small": GuptaPreset(
+        name="gupta-small",
+        data="fashion-scenes:small",
+        arch="bmshj2018-hyperprior",
+        qualities=(1, 2, 3),
+        codec_steps=20_000,
+        codec_data="photos:train",
+        codec_crop=256,
+        codec_batch=16,
+        paper_codecs=("paper-0.0983", "paper-0.330"),
+        width=0.125,
+        epochs=4,
+        lr=0.2,
+        schedule="cosine",
+        seeds=(0, 1, 2),
+        rate_images=256,
+        description="fashion-scenes:small, three qualities, 3 seeds for the headline rows",
+    ),
+    "gupta-zoo": GuptaPreset(
+        name="gupta-zoo",
+        data="fashion-scenes:small",
+        arch="bmshj2018-hyperprior",
+        qualities=(1, 2, 3),
+        codec_steps=0,
+        codec_data="",
+        codec_crop=0,
+        codec_batch=0,
+        paper_codecs=("paper-0.0983", "paper-0.330"),
+        width=0.125,
+        epochs=4,
+        lr=0.2,
+        schedule="cosine",
+        seeds=(0, 1, 2),
+        rate_images=256,
+        description="as gupta-small with CompressAI's pretrained weights (NODECODE_DOWNLOAD=1)",
+    ),
+}
+
+
+def _classifier(preset: GuptaPreset, model: str, input: str, seed: int) -> dict[str, Any]:
+    return {
+        "task": "classification",
+        "model": model,
+        "input": input,
+        "data": preset.data,
+        "width": preset.width,
+        "epochs": preset.epochs,
+        "lr": preset.lr,
+        "schedule": preset.schedule,
+        "seed": seed,
+        "image_size": preset.image_size,
+    }
+
+
+def build_gupta_plan(preset: GuptaPreset) -> list[Stage]:
+    stages: list[Stage] = []
+
+    def add(name: str, kind: str, params: dict, *deps: str) -> str:
+        stages.append(Stage(name, kind, params, tuple(deps)))
+        return name
+
+    encode = {"classification": preset.data, "image_size": preset.image_size}
+    rate = {"data": preset.data, "images": preset.rate_images, "image_size": preset.image_size}
+    for label in _labels(preset):
+        if label in preset.paper_codecs:
+            codec = add(f"codec-{label}", "codec", {"spec": label})
+            runs = [("cresnet39", "latent")]
+        else:
+            quality = int(label[1:])
+            if preset.codec_steps:
+                params = {"arch": preset.arch, "quality": quality, "data": preset.codec_data}
+                params |= {"max_steps": preset.codec_steps, "crop": preset.codec_crop}
+                params |= {"batch_size": preset.codec_batch}
+            else:
+                params = {"spec": f"compressai:{preset.arch}:{quality}"}
+            codec = add(f"codec-{label}", "codec", params)
+            runs = [*LATENT_RUNS, DECODED_RUN]
+        add(f"rate-{label}", "rate", rate, codec)
+        encoded = add(f"encode-{label}", "encode", encode, codec)
+        for model, input in runs:
+            for seed in preset.seeds:
+                params = _classifier(preset, model, input, seed)
+                add(f"cls-{label}-{model}-{input}-s{seed}", "classifier", params, encoded)
+    for seed in preset.seeds:
+        add(f"cls-rgb-resnet50-s{seed}", "classifier", _classifier(preset, "resnet50", "rgb", seed))
+    return assign_keys(stages)
+
+
+def gupta_table(preset: GuptaPreset, results: Results) -> str:
+    """Top-1 per codec and input, mean ± std over seeds; bpp from real files."""
+    inputs = [*(i for _, i in LATENT_RUNS), "latent", DECODED_RUN[1]]
+    lines = [
+        "| codec | bpp (files) | " + " | ".join(_column(i) for i in inputs) + " |",
+        "|---" * (len(inputs) + 2) + "|",
+    ]
+    for label in _labels(preset):
+        name = results[f"codec-{label}"].get("name") or results[f"codec-{label}"]["codec"]
+        cells = []
+        for input in inputs:
+            model = DECODED_RUN[0] if input == DECODED_RUN[1] else "cresnet39"
+            values = [
+                r["metrics"]["top1"]
+                for s in preset.seeds
+                if (r := results.get(f"cls-{label}-{model}-{input}-s{s}"))
+            ]
+            cells.append(mean_std_text(values) if values else "—")
+        bpp = results[f"rate-{label}"]["bpp"]
+        lines.append(f"| {name} | {bpp:.3f} | " + " | ".join(cells) + " |")
+    rgb = [results[f"cls-rgb-resnet50-s{s}"]["metrics"]["top1"] for s in preset.seeds]
+    lines.append("| original RGB | 24 | " + "— | " * (len(inputs) - 1) + mean_std_text(rgb) + " |")
+    return "\n".join(lines)
+
+
+def _labels(preset: GuptaPreset) -> list[str]:
+    """One per codec: `q1`… for the hyperprior's qualities, then the paper's codecs."""
+    return [f"q{q}" for q in preset.qualities] + list(preset.paper_codecs)
+
+
+def _column(input: str) -> str:
+    return {
+        "y": "cResNet-39 on ŷ",
+        "sigma": "cResNet-39 on σ̂",
+        "y+sigma": "cResNet-39 on ŷ+σ̂",
+        "latent": "cResNet-39 on ẑ (paper codec)",
+        "decoded": "ResNet-50 on decoded",
+    }[input]
+
+
+def write_gupta_report(preset: GuptaPreset, results: Results, out: Path, command: str) -> Path:
+    from nodecode.utils.io import atomic_write_text
+
+    text = (
+        f"# Gupta et al.'s comparison — preset `{preset.name}`\n\n"
+        f"Regenerate: `{command}` ({preset.description}). Classification top-1 (%) on "
+        f"`{preset.data}` test images, mean ± std over seeds {list(preset.seeds)}; bpp is "
+        f"the mean over {preset.rate_images} test images of real `.ndc` files.\n\n"
+        + gupta_table(preset, results)
+        + "\n\nNot run: Gupta et al.'s joint training (nodecode's joint fine-tuning covers "
+        "the paper's codec only).\n"
+    )
+    path = out / "report" / "GUPTA.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, text)
+    return path

@@ -1,0 +1,50 @@
+"""Gupta et al.'s comparison as a reproduction plan: every stage runs on a micro preset
+(a hyperprior trained for a few steps here, the paper's width-0.5 codec beside it), and
+the report's table holds each latent's top-1 and each codec's measured rate."""
+
+from dataclasses import replace
+
+from nodecode.cli.main import main
+from nodecode.reproduce.gupta import GUPTA_PRESETS, build_gupta_plan, write_gupta_report
+from nodecode.reproduce.runner import run_plan
+
+MICRO = replace(
+    GUPTA_PRESETS["gupta-tiny"],
+    name="gupta-micro",
+    qualities=(1,),
+    codec_steps=2,
+    codec_data="skimage:train",
+    codec_crop=64,
+    codec_batch=2,
+    paper_codecs=("small-0.0983",),
+    width=0.0625,
+    epochs=1,
+    rate_images=4,
+)
+
+
+def test_the_plan_covers_every_latent_codec_and_baseline():
+    names = [s.name for s in build_gupta_plan(GUPTA_PRESETS["gupta-small"])]
+    for q in (1, 2, 3):
+        for input in ("y", "sigma", "y+sigma"):
+            assert [f"cls-q{q}-cresnet39-{input}-s{s}" in names for s in (0, 1, 2)] == [True] * 3
+        assert f"cls-q{q}-resnet50-decoded-s2" in names and f"rate-q{q}" in names
+    assert "cls-paper-0.330-cresnet39-latent-s0" in names and "cls-rgb-resnet50-s2" in names
+    zoo = build_gupta_plan(GUPTA_PRESETS["gupta-zoo"])
+    assert next(s for s in zoo if s.name == "codec-q3").params == {
+        "spec": "compressai:bmshj2018-hyperprior:3"
+    }
+
+
+def test_a_micro_run_fills_the_table(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NODECODE_CACHE", str(tmp_path / "cache"))
+    results = run_plan(build_gupta_plan(MICRO), tmp_path, log=lambda _: None)
+    report = write_gupta_report(MICRO, results, tmp_path, "cmd").read_text()
+    row = next(line for line in report.splitlines() if "bmshj2018-hyperprior:1" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert float(cells[1]) > 0 and all(c != "—" for c in cells[2:5]) and cells[6] != "—"
+    assert 0 <= results["cls-q1-cresnet39-y+sigma-s0"]["metrics"]["top1"] <= 100
+    paper = next(line for line in report.splitlines() if line.startswith("| small-0.0983"))
+    assert paper.count("—") == 4  # only the latent column for the paper's codec
+    assert main(["reproduce", "--preset", "gupta-tiny", "--codecs", "small"]) == 1
+    assert "--codecs applies" in capsys.readouterr().err
