@@ -2,12 +2,15 @@
 
 Each case mutates header fields (extreme and off-by-one values), payloads (cut, extended,
 spliced, swapped, flipped) or both, recomputes the payload length and both checksums as an
-attacker would, and reads the file with `read_symbols` and `decode_image`. Cases run in a
+attacker would, and reads the file with `read_symbols` and `decode_image` (`--compressai`:
+a seeded bmshj2018-hyperprior's files through `read_latents` and `decompress_file`, the path
+whose escapes cannot be turned off, docs/FORMAT.md). Cases run in a
 worker process; a worker that dies is a crash, one silent for `--timeout` s is a hang, and
 either is restarted after the case. Prints a table of outcomes and exits non-zero on any
 crash, hang, uncaught exception, out-of-alphabet decode or memory above the bound.
 
 .venv/bin/python scripts/fuzz_container.py --cases 10000
+.venv/bin/python scripts/fuzz_container.py --cases 2000 --compressai
 """
 
 from __future__ import annotations
@@ -48,19 +51,37 @@ SEED_IMAGES = {"coffee": (0, 0, 200, 304), "astronaut": (40, 100, 161, 233)}
 DECODE_IMAGE_PIXELS = 1 << 20
 
 
-def seed_files(folder: Path) -> list[tuple[str, bytes]]:
-    """Real files: every shipped codec in CODECS on crops of two photos."""
+def compressai_codec(folder: Path) -> str:
+    """A bmshj2018-hyperprior (quality 1) with seeded random weights: decoding's robustness
+    does not depend on training, and no weights need downloading."""
+    import torch
+    from compressai.zoo import image_models
+
+    path = folder / "hyperprior.pth"
+    if not path.is_file():
+        torch.manual_seed(0)
+        model = image_models["bmshj2018-hyperprior"](quality=1, pretrained=False)
+        torch.save(model.state_dict(), path)
+    return f"compressai:bmshj2018-hyperprior:1:{path}"
+
+
+def codec_names(folder: Path, compressai: bool) -> tuple[str, ...]:
+    return (compressai_codec(folder),) if compressai else CODECS
+
+
+def seed_files(folder: Path, compressai: bool = False) -> list[tuple[str, bytes]]:
+    """Real files: every codec of the run on crops of two photos."""
     from nodecode.codec import load_codec
     from nodecode.codec.files import compress_image
     from nodecode.data.images import pil_to_tensor
     from nodecode.data.photos import load_photo
 
     seeds = []
-    for codec_name in CODECS:
+    for codec_name in codec_names(folder, compressai):
         codec = load_codec(codec_name)
         for image_name, (y, x, h, w) in SEED_IMAGES.items():
             image = pil_to_tensor(load_photo(image_name))[:, y : y + h, x : x + w]
-            path = folder / f"{codec_name}-{image_name}.ndc"
+            path = folder / f"seed-{len(seeds)}.ndc"
             compress_image(codec, image, path)
             seeds.append((codec_name, path.read_bytes()))
     return seeds
@@ -168,21 +189,22 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def worker(start: int, cases: int, seed: int, folder: Path) -> None:
+def worker(start: int, cases: int, seed: int, folder: Path, compressai: bool) -> None:
     """Run cases start… in this process, one JSON line per case on stdout."""
     import torch
 
     from nodecode.codec import load_codec
-    from nodecode.codec.files import decode_image, read_symbols
+    from nodecode.codec.autoencoder import ConvAutoencoder
+    from nodecode.codec.files import decode_image, decompress_file, read_latents, read_symbols
     from nodecode.errors import NodecodeError
 
     torch.set_num_threads(1)
-    codecs = {name: load_codec(name) for name in CODECS}
-    seeds = seed_files(folder)
+    codecs = {name: load_codec(name) for name in codec_names(folder, compressai)}
+    seeds = seed_files(folder, compressai)
     for codec_name, data in seeds:  # the legitimate decodes set the memory baseline
         path = folder / "legit.ndc"
         path.write_bytes(data)
-        decode_image(codecs[codec_name], *read_symbols(codecs[codec_name], path))
+        decompress_file(codecs[codec_name], path)
     print(json.dumps({"baseline_mb": peak_rss_mb()}), flush=True)
     for index in range(start, cases):
         rng = random.Random(f"{seed}:{index}")
@@ -193,6 +215,12 @@ def worker(start: int, cases: int, seed: int, folder: Path) -> None:
         began = time.perf_counter()
         codec = codecs[codec_name]
         try:
+            if not isinstance(codec, ConvAutoencoder):
+                header, _ = read_latents(codec, path)
+                if header.num_pixels <= DECODE_IMAGE_PIXELS:
+                    decompress_file(codec, path)
+                outcome = "decoded"
+                raise _Done
             header, symbols = read_symbols(codec, path)
             if int(symbols.min()) < 0 or int(symbols.max()) >= codec.num_centers:
                 outcome = "decoded out-of-alphabet symbols"
@@ -200,6 +228,8 @@ def worker(start: int, cases: int, seed: int, folder: Path) -> None:
                 if header.num_pixels <= DECODE_IMAGE_PIXELS:
                     decode_image(codec, header, symbols)
                 outcome = "decoded"
+        except _Done:
+            pass
         except NodecodeError:
             outcome = "clean error"
         except Exception as error:  # noqa: BLE001 - the point is to find these
@@ -207,6 +237,10 @@ def worker(start: int, cases: int, seed: int, folder: Path) -> None:
         seconds = time.perf_counter() - began
         result = {"case": index, "outcome": outcome, "s": seconds, "rss_mb": peak_rss_mb()}
         print(json.dumps(result), flush=True)
+
+
+class _Done(Exception):
+    """A case decoded; skip to recording it."""
 
 
 class LineReader:
@@ -240,6 +274,7 @@ def run(args: argparse.Namespace) -> int:
         while next_case < args.cases:
             command = [sys.executable, __file__, "--worker", str(next_case), "--cases"]
             command += [str(args.cases), "--seed", str(args.seed), "--folder", tmp]
+            command += ["--compressai"] if args.compressai else []
             child = subprocess.Popen(command, stdout=subprocess.PIPE)
             lines = LineReader(child.stdout.fileno())
             current = None
@@ -296,12 +331,15 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds before a hang")
+    parser.add_argument(
+        "--compressai", action="store_true", help="fuzz a CompressAI hyperprior's files instead"
+    )
     parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if args.worker is not None:
-        worker(args.worker, args.cases, args.seed, args.folder)
+        worker(args.worker, args.cases, args.seed, args.folder, args.compressai)
     else:
         sys.exit(run(args))
 
