@@ -93,7 +93,7 @@ def load_task_data(
         test.codec_id,
         f"{latents}: train and test shards come from different codecs",
     )
-    size = train.decoded.shape[-1]
+    size = train.image_size
     default = CLASSES if task == "classification" else SEGMENTATION_CLASSES
     classes = tuple(train.meta.get("classes") or default)
     return TaskData(

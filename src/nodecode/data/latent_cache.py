@@ -7,11 +7,15 @@ and the decoded-RGB baselines see exactly the images those latents decode to.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import os
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
@@ -20,7 +24,7 @@ from nodecode.codec.files import pad_to_multiple
 from nodecode.codec.zoo import Codec
 from nodecode.errors import CheckpointError, ConfigError, NodecodeError
 from nodecode.models.inputs import LATENT_INPUTS, is_latent_input, select_latents
-from nodecode.utils.checkpoint import load_tensors, save_tensors
+from nodecode.utils.checkpoint import read_meta, save_tensors
 
 KIND = "latent-shard"
 SHARD_SIZE = 4096
@@ -90,8 +94,49 @@ def encode_dataset(
     return paths
 
 
+class _Shard:
+    """One shard, memory-mapped: items are read as slices, so RAM stays bounded."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.meta = read_meta(path, KIND)
+        self._file: Any = None
+        try:
+            names = list(self.file.keys())
+            self.shapes = {k: tuple(self.file.get_slice(k).get_shape()) for k in names}
+        except (SafetensorError, OSError, ValueError) as e:
+            raise LatentCacheError(f"corrupt latent shard: {path}: {e}") from None
+        if {"decoded", "targets"} - set(self.shapes) or not {"symbols", "y_hat"} & set(self.shapes):
+            raise LatentCacheError(f"{path}: shard lacks latents, decoded or targets")
+        self.length = self.shapes["targets"][0]
+        if any(shape[0] != self.length for shape in self.shapes.values()):
+            raise LatentCacheError(f"{path}: tensors of different lengths {self.shapes}")
+
+    @property
+    def file(self) -> Any:
+        if self._file is None:  # opened lazily: DataLoader workers reopen their own
+            self._file = safe_open(str(self.path), framework="pt")
+        return self._file
+
+    def read(self, name: str, index: int) -> torch.Tensor:
+        try:
+            return self.file.get_slice(name)[index : index + 1][0]
+        except (SafetensorError, OSError, ValueError) as e:
+            raise LatentCacheError(f"corrupt latent shard: {self.path}: {e}") from None
+
+    def read_all(self, name: str) -> torch.Tensor:
+        try:
+            return self.file.get_tensor(name)
+        except (SafetensorError, OSError, ValueError) as e:
+            raise LatentCacheError(f"corrupt latent shard: {self.path}: {e}") from None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_file": None}
+
+
 class LatentCache(Dataset):
-    """One split of an encoded dataset, as (input, target).
+    """One split of an encoded dataset, as (input, target), read from its shards on demand
+    (memory-mapped), so a dataset larger than RAM trains with bounded memory.
 
     A latent input (`latent`/`y`: ẑ = centers[symbols] or ŷ; `sigma`: σ̂; `y+sigma`: both
     stacked) gives (C, h, w), what a cResNet reads; `decoded` the decoded image (3, H, W)
@@ -108,37 +153,30 @@ class LatentCache(Dataset):
             raise LatentCacheError(
                 f"{folder}: no {task}/{split} shards; create them with `nodecode encode-dataset`"
             )
-        parts, metas = [], []
-        for path in paths:
-            try:
-                tensors, meta = load_tensors(path, KIND)
-            except CheckpointError as e:
-                raise LatentCacheError(f"corrupt latent shard: {e}") from None
-            if {"decoded", "targets"} - set(tensors) or not {"symbols", "y_hat"} & set(tensors):
-                raise LatentCacheError(f"{path}: shard lacks latents, decoded or targets")
-            parts.append(tensors)
-            metas.append(meta)
-        if len({m["codec_id"] for m in metas}) != 1:
+        try:
+            self.shards = [_Shard(path) for path in paths]
+        except CheckpointError as e:
+            raise LatentCacheError(f"corrupt latent shard: {e}") from None
+        if len({s.meta["codec_id"] for s in self.shards}) != 1:
             raise LatentCacheError(f"{folder}: shards of {task}/{split} come from different codecs")
-        self.meta = metas[0]
+        first = self.shards[0]
+        if any(s.shapes.keys() != first.shapes.keys() for s in self.shards):
+            raise LatentCacheError(f"{folder}: shards of {task}/{split} hold different tensors")
+        self.meta = first.meta
         self.input = input
-        self.decoded = torch.cat([p["decoded"] for p in parts])
-        self.targets = torch.cat([p["targets"] for p in parts]).long()
-        self.symbols = self.centers = None
-        self.latents: dict[str, torch.Tensor] = {}
-        if "symbols" in parts[0]:  # the paper's codec: center indexes
+        self.folder = folder
+        self.targets = torch.cat([s.read_all("targets") for s in self.shards]).long()
+        self.starts = list(itertools.accumulate((s.length for s in self.shards), initial=0))
+        self.centers = None
+        if "symbols" in first.shapes:  # the paper's codec: center indexes
             self.centers = torch.tensor(self.meta["centers"], dtype=torch.float32)
-            self.symbols = torch.cat([p["symbols"] for p in parts])
-            if int(self.symbols.max()) >= len(self.centers):
-                raise LatentCacheError(
-                    f"{folder}: symbols out of range for {len(self.centers)} centers"
-                )
-        else:
-            names = [n for n in ("y_hat", "sigma") if n in parts[0]]
-            self.latents = {n: torch.cat([p[n] for p in parts]) for n in names}
         if is_latent_input(input):  # e.g. σ̂ asked of a codec without a hyperprior
-            kinds = ("y_hat",) if self.symbols is not None else tuple(self.latents)
+            kinds = ("y_hat",) if self.centers is not None else self._latent_names
             select_latents(input, {n: torch.zeros(1, 1, 1, 1) for n in kinds}, f"{folder}: ")
+
+    @property
+    def _latent_names(self) -> tuple[str, ...]:
+        return tuple(n for n in ("y_hat", "sigma") if n in self.shards[0].shapes)
 
     @property
     def latent_stride(self) -> int:
@@ -149,19 +187,39 @@ class LatentCache(Dataset):
         return self.meta["codec_id"]
 
     @property
+    def image_size(self) -> int:
+        """Side of the (square) encoded images."""
+        return int(self.shards[0].shapes["decoded"][-1])
+
+    @property
     def in_channels(self) -> int:
         """Channels per stem branch: the codec's latent channels, or 3 for images."""
         if self.input == "decoded":
             return 3
-        return (self.symbols if self.symbols is not None else self.latents["y_hat"]).shape[1]
+        name = "symbols" if self.centers is not None else "y_hat"
+        return int(self.shards[0].shapes[name][1])
+
+    def tensor(self, name: str) -> torch.Tensor:
+        """A whole stored tensor (`symbols`, `y_hat`, `sigma`, `decoded`) in memory."""
+        return torch.cat([s.read_all(name) for s in self.shards])
 
     def __len__(self) -> int:
         return len(self.targets)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
+        shard_index = bisect.bisect_right(self.starts, index) - 1
+        shard, local = self.shards[shard_index], index - self.starts[shard_index]
+        target = self.targets[index]
         if self.input == "decoded":
-            return self.decoded[index].float() / 255.0, self.targets[index]
-        if self.symbols is not None and self.centers is not None:
-            return self.centers[self.symbols[index].long()], self.targets[index]
-        one = {n: t[index : index + 1].float() for n, t in self.latents.items()}
-        return select_latents(self.input, one)[0], self.targets[index]
+            return shard.read("decoded", local).float() / 255.0, target
+        if self.centers is not None:
+            symbols = shard.read("symbols", local).long()
+            if int(symbols.max()) >= len(self.centers):
+                raise LatentCacheError(
+                    f"{shard.path}: symbols out of range for {len(self.centers)} centers"
+                )
+            return self.centers[symbols], target
+        one = {n: shard.read(n, local)[None].float() for n in self._latent_names}
+        return select_latents(self.input, one)[0], target

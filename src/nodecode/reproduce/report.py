@@ -121,7 +121,7 @@ def _image_size(results: Results) -> int:
     from nodecode.data.latent_cache import LatentCache
 
     latents = results[f"encode-{OPS[0]}"]["latents"]
-    return int(LatentCache(latents, "classification", "test", "decoded").decoded.shape[-1])
+    return LatentCache(latents, "classification", "test", "decoded").image_size
 
 
 def cost_rows(results: Results, op: str, size: int) -> list[dict[str, Any]]:
