@@ -89,6 +89,26 @@ def test_resume_after_a_kill_halfway_reaches_the_weights_of_an_uninterrupted_run
     assert log[0].startswith("round,step,train_loss,lr") and len(log) == 3
 
 
+def test_a_validation_split_is_held_out_and_the_test_set_scored_once(tmp_path, latents):
+    base = dict(model="cresnet39", latents=str(latents), data="fashion-scenes:tiny")
+    base |= dict(width=0.125, epochs=2, batch_size=16, lr=0.05)
+    final = train_task(TaskTrainConfig(**base, val_fraction=0.25), tmp_path / "v")
+    header = (tmp_path / "v" / "log.csv").read_text().splitlines()[0].split(",")
+    assert "val_top1" in header and "top1" not in header  # rounds see the validation split
+    assert 0 <= final["top1"] <= 100 and 0 <= final["val_top1"] <= 100  # test: once, at the end
+    _, meta = load_task_model(tmp_path / "v" / "model.safetensors")
+    assert meta["metrics"]["top1"] == final["top1"]
+    from nodecode.data.datasets import load_task_data
+    from nodecode.train.tasks import split_validation
+
+    train = load_task_data("classification", "latent", "fashion-scenes:tiny", str(latents)).train
+    kept, held = split_validation(train, 0.25)
+    assert len(kept) + len(held) == len(train) and len(held) == len(train) // 4
+    assert held.indices[0] == len(kept)  # disjoint: the last quarter
+    with pytest.raises(ConfigError, match="val-fraction"):
+        TaskTrainConfig(val_fraction=0.6).validate()
+
+
 def test_segmenter_from_classifier_then_segment_files_without_decoding(
     tmp_path, latents, capsys, photo
 ):

@@ -37,6 +37,13 @@ def _common(p: argparse.ArgumentParser, task: str) -> None:
         help="paper: the paper's step/poly decay; cosine: warm-up + cosine, for short runs",
     )
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=d.val_fraction,
+        help="hold out this last fraction of the training set: rounds evaluate on it, the "
+        "test set once at the end (default 0: test every round, as the paper's curves)",
+    )
     p.add_argument("--fashion-mnist", default=None)
     p.add_argument(
         "--image-size",

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Subset
 from tqdm import tqdm
 
 from nodecode.data.augment import IGNORE_INDEX, MirrorShift, channel_mean
@@ -69,6 +69,10 @@ class TaskTrainConfig:
     init: str | None = None
     fashion_mnist: str | None = None
     image_size: int | None = None
+    # Hold out this last fraction of the training set as a validation split: every round
+    # evaluates on it (for choosing hyperparameters), the test set is evaluated once, at
+    # the end. 0: evaluate on the test set each round (the paper's curves, Figs. 3–4).
+    val_fraction: float = 0.0
 
     @property
     def classification(self) -> bool:
@@ -93,6 +97,8 @@ class TaskTrainConfig:
     def validate(self) -> None:
         if self.task not in ("classification", "segmentation"):
             raise ConfigError(f"unknown task {self.task!r}")
+        if not 0.0 <= self.val_fraction < 0.5:
+            raise ConfigError(f"--val-fraction must be in [0, 0.5), not {self.val_fraction}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"--schedule must be one of {SCHEDULES}, not {self.schedule!r}")
         if self.input not in INPUTS:
@@ -172,8 +178,9 @@ def train_task(
         config.fashion_mnist,
         config.image_size,
     )
+    train_data, val_data = split_validation(data.train, config.val_fraction)
     model = build_model(config, data)
-    model.backbone.input_mean.copy_(channel_mean(data.train))
+    model.backbone.input_mean.copy_(channel_mean(train_data))
     if config.init:
         init_model(model, config)
     model.to(dev)
@@ -185,9 +192,9 @@ def train_task(
         momentum=config.momentum,
         weight_decay=config.decay(),
     )
-    pad = 1 if config.input == "latent" else data.image_size // 8
+    pad = 1 if is_latent_input(config.input) else data.image_size // 8
     scale = data.latent_stride if is_latent_input(config.input) else 1
-    train_set = MirrorShift(data.train, pad, mask_scale=scale)
+    train_set = MirrorShift(train_data, pad, mask_scale=scale)
     per_rank = config.batch() // info.world_size
     if per_rank < 1:
         raise ConfigError(f"batch size {config.batch()} is smaller than {info.world_size} ranks")
@@ -210,10 +217,13 @@ def train_task(
             raise CheckpointError(f"{state_path}: saved with a different configuration")
         history = saved["history"]
     net = DistributedDataParallel(model) if info.enabled else model
-    test_loader = DataLoader(data.test, batch_size=max(config.batch(), 32))
+    eval_batch = max(config.batch(), 32)
+    round_loader = DataLoader(val_data if val_data is not None else data.test, eval_batch)
+    prefix = "val_" if val_data is not None else ""
     out.mkdir(parents=True, exist_ok=True)
     logger = RunLogger(out, enabled=info.is_main, fresh=step == 0)
     start = time.time()
+    metrics: dict[str, Any] = {}
     for round_index in range(step // per_round, rounds):
         if sampler is not None:
             sampler.set_epoch(round_index)
@@ -250,9 +260,9 @@ def train_task(
                     break
         bar.close()
         distributed.sync_buffers(model, info)
-        metrics = {}
         if info.is_main:
-            metrics = evaluate_model(model, test_loader, config.task, data.num_classes, dev)
+            metrics = evaluate_model(model, round_loader, config.task, data.num_classes, dev)
+            metrics = {prefix + k: v for k, v in metrics.items()}
             row = {
                 "round": round_index + 1,
                 "step": step,
@@ -269,9 +279,24 @@ def train_task(
         distributed.barrier(info)
     logger.close()
     final = dict(history[-1]) if history and info.is_main else {}
+    if val_data is not None and info.is_main:  # the test set, once, at the end
+        test = evaluate_model(
+            model, DataLoader(data.test, eval_batch), config.task, data.num_classes, dev
+        )
+        final |= {k: v for k, v in test.items() if not isinstance(v, list)}
+        save_task_model(out / "model.safetensors", model, config, data, {**metrics, **test})
     final["weights_sha256"] = weights_digest(model)
     distributed.cleanup(info)
     return final
+
+
+def split_validation(train: Dataset, fraction: float) -> tuple[Dataset, Dataset | None]:
+    """(train, validation): the last `fraction` of the training items, held out."""
+    if fraction <= 0:
+        return train, None
+    n = len(train)  # type: ignore[arg-type]  # map-style datasets are sized
+    held = max(1, int(n * fraction))
+    return Subset(train, range(n - held)), Subset(train, range(n - held, n))
 
 
 def init_model(model: TaskNetwork, config: TaskTrainConfig) -> None:
