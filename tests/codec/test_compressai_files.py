@@ -176,3 +176,20 @@ def test_a_cache_of_the_paper_codec_has_no_sigma(tmp_path, tiny_codec):
     assert LatentCache(tmp_path, "classification", "train", "y")[0][0].shape == (4, 2, 2)
     with pytest.raises(ConfigError, match="needs sigma"):
         LatentCache(tmp_path, "classification", "train", "sigma")
+
+
+def test_cli_classify_and_segment_read_a_hyperprior_file(tmp_path, spec, codec, image, capsys):
+    save_image(image, tmp_path / "in.png")
+    assert main(["compress", str(tmp_path / "in.png"), "--codec", spec, "-o", str(tmp_path)]) == 0
+    ndc = str(tmp_path / "in.ndc")
+    task_model(tmp_path, codec, "classification", "y+sigma")
+    task_model(tmp_path, codec, "segmentation", "sigma")
+    capsys.readouterr()
+    argv = ["classify", ndc, "--model", str(tmp_path / "cresnet39.safetensors"), "--codec", spec]
+    assert main([*argv, "--json", "-"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out[out.index("[") :])[0]["file"] == ndc
+    argv = ["segment", ndc, "--model", str(tmp_path / "cresnet39-d.safetensors"), "--codec", spec]
+    assert main([*argv, "-o", str(tmp_path / "masks")]) == 0
+    mask = load_image(next((tmp_path / "masks").glob("*.png")))
+    assert mask.shape[-2:] == (70, 90)
