@@ -9,14 +9,15 @@ import json
 import sys
 from pathlib import Path
 
+from nodecode.reproduce.claims import verdict_close, verdict_segmentation
 from nodecode.reproduce.presets import LOWEST, OPS
-from nodecode.reproduce.report import _mean_std, _values, verdict_close, verdict_segmentation
+from nodecode.reproduce.results import mean_std, metric_values
 
 
 def gaps(results: dict, prefix: str, latent: str, decoded: str, metric: str) -> dict[str, float]:
     return {
-        op: _mean_std(_values(results, f"{prefix}-{op}-{latent}", metric))[0]
-        - _mean_std(_values(results, f"{prefix}-{op}-{decoded}", metric))[0]
+        op: mean_std(metric_values(results, f"{prefix}-{op}-{latent}", metric))[0]
+        - mean_std(metric_values(results, f"{prefix}-{op}-{decoded}", metric))[0]
         for op in OPS
     }
 

@@ -106,7 +106,7 @@ def test_tiny_reproduction_runs_end_to_end_and_then_skips_finished_stages(
     ],
 )
 def test_claim_1_is_two_sided(diffs, expected):
-    from nodecode.reproduce.report import verdict_close
+    from nodecode.reproduce.claims import verdict_close
 
     assert verdict_close(diffs) == expected
 
@@ -121,7 +121,7 @@ def test_claim_1_is_two_sided(diffs, expected):
     ],
 )
 def test_claim_2_bounds_the_ratio_from_both_sides(ratios, equal, expected):
-    from nodecode.reproduce.report import verdict_cost
+    from nodecode.reproduce.claims import verdict_cost
 
     assert verdict_cost(ratios, equal) == expected
 
@@ -136,13 +136,13 @@ def test_claim_2_bounds_the_ratio_from_both_sides(ratios, equal, expected):
     ],
 )
 def test_claim_3_verdicts(diffs, expected):
-    from nodecode.reproduce.report import verdict_segmentation
+    from nodecode.reproduce.claims import verdict_segmentation
 
     assert verdict_segmentation(diffs, "0.0983") == expected
 
 
 def test_claim_4_needs_every_win_and_some_evidence():
-    from nodecode.reproduce.report import verdict_joint
+    from nodecode.reproduce.claims import verdict_joint
 
     win = {"top-1": True, "mIoU": True, "SSIM": True, "MS-SSIM": True}
     assert verdict_joint([win, win]) == "held"
@@ -151,7 +151,7 @@ def test_claim_4_needs_every_win_and_some_evidence():
 
 
 def test_trivial_floors_line():
-    from nodecode.reproduce.report import trivial_floors
+    from nodecode.reproduce.claims import trivial_floors
 
     results = {
         "cls-a-s0": {"metrics": {"top1": 50.0, "top1_majority": 11.5}},

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nodecode.reproduce.plan import Stage, assign_keys
-from nodecode.reproduce.report import mean_std_text
+from nodecode.reproduce.results import mean_std_text
 from nodecode.reproduce.runner import Results
 
 LATENT_RUNS = (("cresnet39", "y"), ("cresnet39", "sigma"), ("cresnet39", "y+sigma"))

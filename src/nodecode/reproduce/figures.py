@@ -1,0 +1,146 @@
+"""Figs. 3–9 of the report, drawn from a reproduction's results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from nodecode.evaluate.plotting import pyplot, save_figure
+from nodecode.reproduce.presets import LOWEST, OPS
+from nodecode.reproduce.results import codec_name, cost_rows, joint_ops, quality_rows, stage_log
+from nodecode.reproduce.runner import Results
+
+
+def figure_curves(results: Results, path: Path) -> None:
+    """Figs. 3–4: test top-1 against epochs for each network at each operating point."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(OPS), figsize=(5 * len(OPS), 3.8), sharey=True)
+    models = ("cresnet39", "cresnet51", "cresnet72", "resnet50", "resnet71")
+    for ax, op in zip(axes, OPS, strict=True):
+        for index, model in enumerate(models):  # one colour per network in every panel
+            name = f"cls-{op}-{model}-s0"
+            if name in results:
+                rows = stage_log(results, name)
+                ax.plot(
+                    [int(r["round"]) for r in rows],
+                    [float(r["top1"]) for r in rows],
+                    "o-" if model.startswith("c") else "s--",
+                    color=f"C{index}",
+                    label=model,
+                )
+        rgb = stage_log(results, "cls-rgb-resnet50-s0")
+        ax.plot(
+            [int(r["round"]) for r in rgb],
+            [float(r["top1"]) for r in rgb],
+            ":",
+            c="k",
+            label="resnet50 (RGB)",
+        )
+        ax.set_title(f"{op} bpp")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)  # panels hold different networks (cResNet-72 only at 0.0983)
+    axes[0].set_ylabel("test top-1 (%)")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def figure_costs(results: Results, size: int, path: Path) -> None:
+    """Fig. 6: top-1 and mIoU against MACs at the lowest rate, with and without decoding."""
+    plt = pyplot()
+    rows = cost_rows(results, LOWEST, size)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, metric, macs in ((axes[0], "top1", ""), (axes[1], "miou", "seg_")):
+        for row in rows:
+            x0, x1 = row[f"{macs}macs"] / 1e6, row[f"{macs}macs_with_decoder"] / 1e6
+            marker = "o" if row["network"].startswith("c") else "s"
+            ax.plot([x0], [row[metric]], marker, label=row["network"])
+            if x1 != x0:
+                ax.plot([x1], [row[metric]], marker, mfc="none", c=ax.lines[-1].get_color())
+                ax.annotate(
+                    "",
+                    (x1, row[metric]),
+                    (x0, row[metric]),
+                    arrowprops={"arrowstyle": "->", "alpha": 0.5},
+                )
+        ax.set_xlabel("MMACs per image (hollow: + decoder)")
+        ax.set_ylabel("top-1 (%)" if metric == "top1" else "mIoU (%)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{LOWEST} bpp, {size}² images")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def figure_finetuning(results: Results, path: Path) -> None:
+    """Fig. 7: how top-1 and mIoU move with compression-only and joint fine-tuning."""
+    plt = pyplot()
+    quality = quality_rows(results)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for op in joint_ops(results):
+        base_bpp = quality[codec_name(results, op)]["bpp"]
+        points = {
+            "baseline": (
+                base_bpp,
+                results[f"cls-{op}-cresnet51-s0"]["metrics"]["top1"],
+                results[f"seg-{op}-cresnet51-d-s0"]["metrics"]["miou"],
+            ),
+            "compression ft": (
+                quality[f"compression-{op}"]["bpp"],
+                results[f"cls-comp-more-{op}-cresnet51"]["metrics"]["top1"],
+                results[f"seg-compression-{op}-cresnet51-d"]["metrics"]["miou"],
+            ),
+            "joint ft": (
+                quality[f"joint-{op}"]["bpp"],
+                results[f"eval-joint-{op}"]["metrics"]["top1"],
+                results[f"seg-joint-{op}-cresnet51-d"]["metrics"]["miou"],
+            ),
+        }
+        for ax, index in ((axes[0], 1), (axes[1], 2)):
+            for label, marker in (("baseline", "o"), ("compression ft", "^"), ("joint ft", "*")):
+                bpp, *metrics = points[label]
+                ax.plot([bpp], [metrics[index - 1]], marker, ms=10, label=f"{label} ({op})")
+    axes[0].set_ylabel("top-1 (%)")
+    axes[1].set_ylabel("mIoU (%)")
+    for ax in axes:
+        ax.set_xlabel("bpp (skimage test photos)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+@torch.no_grad()
+def figure_masks(results: Results, path: Path, count: int = 4) -> None:
+    """Fig. 5: masks from decoded RGB (ResNet-50-d) and from latents (cResNet-51-d)."""
+    from nodecode.data.latent_cache import LatentCache
+    from nodecode.evaluate.figures import plot_mask_examples
+    from nodecode.train.tasks import load_task_model
+
+    latents = results[f"encode-{LOWEST}"]["latents"]
+    decoded = LatentCache(latents, "segmentation", "test", "decoded")
+    latent = LatentCache(latents, "segmentation", "test", "latent")
+    rgb_model, _ = load_task_model(results[f"seg-{LOWEST}-resnet50-d-s0"]["model"])
+    lat_model, _ = load_task_model(results[f"seg-{LOWEST}-cresnet51-d-s0"]["model"])
+    images, masks = zip(*(decoded[i] for i in range(count)), strict=True)
+    from_rgb = [rgb_model(x[None])[0].argmax(0) for x in images]
+    from_latent = [
+        lat_model(latent[i][0][None], output_size=tuple(masks[i].shape))[0].argmax(0)
+        for i in range(count)
+    ]
+    predictions = {"ResNet-50-d (decoded)": from_rgb, "cResNet-51-d (latent)": from_latent}
+    plot_mask_examples(list(images), list(masks), predictions, path)
+
+
+def figure_latents(results: Results, images: str, path: Path) -> None:
+    """Fig. 9: a decoded test photo and its 4 highest-entropy channels at 0.330 bpp."""
+    from nodecode.codec.zoo import load_codec, paper_codec_only
+    from nodecode.data.images import load_images
+    from nodecode.evaluate.figures import plot_latent_channels
+
+    codec = paper_codec_only(load_codec(results["codec-0.330"]["codec"]), "Fig. 9").eval()
+    name, image = next(iter(load_images(images).items()))
+    symbols = codec.encode(image[None])
+    x_hat = codec.decode(symbols, (image.shape[-2], image.shape[-1]))[0]
+    plot_latent_channels(x_hat, symbols[0], codec.num_centers, path, title=name)

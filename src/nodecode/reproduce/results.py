@@ -1,0 +1,187 @@
+"""What a reproduction's results say: Table 2 rows, cost rows, codec quality rows,
+and the helpers that read stage results (mean ± std over seeds)."""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nodecode.reproduce.presets import OPS
+from nodecode.reproduce.runner import Results
+
+# Table 2 of the paper: (top-5, top-1, mIoU) on ImageNet / VOC.
+PAPER_TABLE = {
+    ("rgb", "resnet50"): (89.96, 71.06, 65.75),
+    ("0.635", "resnet50"): (88.34, 68.26, 62.97),
+    ("0.635", "cresnet51"): (87.85, 67.68, 62.86),
+    ("0.635", "cresnet39"): (87.47, 67.17, 61.85),
+    ("0.330", "resnet50"): (86.25, 65.18, 60.75),
+    ("0.330", "cresnet51"): (85.87, 64.78, 61.12),
+    ("0.330", "cresnet39"): (85.46, 64.14, 60.78),
+    ("0.0983", "resnet50"): (78.52, 55.30, 52.97),
+    ("0.0983", "cresnet51"): (78.20, 55.18, 54.62),
+    ("0.0983", "cresnet39"): (77.65, 54.31, 53.51),
+    ("0.0983", "resnet71"): (79.28, 56.23, 54.55),
+    ("0.0983", "cresnet72"): (79.02, 55.82, 55.78),
+}
+
+
+ROWS = [("rgb", "resnet50")] + [key for key in PAPER_TABLE if key[0] != "rgb"]
+
+
+TOLERANCE = 0.5  # points: the paper's "within ~0.5%" (claim 1)
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return math.nan, math.nan
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def mean_std_text(values: list[float]) -> str:
+    mean, std = mean_std(values)
+    if math.isnan(mean):
+        return "—"
+    return f"{mean:.2f}" if len(values) == 1 else f"{mean:.2f} ± {std:.2f}"
+
+
+def stage_runs(results: Results, prefix: str) -> list[dict[str, Any]]:
+    """Metrics of every seed of one row: stages named prefix-s<seed>."""
+    return [r["metrics"] for name, r in results.items() if name.rsplit("-s", 1)[0] == prefix]
+
+
+def metric_values(results: Results, prefix: str, metric: str) -> list[float]:
+    return [m[metric] for m in stage_runs(results, prefix) if metric in m]
+
+
+def table2(results: Results) -> list[dict[str, Any]]:
+    rows = []
+    for op, model in ROWS:
+        cls, seg = f"cls-{op}-{model}", f"seg-{op}-{model}-d"
+        paper = PAPER_TABLE[(op, model)]
+        input = "original RGB" if op == "rgb" else ("latent" if model[0] == "c" else "decoded")
+        rows.append(
+            {
+                "bpp": "original" if op == "rgb" else op,
+                "network": f"{model} ({input})",
+                "seeds": len(metric_values(results, cls, "top1")),
+                "top5": mean_std_text(metric_values(results, cls, "top5")),
+                "top1": mean_std_text(metric_values(results, cls, "top1")),
+                "miou": mean_std_text(metric_values(results, seg, "miou")),
+                "paper_top5": paper[0],
+                "paper_top1": paper[1],
+                "paper_miou": paper[2],
+            }
+        )
+    return rows
+
+
+@cache
+def _macs(model_path: str, size: int) -> int:
+    from nodecode.evaluate.cost import count_macs
+    from nodecode.train.tasks import load_task_model
+
+    model, meta = load_task_model(model_path)
+    side = size // 8 if meta["input"] == "latent" else size
+    return count_macs(model, torch.zeros(1, meta["in_channels"], side, side))
+
+
+@cache
+def _decoder_macs(codec_spec: str, size: int) -> int:
+    from nodecode.codec.zoo import load_codec, paper_codec_only
+    from nodecode.evaluate.cost import count_macs
+
+    codec = paper_codec_only(load_codec(codec_spec), "the report's decoder cost")
+    c = codec.config.latent_channels
+    return count_macs(codec.g_s, torch.zeros(1, c, size // 8, size // 8))
+
+
+def image_size(results: Results) -> int:
+    from nodecode.data.latent_cache import LatentCache
+
+    latents = results[f"encode-{OPS[0]}"]["latents"]
+    return LatentCache(latents, "classification", "test", "decoded").image_size
+
+
+def cost_rows(results: Results, op: str, size: int) -> list[dict[str, Any]]:
+    """Per network at rate `op`: MACs alone, MACs with the decoder, top-1 and mIoU (Fig. 6)."""
+    rows = []
+    decoder = _decoder_macs(results[f"codec-{op}"]["codec"], size)
+    for model in ("cresnet39", "cresnet51", "cresnet72", "resnet50", "resnet71"):
+        name = f"cls-{op}-{model}-s0"
+        if name not in results:
+            continue
+        macs = _macs(results[name]["model"], size)
+        on_rgb = not model.startswith("c")
+        seg = f"seg-{op}-{model}-d-s0"
+        seg_macs = _macs(results[seg]["model"], size) if seg in results else math.nan
+        rows.append(
+            {
+                "network": model,
+                "macs": macs,
+                "macs_with_decoder": macs + (decoder if on_rgb else 0),
+                "seg_macs": seg_macs,
+                "seg_macs_with_decoder": seg_macs + (decoder if on_rgb else 0),
+                "top1": mean_std(metric_values(results, f"cls-{op}-{model}", "top1"))[0],
+                "miou": mean_std(metric_values(results, f"seg-{op}-{model}-d", "miou"))[0],
+            }
+        )
+    return rows
+
+
+def codec_name(results: Results, op: str) -> str:
+    from nodecode.codec.zoo import load_codec
+
+    return load_codec(results[f"codec-{op}"]["codec"]).name
+
+
+def joint_ops(results: Results) -> list[str]:
+    return [name.removeprefix("eval-joint-") for name in results if name.startswith("eval-joint-")]
+
+
+def quality_rows(results: Results) -> dict[str, dict[str, float]]:
+    return {row["codec"]: row for row in results["rate-distortion"]["rows"]}
+
+
+def quality_table(results: Results) -> list[dict[str, Any]]:
+    """Before/after fine-tuning (App. A.7), with the original codecs' curve at the same bpp."""
+    rows = quality_rows(results)
+    finetuned = ("joint-", "compression-")
+    base = sorted(
+        (r for n, r in rows.items() if not n.startswith(finetuned)), key=lambda r: r["bpp"]
+    )
+    out = []
+    for name, row in rows.items():
+        entry = {"codec": name, **{k: row[k] for k in ("bpp", "psnr", "ssim", "ms_ssim")}}
+        if name.startswith(finetuned) and len(base) > 1:
+            for metric in ("psnr", "ssim", "ms_ssim"):
+                entry[f"before_{metric}"] = float(
+                    np.interp(row["bpp"], [b["bpp"] for b in base], [b[metric] for b in base])
+                )
+        out.append(entry)
+    return out
+
+
+QUALITY_COLUMNS = [
+    ("codec", "codec"),
+    ("bpp", "bpp"),
+    ("psnr", "PSNR"),
+    ("ssim", "SSIM"),
+    ("ms_ssim", "MS-SSIM"),
+    ("before_psnr", "original curve PSNR"),
+    ("before_ssim", "original curve SSIM"),
+    ("before_ms_ssim", "original curve MS-SSIM"),
+]
+
+
+def stage_log(results: Results, name: str) -> list[dict[str, str]]:
+    path = Path(results[name]["model"]).parent / "log.csv"
+    with path.open() as f:
+        return list(csv.DictReader(f))
