@@ -53,18 +53,27 @@ def verdict_joint(wins: list[dict[str, bool]]) -> str:
     return HELD if wins and all(all(w.values()) for w in wins) else NOT_HELD
 
 
+def latent_vs_decoded(
+    results: Results, stage: str, suffix: str, metric: str
+) -> tuple[list[str], dict[str, float]]:
+    """cResNet-51 on latents against ResNet-50 on decoded images at every rate: a line per
+    rate and the mean differences (claims 1 and 3)."""
+    lines, diffs = [], {}
+    for op in OPS:
+        c51 = metric_values(results, f"{stage}-{op}-cresnet51{suffix}", metric)
+        r50 = metric_values(results, f"{stage}-{op}-resnet50{suffix}", metric)
+        diffs[op] = mean_std(c51)[0] - mean_std(r50)[0]
+        lines.append(
+            f"{op} bpp: cResNet-51{suffix} {mean_std_text(c51)} vs ResNet-50{suffix} "
+            f"{mean_std_text(r50)} ({diffs[op]:+.2f})"
+        )
+    return lines, diffs
+
+
 def claims(results: Results, size: int) -> list[dict[str, str]]:
     out = []
     # (1) classification from latents within ~0.5 points of decoded RGB at equal cost.
-    lines, diffs = [], {}
-    for op in OPS:
-        c51 = metric_values(results, f"cls-{op}-cresnet51", "top1")
-        r50 = metric_values(results, f"cls-{op}-resnet50", "top1")
-        diffs[op] = mean_std(c51)[0] - mean_std(r50)[0]
-        lines.append(
-            f"{op} bpp: cResNet-51 {mean_std_text(c51)} vs ResNet-50 "
-            f"{mean_std_text(r50)} ({diffs[op]:+.2f})"
-        )
+    lines, diffs = latent_vs_decoded(results, "cls", "", "top1")
     verdict = verdict_close(diffs)
     if verdict == DIFFERENT:
         lines.append(
@@ -109,15 +118,7 @@ def claims(results: Results, size: int) -> list[dict[str, str]]:
         )
     )
     # (3) segmentation as good at moderate rates, better at aggressive rates.
-    lines, diffs = [], {}
-    for op in OPS:
-        c51 = metric_values(results, f"seg-{op}-cresnet51-d", "miou")
-        r50 = metric_values(results, f"seg-{op}-resnet50-d", "miou")
-        diffs[op] = mean_std(c51)[0] - mean_std(r50)[0]
-        lines.append(
-            f"{op} bpp: cResNet-51-d {mean_std_text(c51)} vs ResNet-50-d "
-            f"{mean_std_text(r50)} ({diffs[op]:+.2f})"
-        )
+    lines, diffs = latent_vs_decoded(results, "seg", "-d", "miou")
     out.append(
         _claim(
             3,

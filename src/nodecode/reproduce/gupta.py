@@ -11,11 +11,11 @@ Not yet here: their joint training (nodecode's joint fine-tuning is for the pape
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from nodecode.reproduce.plan import Stage, assign_keys
+from nodecode.reproduce.plan import Stage, assign_keys, stage_adder
 from nodecode.reproduce.results import mean_std_text
 from nodecode.reproduce.runner import Results
 
@@ -81,25 +81,15 @@ GUPTA_PRESETS = {
         rate_images=256,
         description="fashion-scenes:small, three qualities, 3 seeds for the headline rows",
     ),
-    "gupta-zoo": GuptaPreset(
-        name="gupta-zoo",
-        data="fashion-scenes:small",
-        arch="bmshj2018-hyperprior",
-        qualities=(1, 2, 3),
-        codec_steps=0,
-        codec_data="",
-        codec_crop=0,
-        codec_batch=0,
-        paper_codecs=("paper-0.0983", "paper-0.330"),
-        width=0.125,
-        epochs=4,
-        lr=0.2,
-        schedule="cosine",
-        seeds=(0, 1, 2),
-        rate_images=256,
-        description="as gupta-small with CompressAI's pretrained weights (NODECODE_DOWNLOAD=1)",
-    ),
 }
+
+
+GUPTA_PRESETS["gupta-zoo"] = replace(
+    GUPTA_PRESETS["gupta-small"],
+    name="gupta-zoo",
+    codec_steps=0,
+    description="as gupta-small with CompressAI's pretrained weights (NODECODE_DOWNLOAD=1)",
+)
 
 
 def _classifier(preset: GuptaPreset, model: str, input: str, seed: int) -> dict[str, Any]:
@@ -119,10 +109,7 @@ def _classifier(preset: GuptaPreset, model: str, input: str, seed: int) -> dict[
 
 def build_gupta_plan(preset: GuptaPreset) -> list[Stage]:
     stages: list[Stage] = []
-
-    def add(name: str, kind: str, params: dict, *deps: str) -> str:
-        stages.append(Stage(name, kind, params, tuple(deps)))
-        return name
+    add = stage_adder(stages)
 
     encode = {"classification": preset.data, "image_size": preset.image_size}
     rate = {"data": preset.data, "images": preset.rate_images, "image_size": preset.image_size}

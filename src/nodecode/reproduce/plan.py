@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,12 +93,19 @@ def _task_params(preset: ReproducePreset, task: str, model: str, input: str, see
     }
 
 
-def build_plan(preset: ReproducePreset) -> list[Stage]:
-    stages: list[Stage] = []
+def stage_adder(stages: list[Stage]) -> Callable[..., str]:
+    """`add(name, kind, params, *deps)`: append a stage to `stages`, return its name."""
 
     def add(name: str, kind: str, params: dict, *deps: str) -> str:
         stages.append(Stage(name, kind, params, tuple(deps)))
         return name
+
+    return add
+
+
+def build_plan(preset: ReproducePreset) -> list[Stage]:
+    stages: list[Stage] = []
+    add = stage_adder(stages)
 
     def classifier(name: str, model: str, input: str, seed: int, *deps: str, **extra) -> str:
         params = {**_task_params(preset, "classification", model, input, seed), **extra}
