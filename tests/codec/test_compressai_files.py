@@ -115,15 +115,15 @@ def test_cli_verbs_on_a_compressai_codec(tmp_path, spec, image, capsys):
     assert "NODECODE_DOWNLOAD=1" in capsys.readouterr().err
 
 
-def task_model(tmp_path, codec, task: str, kind: str):
+def task_model(tmp_path, codec, task: str, kind: str, classes: int = 3):
     name = "cresnet39" if task == "classification" else "cresnet39-d"
     branches = 2 if kind == "y+sigma" else 1
     torch.manual_seed(0)
     model = create(
-        name, num_classes=3, in_channels=192, width=0.125, branches=branches, latent_stride=16
+        name, num_classes=classes, in_channels=192, width=0.125, branches=branches, latent_stride=16
     )
-    meta = {"model": name, "task": task, "input": kind, "num_classes": 3, "in_channels": 192}
-    meta |= {"width": 0.125, "classes": ["a", "b", "c"], "codec": codec.name}
+    meta = {"model": name, "task": task, "input": kind, "num_classes": classes}
+    meta |= {"in_channels": 192, "width": 0.125, "classes": [], "codec": codec.name}
     meta["codec_id"] = codec.identity().hex()
     write_task_model(tmp_path / f"{name}.safetensors", model, meta)
     return load_task_model(tmp_path / f"{name}.safetensors")
@@ -193,3 +193,40 @@ def test_cli_classify_and_segment_read_a_hyperprior_file(tmp_path, spec, codec, 
     assert main([*argv, "-o", str(tmp_path / "masks")]) == 0
     mask = load_image(next((tmp_path / "masks").glob("*.png")))
     assert mask.shape[-2:] == (70, 90)
+
+
+def test_joint_training_of_a_hyperprior_and_its_classifier(tmp_path, spec, codec, monkeypatch):
+    """Gupta et al.'s joint training runs here: codec and cResNet on ŷ+σ̂ fine-tuned together,
+    the new codec written as a loadable file, the classifier tagged with it."""
+    from nodecode.codec.zoo import load_codec
+    from nodecode.train.joint import JointTrainConfig, train_joint
+
+    monkeypatch.setenv("NODECODE_CACHE", str(tmp_path / "cache"))
+    task_model(tmp_path, codec, "classification", "y+sigma", classes=3)
+    with pytest.raises(ConfigError, match="3 classes"):
+        train_joint(
+            JointTrainConfig(
+                codec=spec,
+                classifier=str(tmp_path / "cresnet39.safetensors"),
+                data="fashion-scenes:mini",
+            ),
+            tmp_path / "wrong",
+        )
+    task_model(tmp_path, codec, "classification", "y+sigma", classes=10)
+    config = JointTrainConfig(
+        codec=spec,
+        classifier=str(tmp_path / "cresnet39.safetensors"),
+        data="fashion-scenes:mini",
+        epochs=1,
+        batch_size=256,
+        lr=1e-3,
+    )
+    result = train_joint(config, tmp_path / "joint")
+    tuned = load_codec(result["codec"])
+    assert tuned.identity() != codec.identity() and result["steps"] == 4
+    _, tagged = load_task_model(result["classifier"])
+    assert tagged["codec_id"] == tuned.identity().hex() and tagged["input"] == "y+sigma"
+    compress_image(tuned, torch.rand(3, 64, 64), tmp_path / "x.ndc")
+    assert read_latents(tuned, tmp_path / "x.ndc")[1]["sigma"].shape == (1, 192, 4, 4)
+    with pytest.raises(ConfigError, match="--beta"):
+        train_joint(JointTrainConfig(codec=spec, mode="compression", beta=1.0), tmp_path / "b")

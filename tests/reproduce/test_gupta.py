@@ -30,6 +30,7 @@ def test_the_plan_covers_every_latent_codec_and_baseline():
             assert [f"cls-q{q}-cresnet39-{input}-s{s}" in names for s in (0, 1, 2)] == [True] * 3
         assert f"cls-q{q}-resnet50-decoded-s2" in names and f"rate-q{q}" in names
     assert "cls-paper-0.330-cresnet39-latent-s0" in names and "cls-rgb-resnet50-s2" in names
+    assert {"joint-q2", "rate-joint-q2", "eval-joint-q2"} <= set(names)
     zoo = build_gupta_plan(GUPTA_PRESETS["gupta-zoo"])
     assert next(s for s in zoo if s.name == "codec-q3").params == {
         "spec": "compressai:bmshj2018-hyperprior:3"
@@ -44,6 +45,8 @@ def test_a_micro_run_fills_the_table(tmp_path, monkeypatch, capsys):
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert float(cells[1]) > 0 and all(c != "—" for c in cells[2:5]) and cells[6] != "—"
     assert 0 <= results["cls-q1-cresnet39-y+sigma-s0"]["metrics"]["top1"] <= 100
+    joint = next(line for line in report.splitlines() if ":1, joint |" in line)
+    assert joint.count("—") == 4 and results["eval-joint-q1"]["metrics"]["top1"] >= 0
     paper = next(line for line in report.splitlines() if line.startswith("| small-0.0983"))
     assert paper.count("—") == 4  # only the latent column for the paper's codec
     assert main(["reproduce", "--preset", "gupta-tiny", "--codecs", "small"]) == 1

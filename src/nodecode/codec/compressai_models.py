@@ -130,7 +130,7 @@ class CompressAICodec(nn.Module):
     def latent(self, strings: list[list[bytes]], shape: Any) -> dict[str, Tensor]:
         """{"y_hat": ŷ, "sigma": σ̂ (hyperprior models)}: entropy decoding and h_s only."""
         padded = _padded(strings, self._max_symbols(shape))
-        _, latents = self._recording_latents(lambda: self.model.decompress(padded, shape), False)
+        _, latents = self.recording_latents(lambda: self.model.decompress(padded, shape), False)
         return latents
 
     @torch.no_grad()
@@ -138,10 +138,10 @@ class CompressAICodec(nn.Module):
         """The decoded images and the latents of images x (padded to the alignment), in one
         forward pass: what `compress` then `decompress` / `latent` give, without the coder
         (eval mode quantizes as the coder does). For encoding datasets."""
-        out, latents = self._recording_latents(lambda: self.model(x), True)
+        out, latents = self.recording_latents(lambda: self.model(x), True)
         return out["x_hat"].clamp(0.0, 1.0), latents
 
-    def _recording_latents(
+    def recording_latents(
         self, run: Callable[[], Any], synthesize: bool
     ) -> tuple[Any, dict[str, Tensor]]:
         """`run()` while recording ŷ (g_s's input) and σ̂ (h_s's output); without

@@ -6,7 +6,8 @@ ResNet-50 on the decoded images, all on the same encoded data; ResNet-50 on the 
 images; and the paper's codec at a matched rate (cResNet-39 on its latent). The rate of
 every codec is measured from real `.ndc` files of the test images.
 
-Not yet here: their joint training (nodecode's joint fine-tuning is for the paper's codec).
+Their joint training: each quality's codec and its ŷ+σ̂ classifier fine-tuned together
+(`train-joint` on a CompressAI codec), then re-encoded and evaluated, on its own row.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class GuptaPreset:
     schedule: str
     seeds: tuple[int, ...]
     rate_images: int  # test images compressed to real files to measure bpp
+    joint_epochs: int  # Gupta et al.'s joint training of codec and ŷ+σ̂ classifier (0: none)
     image_size: int | None = None
     description: str = ""
 
@@ -61,6 +63,7 @@ GUPTA_PRESETS = {
         schedule="cosine",
         seeds=(0,),
         rate_images=16,
+        joint_epochs=1,
         description="a smoke run of every stage (minutes; codecs barely trained)",
     ),
     "gupta-small": GuptaPreset(
@@ -79,6 +82,7 @@ GUPTA_PRESETS = {
         schedule="cosine",
         seeds=(0, 1, 2),
         rate_images=256,
+        joint_epochs=9,
         description="fashion-scenes:small, three qualities, 3 seeds for the headline rows",
     ),
 }
@@ -133,6 +137,16 @@ def build_gupta_plan(preset: GuptaPreset) -> list[Stage]:
             for seed in preset.seeds:
                 params = _classifier(preset, model, input, seed)
                 add(f"cls-{label}-{model}-{input}-s{seed}", "classifier", params, encoded)
+        if preset.joint_epochs and label not in preset.paper_codecs:
+            seed = preset.seeds[0]
+            base = f"cls-{label}-cresnet39-y+sigma-s{seed}"
+            # γ = 1: CompressAI's loss is already λ·255²·MSE + bpp, on the scale of the CE.
+            params = {"data": preset.data, "epochs": preset.joint_epochs, "mode": "joint"}
+            params["gamma"] = 1.0
+            joint = add(f"joint-{label}", "joint", params, codec, base)
+            add(f"rate-joint-{label}", "rate", rate, joint)
+            reencoded = add(f"encode-joint-{label}", "encode", encode, joint)
+            add(f"eval-joint-{label}", "evaluate", {"task": "classification"}, joint, reencoded)
     for seed in preset.seeds:
         add(f"cls-rgb-resnet50-s{seed}", "classifier", _classifier(preset, "resnet50", "rgb", seed))
     return assign_keys(stages)
@@ -158,6 +172,11 @@ def gupta_table(preset: GuptaPreset, results: Results) -> str:
             cells.append(mean_std_text(values) if values else "—")
         bpp = results[f"rate-{label}"]["bpp"]
         lines.append(f"| {name} | {bpp:.3f} | " + " | ".join(cells) + " |")
+        if (joint := results.get(f"eval-joint-{label}")) is not None:
+            top1 = mean_std_text([joint["metrics"]["top1"]])
+            cells = [top1 if i == "y+sigma" else "—" for i in inputs]
+            bpp = results[f"rate-joint-{label}"]["bpp"]
+            lines.append(f"| {name}, joint | {bpp:.3f} | " + " | ".join(cells) + " |")
     rgb = [results[f"cls-rgb-resnet50-s{s}"]["metrics"]["top1"] for s in preset.seeds]
     lines.append("| original RGB | 24 | " + "— | " * (len(inputs) - 1) + mean_std_text(rgb) + " |")
     return "\n".join(lines)
@@ -187,8 +206,9 @@ def write_gupta_report(preset: GuptaPreset, results: Results, out: Path, command
         f"`{preset.data}` test images, mean ± std over seeds {list(preset.seeds)}; bpp is "
         f"the mean over {preset.rate_images} test images of real `.ndc` files.\n\n"
         + gupta_table(preset, results)
-        + "\n\nNot run: Gupta et al.'s joint training (nodecode's joint fine-tuning covers "
-        "the paper's codec only).\n"
+        + '\n\n"joint" rows: the codec and its ŷ+σ̂ classifier fine-tuned together '
+        f"({preset.joint_epochs} epochs, γ·rate-distortion + cross-entropy, Gupta et al.'s "
+        "setup), re-encoded and evaluated on the new codec's files' latents.\n"
     )
     path = out / "report" / "GUPTA.md"
     path.parent.mkdir(parents=True, exist_ok=True)

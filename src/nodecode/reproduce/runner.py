@@ -151,7 +151,7 @@ def _evaluate(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, 
 
     path = _find(deps, "classifier")
     model, meta = load_task_model(path, device)
-    test = LatentCache(_find(deps, "latents"), stage.params["task"], "test")
+    test = LatentCache(_find(deps, "latents"), stage.params["task"], "test", meta["input"])
     require_same_codec(
         meta["codec_id"], test.codec_id, f"{path} and its latents come from different codecs"
     )

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from nodecode.bitstream.tables import count_symbols
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.checkpoint import save_codec
+from nodecode.codec.compressai_models import is_compressai_spec
 from nodecode.codec.loss import rate_distortion_loss
 from nodecode.codec.zoo import load_codec, paper_codec_only
 from nodecode.data.augment import MirrorShift
@@ -100,6 +101,18 @@ def train_joint(
     config.validate()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if is_compressai_spec(config.codec):  # Gupta et al.'s joint training
+        from nodecode.codec.compressai_models import CompressAICodec
+        from nodecode.train.joint_compressai import train_joint_compressai
+
+        if config.beta is not None or config.target_entropy is not None:
+            raise ConfigError(
+                "--beta / --target-entropy are the paper codec's; CompressAI "
+                "models trade rate for distortion with their quality's λ"
+            )
+        codec_model = load_codec(config.codec, device)
+        assert isinstance(codec_model, CompressAICodec)
+        return train_joint_compressai(config, codec_model, out, resume, device)
     torch.manual_seed(config.seed)
     dev = torch.device(device)
     codec, classifier, classifier_meta = _models(config)

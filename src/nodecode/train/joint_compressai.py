@@ -1,0 +1,148 @@
+"""Gupta et al.'s joint training: a CompressAI codec and a cResNet on its ŷ / σ̂, together.
+
+The loss is γ·(λ·255²·MSE + bpp) (CompressAI's rate-distortion loss, λ of the model's
+quality) + CE of the classifier on the training-time latents (ŷ with uniform noise, as
+CompressAI trains; σ̂ = h_s(ẑ)). `mode="compression"` is the control without a classifier.
+SGD with the joint schedule of the paper's §6 (÷10 every third), the entropy bottleneck's
+quantiles on their own Adam (the aux loss); the tables are rebuilt at the end, and the codec
+written as safetensors that `compressai:ARCH:QUALITY:FILE` loads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, RandomSampler
+from tqdm import tqdm
+
+from nodecode.codec.compressai_models import CompressAICodec
+from nodecode.codec.files import pad_to_multiple
+from nodecode.data.datasets import image_splits
+from nodecode.errors import CheckpointError, ConfigError, require_same_codec
+from nodecode.models.inputs import select_latents
+from nodecode.train.compressai_codec import KIND, LAMBDAS_MSE
+from nodecode.train.state import load_train_state, save_train_state
+from nodecode.train.tasks import (
+    FINETUNE_DECAYS,
+    RunLogger,
+    TaskNetwork,
+    load_task_model,
+    step_decay,
+    write_task_model,
+)
+from nodecode.utils.checkpoint import save_tensors
+
+
+def train_joint_compressai(
+    config: Any, codec: CompressAICodec, out: Path, resume: bool, device: str
+) -> dict[str, Any]:
+    """`train_joint` for a CompressAI codec (`config` is a JointTrainConfig)."""
+    from compressai.losses import RateDistortionLoss
+
+    torch.manual_seed(config.seed)
+    dev = torch.device(device)
+    classifier, meta = _classifier(config, codec)
+    model = codec.model.to(dev)
+    data = image_splits("classification", config.data, fashion_mnist=config.fashion_mnist)
+    if classifier is not None and meta["num_classes"] != data.num_classes:
+        raise ConfigError(
+            f"{config.classifier}: {meta['num_classes']} classes, {config.data} has "
+            f"{data.num_classes}"
+        )
+    main = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
+    aux = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
+    groups: list[dict[str, Any]] = [{"params": main, "weight_decay": 0.0}]
+    if classifier is not None:
+        classifier.to(dev)
+        groups.append({"params": list(classifier.parameters())})
+    optimizer = torch.optim.SGD(
+        groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
+    aux_optimizer = torch.optim.Adam(aux, lr=1e-3)
+    modules = torch.nn.ModuleList([model] + ([classifier] if classifier is not None else []))
+    criterion = RateDistortionLoss(lmbda=LAMBDAS_MSE[codec.quality])
+    steps_per_epoch = max(1, len(data.train) // config.batch_size)  # type: ignore[arg-type]
+    total = config.epochs * steps_per_epoch
+    state_path = out / "train-state.safetensors"
+    step = 0
+    if resume and state_path.is_file():
+        step, saved = load_train_state(state_path, modules, (optimizer, aux_optimizer))
+        if saved != dataclasses.asdict(config):
+            raise CheckpointError(f"{state_path}: saved with a different configuration")
+    logger = RunLogger(out, enabled=True, fresh=step == 0)
+    start = time.time()
+    for epoch in range(step // steps_per_epoch, config.epochs):
+        generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+        loader = DataLoader(
+            data.train,
+            batch_size=config.batch_size,
+            drop_last=True,
+            sampler=RandomSampler(data.train, generator=generator),  # type: ignore[arg-type]
+        )
+        modules.train()
+        sums = {"loss": 0.0, "mse": 0.0, "bpp": 0.0, "ce": 0.0}
+        for x, label in tqdm(loader, desc=f"{config.mode} ft {epoch + 1}", leave=False):
+            x, label = pad_to_multiple(x, codec.alignment).to(dev), label.to(dev)
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * step_decay(step, total, FINETUNE_DECAYS)
+            output, latents = codec.recording_latents(partial(model, x), True)
+            rd = criterion(output, x)
+            loss = config.gamma * rd["loss"]
+            ce = torch.zeros((), device=dev)
+            if classifier is not None:
+                ce = F.cross_entropy(classifier(select_latents(meta["input"], latents)), label)
+                loss = loss + ce
+            optimizer.zero_grad(set_to_none=True)
+            aux_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            model.aux_loss().backward()
+            aux_optimizer.step()
+            step += 1
+            values = (loss, rd["mse_loss"], rd["bpp_loss"], ce)
+            for key, value in zip(sums, values, strict=True):
+                sums[key] += value.item()
+        logger.log(
+            {
+                "epoch": epoch + 1,
+                "step": step,
+                **{k: v / steps_per_epoch for k, v in sums.items()},
+                "seconds": round(time.time() - start, 1),
+            }
+        )
+        save_train_state(
+            state_path, modules, (optimizer, aux_optimizer), step, dataclasses.asdict(config)
+        )
+    logger.close()
+    model.eval().update(force=True)  # the entropy models' tables, from the new weights
+    path = out / "codec.safetensors"
+    save_tensors(path, model.state_dict(), KIND, {"arch": codec.arch, "quality": codec.quality})
+    spec = f"compressai:{codec.arch}:{codec.quality}:{path}"
+    result: dict[str, Any] = {"codec": spec, "steps": step}
+    if classifier is not None:
+        tuned = CompressAICodec(model, codec.arch, codec.quality, str(path))
+        tagged = {**meta, "codec": tuned.name, "codec_id": tuned.identity().hex(), "metrics": {}}
+        write_task_model(out / "classifier.safetensors", classifier.eval(), tagged)
+        result["classifier"] = str(out / "classifier.safetensors")
+    return result
+
+
+def _classifier(config: Any, codec: CompressAICodec) -> tuple[TaskNetwork | None, dict]:
+    if config.mode != "joint":
+        return None, {}
+    classifier, meta = load_task_model(config.classifier)
+    if meta["task"] != "classification" or meta["input"] not in ("y", "sigma", "y+sigma"):
+        raise ConfigError(f"{config.classifier}: not a classifier on ŷ / σ̂ latents")
+    require_same_codec(
+        meta["codec_id"],
+        codec.identity(),
+        f"{config.classifier}: trained on latents of codec {meta['codec']!r}, "
+        f"not of {config.codec!r}",
+    )
+    return classifier, meta
