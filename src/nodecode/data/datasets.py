@@ -27,7 +27,10 @@ class TaskData:
     latent_stride: int = 8  # image pixels per latent position (the codec's stride)
 
 
-DATASET_HELP = "fashion-scenes:mini|tiny|small|medium, imagefolder:ROOT or voc:ROOT"
+DATASET_HELP = (
+    "fashion-scenes:mini|tiny|small|medium, imagefolder:ROOT, voc:ROOT, "
+    "minc:ROOT[:FOLD] (MINC-2500) or resisc45:ROOT[:TRAIN_FRACTION]"
+)
 DEFAULT_SIZES = {"classification": 224, "segmentation": 320}  # App. A.4 / A.5 crops
 
 
@@ -54,15 +57,24 @@ def image_splits(
         test = image_folder(root, "val", size, False)
         classes = tuple(train.classes)  # type: ignore[attr-defined]  # an ImageFolder
         return TaskData(train, test, len(classes), 3, size, classes)
+    if kind in ("minc", "resisc45") and task == "classification":
+        from nodecode.data.folders import minc2500, resisc45
+
+        path, _, option = root.partition(":")  # MINC-2500's fold, RESISC45's train fraction
+        build = minc2500 if kind == "minc" else resisc45
+        train = build(path, "train", size, augment, option)
+        test = build(path, "val", size, False, option)
+        classes = tuple(train.classes)  # type: ignore[attr-defined]
+        return TaskData(train, test, len(classes), 3, size, classes)
     if kind == "voc" and task == "segmentation":
         from nodecode.data.folders import VOC_CLASSES, voc_segmentation
 
         train = voc_segmentation(root, "train", size, augment)
         test = voc_segmentation(root, "val", size, False)
         return TaskData(train, test, len(VOC_CLASSES), 3, size, VOC_CLASSES)
-    if kind in ("imagefolder", "voc"):
+    if kind in ("imagefolder", "voc", "minc", "resisc45"):
         raise ConfigError(
-            f"{kind} data is for {'classification' if kind == 'imagefolder' else 'segmentation'}"
+            f"{kind} data is for {'segmentation' if kind == 'voc' else 'classification'}"
         )
     preset = scenes_preset(spec)
     classes = CLASSES if task == "classification" else SEGMENTATION_CLASSES

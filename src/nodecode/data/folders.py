@@ -1,6 +1,11 @@
-"""Standard on-disk layouts through torchvision: ImageNet-style folders and VOC2012 (+ SBD).
+"""Standard on-disk layouts through torchvision: ImageNet-style folders and VOC2012 (+ SBD),
+and Gupta et al.'s two datasets in the layouts they are released in.
 
-`ImageFolder` fits ImageNet, MINC-2500 and RESISC45 (ROOT/train/<class>/*, ROOT/val/<class>/*).
+`ImageFolder` fits ImageNet-style trees (ROOT/train/<class>/*, ROOT/val/<class>/*).
+MINC-2500 as released: ROOT/images/<class>/*.jpg with ROOT/labels/{train,validate,test}K.txt
+listing `images/<class>/<file>` per line (five splits, K = 1…5). NWPU-RESISC45 as released:
+ROOT/<class>/<class>_NNN.jpg, 700 per class and no official split; here the first
+`train_fraction` of each class (by file name) trains and the rest tests.
 VOC2012 + SBD is the paper's segmentation data (App. A.5): VOC train plus SBD's
 `train_noval` for training, VOC val (1,449 images) for evaluation.
 """
@@ -95,3 +100,67 @@ def voc_segmentation(root: str | Path, split: str, size: int, train_augment: boo
         str(root / "SBD"), image_set="train_noval", mode="segmentation", transforms=pair
     )
     return ConcatDataset([voc, sbd])
+
+
+class FileList(Dataset):
+    """(image, label) pairs from explicit paths, transformed like ImageFolder's."""
+
+    def __init__(
+        self, files: list[Path], labels: list[int], classes: list[str], transform: v2.Compose
+    ) -> None:
+        self.files, self.labels, self.classes, self.transform = files, labels, classes, transform
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        image = datasets.folder.default_loader(str(self.files[index]))
+        return self.transform(image), self.labels[index]
+
+
+def minc2500(
+    root: str | Path, split: str, size: int, train_augment: bool, fold: str = ""
+) -> Dataset:
+    """MINC-2500 from its release: "train" reads labels/trainK.txt, "val" testK.txt (K = `fold`,
+    1 by default)."""
+    root, fold = Path(root), fold or "1"
+    if fold not in ("1", "2", "3", "4", "5"):
+        raise ConfigError(f"minc:{root}:{fold}: MINC-2500's folds are 1…5")
+    lists = {"train": f"train{fold}.txt", "val": f"test{fold}.txt"}
+    listing = root / "labels" / lists[split]
+    if not (root / "images").is_dir() or not listing.is_file():
+        raise ConfigError(f"{root}: expected MINC-2500's images/<class>/ and labels/{lists[split]}")
+    classes = sorted(d.name for d in (root / "images").iterdir() if d.is_dir())
+    files, labels = [], []
+    for line in listing.read_text().split():
+        parts = Path(line).parts
+        if len(parts) != 3 or parts[0] != "images" or parts[1] not in classes:
+            raise ConfigError(f"{listing}: unexpected entry {line!r}")
+        files.append(root / line)
+        labels.append(classes.index(parts[1]))
+    return FileList(files, labels, classes, imagefolder_transform(size, train_augment))
+
+
+def resisc45(
+    root: str | Path, split: str, size: int, train_augment: bool, fraction: str = ""
+) -> Dataset:
+    """NWPU-RESISC45 from its release, split per class by file name (no official split): the
+    first `fraction` (0.8 by default) of each class trains."""
+    root = Path(root)
+    try:
+        train_fraction = float(fraction or 0.8)
+    except ValueError:
+        train_fraction = -1.0
+    if not 0 < train_fraction < 1:
+        raise ConfigError(f"resisc45:{root}:{fraction}: the train fraction must be in (0, 1)")
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir()) if root.is_dir() else []
+    if not classes:
+        raise ConfigError(f"{root}: expected NWPU-RESISC45's <class>/<class>_NNN.jpg folders")
+    files, labels = [], []
+    for label, name in enumerate(classes):
+        images = sorted((root / name).glob("*.jpg"))
+        cut = round(len(images) * train_fraction)
+        chosen = images[:cut] if split == "train" else images[cut:]
+        files += chosen
+        labels += [label] * len(chosen)
+    return FileList(files, labels, classes, imagefolder_transform(size, train_augment))

@@ -96,6 +96,21 @@ GUPTA_PRESETS["gupta-zoo"] = replace(
 )
 
 
+# Gupta et al.'s own datasets, in their released layouts (data/folders.py), at 224².
+for _name, _data in (("minc", "minc:data/minc-2500"), ("resisc45", "resisc45:data/NWPU-RESISC45")):
+    GUPTA_PRESETS[f"gupta-{_name}"] = replace(
+        GUPTA_PRESETS["gupta-small"],
+        name=f"gupta-{_name}",
+        data=_data,
+        image_size=224,
+        width=1.0,
+        epochs=28,
+        lr=None,
+        schedule="paper",
+        description=f"Gupta et al.'s {_name.upper()} setting ({_data}), paper-width networks",
+    )
+
+
 def _classifier(preset: GuptaPreset, model: str, input: str, seed: int) -> dict[str, Any]:
     return {
         "task": "classification",
