@@ -81,10 +81,16 @@ def build_model(arch: str, quality: int) -> Any:
     return image_models[arch](quality=quality, metric="mse", pretrained=False)
 
 
-def _optimizers(model: torch.nn.Module, config: CompressAITrainConfig):
-    """Main and auxiliary Adam, split as CompressAI's example does (quantiles → aux)."""
+def split_aux_parameters(model: torch.nn.Module) -> tuple[list, list]:
+    """(main, auxiliary) parameters, as CompressAI's example splits them: the entropy
+    bottleneck's quantiles learn from the aux loss alone."""
     main = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
     aux = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
+    return main, aux
+
+
+def _optimizers(model: torch.nn.Module, config: CompressAITrainConfig):
+    main, aux = split_aux_parameters(model)
     return torch.optim.Adam(main, lr=config.lr), torch.optim.Adam(aux, lr=config.aux_lr)
 
 

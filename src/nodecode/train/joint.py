@@ -132,21 +132,11 @@ def train_joint(
     steps_per_epoch = max(1, len(train_set) // config.batch_size)
     total = config.epochs * steps_per_epoch
     state_path = out / "train-state.safetensors"
-    step = 0
-    if resume and state_path.is_file():
-        step, saved = load_train_state(state_path, model, optimizer)
-        if saved != dataclasses.asdict(config):
-            raise CheckpointError(f"{state_path}: saved with a different configuration")
+    step = resume_step(state_path, model, optimizer, config, resume)
     logger = RunLogger(out, enabled=True, fresh=step == 0)
     start = time.time()
     for epoch in range(step // steps_per_epoch, config.epochs):
-        generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-        loader = DataLoader(
-            train_set,
-            batch_size=config.batch_size,
-            drop_last=True,
-            sampler=RandomSampler(train_set, generator=generator),
-        )
+        loader = epoch_loader(train_set, config, epoch)
         model.train()
         sums = {"loss": 0.0, "mse": 0.0, "entropy_bits": 0.0, "ce": 0.0}
         bar = tqdm(loader, desc=f"{config.mode} ft epoch {epoch + 1}/{config.epochs}", leave=False)
@@ -191,6 +181,29 @@ def train_joint(
         write_task_model(out / "classifier.safetensors", classifier.eval(), meta)
         result["classifier"] = str(out / "classifier.safetensors")
     return result
+
+
+def resume_step(
+    state_path: Path, model: torch.nn.Module, optimizers: Any, config: Any, resume: bool
+) -> int:
+    """The step to start from: 0, or the saved one (same configuration only)."""
+    if not (resume and state_path.is_file()):
+        return 0
+    step, saved = load_train_state(state_path, model, optimizers)
+    if saved != dataclasses.asdict(config):
+        raise CheckpointError(f"{state_path}: saved with a different configuration")
+    return step
+
+
+def epoch_loader(dataset: Any, config: Any, epoch: int) -> DataLoader:
+    """The epoch's batches, in an order fixed by seed and epoch (so resume is exact)."""
+    generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        drop_last=True,
+        sampler=RandomSampler(dataset, generator=generator),
+    )
 
 
 @torch.no_grad()

@@ -18,16 +18,16 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, RandomSampler
 from tqdm import tqdm
 
 from nodecode.codec.compressai_models import CompressAICodec
 from nodecode.codec.files import pad_to_multiple
 from nodecode.data.datasets import image_splits
-from nodecode.errors import CheckpointError, ConfigError, require_same_codec
+from nodecode.errors import ConfigError, require_same_codec
 from nodecode.models.inputs import select_latents
-from nodecode.train.compressai_codec import KIND, LAMBDAS_MSE
-from nodecode.train.state import load_train_state, save_train_state
+from nodecode.train.compressai_codec import KIND, LAMBDAS_MSE, split_aux_parameters
+from nodecode.train.joint import epoch_loader, resume_step
+from nodecode.train.state import save_train_state
 from nodecode.train.tasks import (
     FINETUNE_DECAYS,
     RunLogger,
@@ -55,8 +55,7 @@ def train_joint_compressai(
             f"{config.classifier}: {meta['num_classes']} classes, {config.data} has "
             f"{data.num_classes}"
         )
-    main = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
-    aux = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
+    main, aux = split_aux_parameters(model)
     groups: list[dict[str, Any]] = [{"params": main, "weight_decay": 0.0}]
     if classifier is not None:
         classifier.to(dev)
@@ -70,21 +69,11 @@ def train_joint_compressai(
     steps_per_epoch = max(1, len(data.train) // config.batch_size)  # type: ignore[arg-type]
     total = config.epochs * steps_per_epoch
     state_path = out / "train-state.safetensors"
-    step = 0
-    if resume and state_path.is_file():
-        step, saved = load_train_state(state_path, modules, (optimizer, aux_optimizer))
-        if saved != dataclasses.asdict(config):
-            raise CheckpointError(f"{state_path}: saved with a different configuration")
+    step = resume_step(state_path, modules, (optimizer, aux_optimizer), config, resume)
     logger = RunLogger(out, enabled=True, fresh=step == 0)
     start = time.time()
     for epoch in range(step // steps_per_epoch, config.epochs):
-        generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-        loader = DataLoader(
-            data.train,
-            batch_size=config.batch_size,
-            drop_last=True,
-            sampler=RandomSampler(data.train, generator=generator),  # type: ignore[arg-type]
-        )
+        loader = epoch_loader(data.train, config, epoch)
         modules.train()
         sums = {"loss": 0.0, "mse": 0.0, "bpp": 0.0, "ce": 0.0}
         for x, label in tqdm(loader, desc=f"{config.mode} ft {epoch + 1}", leave=False):
