@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from nodecode.data.photo_corpus import (
@@ -93,3 +94,41 @@ def test_cli_builds_a_corpus_from_a_user_folder(tmp_path, capsys):
     assert len(list((tmp_path / "corpus" / "train").glob("*.png"))) == 3 * 2
     # holdout=2 by default: 2 val + 2 test whole photos
     assert len(list((tmp_path / "corpus" / "test").glob("*.png"))) == 2
+
+
+def _photo_folder(tmp_path, count=3):
+    for i in range(count):
+        gradient_photo(i, size=(160 + 20 * i, 120)).save(tmp_path / f"photo{i}.png")
+    return tmp_path
+
+
+def test_multiscale_crops_are_a_pure_function_of_seed_and_index(tmp_path):
+    from nodecode.data.crops import MultiScaleCrops, training_crops
+
+    folder = _photo_folder(tmp_path)
+    crops = training_crops(folder, 32, min_scale=0.25)
+    assert isinstance(crops, MultiScaleCrops) and len(crops.sources) == 3
+    again = training_crops(folder, 32, min_scale=0.25)
+    x = crops[7]
+    assert x.shape == (3, 32, 32) and x.min() >= 0 and x.max() <= 1
+    assert torch.equal(x, again[7])  # another instance (another worker) draws the same
+    assert not torch.equal(x, crops[8])
+    assert not torch.equal(x, training_crops(folder, 32, min_scale=0.25, seed=1)[7])
+
+
+def test_crop_batches_start_where_a_resumed_run_left_off(tmp_path):
+    from nodecode.data.crops import crop_batches, training_crops
+
+    crops = training_crops(_photo_folder(tmp_path), 32, min_scale=0.5)
+    batches = crop_batches(crops, 4, start_step=2, device=torch.device("cpu"), workers=1)
+    first = next(batches)
+    assert torch.equal(first, torch.stack([crops[i] for i in range(8, 12)]))
+
+
+def test_multiscale_crops_reject_a_bad_scale_and_an_empty_source(tmp_path):
+    from nodecode.data.crops import MultiScaleCrops, training_crops
+
+    with pytest.raises(ImageError, match="min_scale"):
+        training_crops(_photo_folder(tmp_path), 32, min_scale=1.5)
+    with pytest.raises(ImageError, match="no training photos"):
+        MultiScaleCrops([], 32, 0.5)

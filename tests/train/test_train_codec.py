@@ -201,3 +201,24 @@ def test_colour_cast_correction_removes_a_constant_offset():
     after = cast()
     assert removed.abs().max() > 1.0
     assert after.abs().max() < 0.5 * before.abs().max()
+
+
+def test_a_time_limited_chunk_stops_cleanly_and_resumes_on_multiscale_crops(tmp_path):
+    from PIL import Image
+
+    for i in range(2):
+        Image.effect_noise((96, 80), 40 + 20 * i).convert("RGB").save(tmp_path / f"p{i}.png")
+    run = TINY_RUN | {"data": str(tmp_path), "min_scale": 0.5, "checkpoint_every": 1000}
+    chunk = CodecTrainConfig(**run, max_steps=1000, time_limit=0.0)
+    codec = train_codec(chunk, tmp_path / "t.safetensors")
+    assert codec.ready  # a complete codec after the chunk, not only a train state
+    model = type(codec)(codec.config)
+    optimizer = torch.optim.Adam(model.parameters())
+    step, _ = load_train_state(tmp_path / "t.state.safetensors", model, optimizer)
+    assert step == 1
+    straight = train_codec(CodecTrainConfig(**run, max_steps=3), tmp_path / "s.safetensors")
+    resumed = train_codec(
+        CodecTrainConfig(**run, max_steps=3), tmp_path / "t.safetensors", resume=True
+    )
+    for key, value in straight.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key

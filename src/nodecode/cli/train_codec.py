@@ -36,7 +36,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data",
         default=defaults.data,
-        help="directory of images, or skimage:train for the bundled photos",
+        help="directory of images, photos:train (the photo corpus's sources) or skimage:train",
+    )
+    p.add_argument(
+        "--min-scale",
+        type=float,
+        default=None,
+        help="draw crops afresh from whole photos at random scales down to this factor "
+        "(e.g. 0.125) instead of cropping the images as they are",
+    )
+    p.add_argument(
+        "--workers", type=int, default=0, help="DataLoader workers drawing multi-scale crops"
+    )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="stop cleanly after this many seconds (state and codec written; --resume goes on)",
     )
     p.add_argument("-o", "--out", required=True, help="codec checkpoint to write (.safetensors)")
     p.add_argument("--width", type=float, default=defaults.width, help="channel multiplier")
@@ -89,6 +105,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--op", choices=sorted(OPERATING_POINTS), required=True)
     p.add_argument("--data", required=True, help="training images for the fine-tuning steps")
     p.add_argument("--images", required=True, help="validation photos whose files are measured")
+    p.add_argument(
+        "--min-scale", type=float, default=None, help="as train-codec: multi-scale crops"
+    )
     p.add_argument("-o", "--out", required=True, help="calibrated codec checkpoint to write")
     p.add_argument("--crop", type=int, default=defaults.crop)
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
@@ -127,7 +146,8 @@ def run_compressai(args: argparse.Namespace) -> None:
 
     if not str(args.out).endswith(".safetensors"):
         raise ConfigError(f"-o {args.out}: CompressAI weights are written as .safetensors")
-    names = ("crop", "batch_size", "lr", "aux_lr", "lmbda", "max_steps", "checkpoint_every")
+    names: tuple[str, ...] = ("crop", "batch_size", "lr", "aux_lr", "lmbda", "max_steps")
+    names += ("checkpoint_every", "min_scale", "workers", "time_limit")
     config = CompressAITrainConfig(
         arch=args.arch,
         quality=args.quality,

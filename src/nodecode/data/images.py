@@ -44,6 +44,11 @@ def tensor_to_pil(x: Tensor) -> Image.Image:
 def load_image(path: str | os.PathLike) -> Tensor:
     """An untrusted image file as (3, H, W): its declared size is checked against the pixel
     budget before any pixel is decoded, and EXIF orientation is applied."""
+    return pil_to_tensor(open_image(path))
+
+
+def open_image(path: str | os.PathLike) -> Image.Image:
+    """An untrusted image file, decoded, checked and upright (see `load_image`)."""
     path = Path(path)
     try:
         with warnings.catch_warnings():  # PIL's own bomb warning: our budget below decides
@@ -58,7 +63,9 @@ def load_image(path: str | os.PathLike) -> Tensor:
                     f"{path}: has {frames} frames (animated or multi-page); nodecode "
                     "codes still images, so extract the frame you want first"
                 )
-            return pil_to_tensor(ImageOps.exif_transpose(image))
+            upright = ImageOps.exif_transpose(image)
+            upright.load()
+            return upright
     except FileNotFoundError:
         raise ImageError(f"{path}: no such image file") from None
     except IsADirectoryError:

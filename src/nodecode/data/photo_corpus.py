@@ -174,31 +174,49 @@ def whole_photos(split: str) -> dict[str, Image.Image]:
     `photos:train` gives the training photos the same way, for measuring a codec's file rate
     on many whole photos (calibration); the two held-out photos of `val` are too few to
     stand for the rate of unseen photos."""
+    return {p.name: evaluation_photo(p.load()) for p in source_photos(split)}
+
+
+def source_photos(split: str) -> list[Photo]:
+    """The photos of a split at full resolution, for online multi-scale crops."""
     if split not in SPLITS:
         raise ImageError(
             f"photos:{split}: unknown split; choose photos:train, photos:val or photos:test"
         )
-    return {p.name: evaluation_photo(p.load()) for p in default_photos() if p.split == split}
+    return [p for p in default_photos() if p.split == split]
+
+
+def random_crop(
+    image: Image.Image,
+    crop: int,
+    min_scale: float,
+    rng: random.Random,
+    reducing_gap: float | None = None,
+) -> Image.Image:
+    """One `crop`² crop at a random scale between full resolution and `min_scale` (never so
+    small that the photo is narrower than a crop), log-uniformly drawn.
+
+    `reducing_gap` lets Pillow box-reduce large windows before LANCZOS (several times
+    faster on 4K photos, visually the same); the corpus builder keeps plain LANCZOS."""
+    smallest = max(min_scale, crop / min(image.size))
+    if smallest > 1:
+        raise ImageError(f"photo of {image.size} is smaller than a {crop}² crop")
+    scale = math.exp(rng.uniform(math.log(smallest), 0.0))
+    w, h = int(image.width * scale), int(image.height * scale)
+    # Crop the source window first, then resize only that window: cheap on 4K photos.
+    x0, y0 = rng.randrange(w - crop + 1), rng.randrange(h - crop + 1)
+    x1 = min(image.width, (x0 + crop) / scale)
+    y1 = min(image.height, (y0 + crop) / scale)
+    box = (x0 / scale, y0 / scale, x1, y1)
+    return image.resize((crop, crop), Image.Resampling.LANCZOS, box=box, reducing_gap=reducing_gap)
 
 
 def random_crops(image: Image.Image, config: CorpusConfig, rng: random.Random) -> list[Image.Image]:
-    """Crops of `config.crop`² at random scales between full resolution and `min_scale`
-    (never so small that the photo is narrower than a crop), log-uniformly drawn."""
-    smallest = max(config.min_scale, config.crop / min(image.size))
-    if smallest > 1:
-        raise ImageError(f"photo of {image.size} is smaller than a {config.crop}² crop")
-    crops = []
-    for _ in range(config.crops_per_photo):
-        scale = math.exp(rng.uniform(math.log(smallest), 0.0))
-        w, h = int(image.width * scale), int(image.height * scale)
-        # Crop the source window first, then resize only that window: cheap on 4K photos.
-        x0, y0 = rng.randrange(w - config.crop + 1), rng.randrange(h - config.crop + 1)
-        x1 = min(image.width, (x0 + config.crop) / scale)
-        y1 = min(image.height, (y0 + config.crop) / scale)
-        box = (x0 / scale, y0 / scale, x1, y1)
-        crop = image.resize((config.crop, config.crop), Image.Resampling.LANCZOS, box=box)
-        crops.append(crop)
-    return crops
+    """`config.crops_per_photo` crops of one photo (see `random_crop`)."""
+    return [
+        random_crop(image, config.crop, config.min_scale, rng)
+        for _ in range(config.crops_per_photo)
+    ]
 
 
 def _save_png(image: Image.Image, path: Path) -> str:

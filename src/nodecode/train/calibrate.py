@@ -26,7 +26,7 @@ from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.checkpoint import KIND, load_codec_checkpoint, save_codec
 from nodecode.codec.config import operating_point
 from nodecode.codec.files import compress_image
-from nodecode.data.crops import RandomCrops, training_images
+from nodecode.data.crops import training_crops
 from nodecode.train.codec import CodecTrainConfig, correct_color_cast, train_codec
 from nodecode.utils.checkpoint import read_meta
 
@@ -116,7 +116,7 @@ def calibrate_rate(
         training["calibration_kept_round"] = best
         codec = load_codec_checkpoint(rounds[best], device)
         # The decoder's colour cast, removed on training crops (a no-op if rounds already did).
-        crops = RandomCrops(training_images(train.data), train.crop, length=1 << 30)
+        crops = training_crops(train.data, train.crop, train.min_scale, train.seed)
         cast = correct_color_cast(codec, crops, train.table_batches, train.batch_size)
         training["calibration_color_cast_removed"] = [round(v, 3) for v in cast.tolist()]
         save_codec(codec, out, training=training)

@@ -17,8 +17,15 @@ from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.checkpoint import save_codec
 from nodecode.codec.config import CodecConfig, operating_point
 from nodecode.codec.loss import rate_distortion_loss
-from nodecode.data.crops import RandomCrops, training_images
+from nodecode.data.crops import MultiScaleCrops, RandomCrops, crop_batches, training_crops
 from nodecode.errors import CheckpointError, ConfigError
+from nodecode.train.runtime import (
+    RESUMABLE,
+    device_name,
+    prepare_device,
+    previous_wall_clock,
+    time_is_up,
+)
 from nodecode.train.state import load_train_state, save_train_state
 
 
@@ -45,6 +52,14 @@ class CodecTrainConfig:
     lr_decay_fraction: float = 0.0
     # Target entropy Ht override, e.g. after calibrating a codec's rate on held-out photos.
     target_entropy: float | None = None
+    # Multi-scale crops drawn afresh from whole photos (data/crops.py) when set: the smallest
+    # downscaling factor. None: fixed-size crops of the images as they are.
+    min_scale: float | None = None
+    # DataLoader workers drawing multi-scale crops (a GPU needs several).
+    workers: int = 0
+    # Stop cleanly after this many seconds of this invocation (state and codec written), so
+    # a run can proceed in chunks on a machine lent for minutes; --resume continues it.
+    time_limit: float | None = None
 
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else operating_point(self.op).lr
@@ -59,12 +74,12 @@ class CodecTrainConfig:
 
 
 # Settings that may change on resume without changing what is being trained.
-_RESUMABLE = {"max_steps", "checkpoint_every", "log_every", "lr_decay_fraction"}
+
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 
 def _run_identity(config: dict) -> dict:
-    return {k: v for k, v in config.items() if k not in _RESUMABLE}
+    return {k: v for k, v in config.items() if k not in RESUMABLE and v is not None}
 
 
 def _paths(out: Path) -> tuple[Path, Path]:
@@ -73,7 +88,9 @@ def _paths(out: Path) -> tuple[Path, Path]:
 
 
 @torch.no_grad()
-def fit_tables(codec: ConvAutoencoder, dataset: RandomCrops, batches: int, batch_size: int) -> None:
+def fit_tables(
+    codec: ConvAutoencoder, dataset: RandomCrops | MultiScaleCrops, batches: int, batch_size: int
+) -> None:
     """Count symbols on training crops and freeze the integer probability tables."""
     device = next(codec.parameters()).device
     codec.eval()
@@ -87,7 +104,7 @@ def fit_tables(codec: ConvAutoencoder, dataset: RandomCrops, batches: int, batch
 
 @torch.no_grad()
 def correct_color_cast(
-    codec: ConvAutoencoder, dataset: RandomCrops, batches: int, batch_size: int
+    codec: ConvAutoencoder, dataset: RandomCrops | MultiScaleCrops, batches: int, batch_size: int
 ) -> Tensor:
     """Remove the decoder's mean per-colour error on training crops; returns it (levels).
 
@@ -116,13 +133,14 @@ def train_codec(
     out.parent.mkdir(parents=True, exist_ok=True)
     state_path, log_path = _paths(out)
     dev = torch.device(device)
+    prepare_device(dev)
     torch.manual_seed(config.seed)
     if config.precision not in PRECISIONS:
         raise ConfigError(f"precision {config.precision!r}: choose one of {sorted(PRECISIONS)}")
     codec = ConvAutoencoder(config.codec_config(), name=config.name).to(dev)
     codec.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(codec.parameters(), lr=config.learning_rate())
-    dataset = RandomCrops(training_images(config.data), config.crop, length=1 << 30)
+    dataset = training_crops(config.data, config.crop, config.min_scale, config.seed)
     step = 0
     if resume and state_path.is_file():
         step, saved = load_train_state(state_path, codec, optimizer)
@@ -133,7 +151,7 @@ def train_codec(
             load_weights_from(codec, init)
         if log_path.exists():
             log_path.unlink()
-    previous = _previous_wall_clock(log_path)
+    previous = previous_wall_clock(log_path)
 
     codec.train()
     log_file = log_path.open("a", newline="")
@@ -142,11 +160,12 @@ def train_codec(
         writer.writerow(["step", "loss", "mse", "entropy_bits", "bpp_estimate", "seconds"])
     start = time.time()
     bar = tqdm(total=config.max_steps, initial=step, desc=f"codec {config.op}", unit="step")
+    batches = crop_batches(dataset, config.batch_size, step, dev, config.workers)
     try:
         while step < config.max_steps:
             for group in optimizer.param_groups:
                 group["lr"] = config.lr_at(step)
-            x = dataset.batch(config.batch_size, dev).contiguous(memory_format=torch.channels_last)
+            x = next(batches).contiguous(memory_format=torch.channels_last)
             with torch.autocast(
                 dev.type,
                 PRECISIONS[config.precision] or torch.float32,
@@ -171,8 +190,11 @@ def train_codec(
                 writer.writerow(row)
                 log_file.flush()
                 bar.set_postfix(mse=f"{row[2]:.1f}", H=f"{row[3]:.3f}", bpp=f"{row[4]:.3f}")
-            if step % config.checkpoint_every == 0 or step == config.max_steps:
+            out_of_time = time_is_up(config.time_limit, start)
+            if step % config.checkpoint_every == 0 or step == config.max_steps or out_of_time:
                 save_train_state(state_path, codec, optimizer, step, dataclasses.asdict(config))
+            if out_of_time:
+                break
     finally:
         bar.close()
         log_file.close()
@@ -182,7 +204,7 @@ def train_codec(
     training = {
         **dataclasses.asdict(config),
         "steps": step,
-        "device": _device_name(dev),
+        "device": device_name(dev),
         "wall_clock_s": round(previous + time.time() - start, 1),
         "color_cast_removed": [round(v, 3) for v in cast.tolist()],
     }
@@ -211,23 +233,3 @@ def load_weights_from(codec: ConvAutoencoder, path: str | Path) -> None:
         raise CheckpointError(
             f"{path}: cannot initialise from it ({str(e).splitlines()[0]})"
         ) from None
-
-
-def _previous_wall_clock(log_path: Path) -> float:
-    """Seconds already spent by the run being resumed (last row of its log)."""
-    if not log_path.is_file():
-        return 0.0
-    rows = log_path.read_text().strip().splitlines()
-    try:
-        return float(rows[-1].split(",")[-1]) if len(rows) > 1 else 0.0
-    except ValueError:
-        return 0.0
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    import platform
-
-    cpu = platform.processor() or platform.machine()
-    return f"{device.type}: {cpu}, {torch.get_num_threads()} threads"

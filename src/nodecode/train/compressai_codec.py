@@ -19,8 +19,15 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from nodecode.data.crops import RandomCrops, training_images
+from nodecode.data.crops import crop_batches, training_crops
 from nodecode.errors import CheckpointError, ConfigError
+from nodecode.train.runtime import (
+    RESUMABLE,
+    device_name,
+    prepare_device,
+    previous_wall_clock,
+    time_is_up,
+)
 from nodecode.train.state import load_train_state, save_train_state
 from nodecode.utils.checkpoint import save_tensors
 
@@ -49,6 +56,10 @@ class CompressAITrainConfig:
     checkpoint_every: int = 1000
     log_every: int = 25
     seed: int = 0
+    # As CodecTrainConfig: multi-scale crops from whole photos, their workers, chunked runs.
+    min_scale: float | None = None
+    workers: int = 0
+    time_limit: float | None = None
 
     def rate_weight(self) -> float:
         return self.lmbda if self.lmbda is not None else LAMBDAS_MSE[self.quality]
@@ -67,11 +78,8 @@ class CompressAITrainConfig:
 
 
 # Settings that may change on resume without changing what is being trained.
-_RESUMABLE = {"max_steps", "checkpoint_every", "log_every", "lr_decay_fraction"}
-
-
 def _identity(config: dict) -> dict:
-    return {k: v for k, v in config.items() if k not in _RESUMABLE}
+    return {k: v for k, v in config.items() if k not in RESUMABLE and v is not None}
 
 
 def build_model(arch: str, quality: int) -> Any:
@@ -106,10 +114,11 @@ def train_compressai(
     state_path = stem.with_name(stem.name + ".state.safetensors")
     log_path = stem.with_name(stem.name + ".log.csv")
     dev = torch.device(device)
+    prepare_device(dev)
     torch.manual_seed(config.seed)
     model = build_model(config.arch, config.quality).to(dev)
     optimizer, aux_optimizer = _optimizers(model, config)
-    dataset = RandomCrops(training_images(config.data), config.crop, length=1 << 30)
+    dataset = training_crops(config.data, config.crop, config.min_scale, config.seed)
     criterion = RateDistortionLoss(lmbda=config.rate_weight())
     step = 0
     if resume and state_path.is_file():
@@ -118,6 +127,7 @@ def train_compressai(
             raise CheckpointError(f"{state_path}: saved with a different configuration: {saved}")
     elif log_path.exists():
         log_path.unlink()
+    previous = previous_wall_clock(log_path)
     model.train()
     with log_path.open("a", newline="") as log_file:
         writer = csv.writer(log_file)
@@ -125,10 +135,11 @@ def train_compressai(
             writer.writerow(["step", "loss", "mse", "bpp", "aux_loss", "seconds"])
         start = time.time()
         bar = tqdm(total=config.max_steps, initial=step, desc=config.arch, unit="step")
+        batches = crop_batches(dataset, config.batch_size, step, dev, config.workers)
         while step < config.max_steps:
             for group in optimizer.param_groups:
                 group["lr"] = config.lr_at(step)
-            x = dataset.batch(config.batch_size, dev)
+            x = next(batches)
             losses = criterion(model(x), x)
             optimizer.zero_grad(set_to_none=True)
             aux_optimizer.zero_grad(set_to_none=True)
@@ -143,17 +154,26 @@ def train_compressai(
             bar.update(1)
             if step % config.log_every == 0 or step == config.max_steps:
                 row = [step, losses["loss"].item(), losses["mse_loss"].item()]
-                row += [losses["bpp_loss"].item(), aux_loss.item(), round(time.time() - start, 1)]
+                row += [losses["bpp_loss"].item(), aux_loss.item()]
+                row.append(round(previous + time.time() - start, 1))
                 writer.writerow(row)
                 log_file.flush()
                 bar.set_postfix(mse=f"{row[2]:.5f}", bpp=f"{row[3]:.3f}")
-            if step % config.checkpoint_every == 0 or step == config.max_steps:
+            out_of_time = time_is_up(config.time_limit, start)
+            if step % config.checkpoint_every == 0 or step == config.max_steps or out_of_time:
                 save_train_state(
                     state_path, model, (optimizer, aux_optimizer), step, dataclasses.asdict(config)
                 )
+            if out_of_time:
+                break
         bar.close()
     model.eval().update(force=True)  # the integer tables files are coded with
-    training = {**dataclasses.asdict(config), "steps": step}
+    training = {
+        **dataclasses.asdict(config),
+        "steps": step,
+        "device": device_name(dev),
+        "wall_clock_s": round(previous + time.time() - start, 1),
+    }
     meta = {"arch": config.arch, "quality": config.quality, "training": training}
     save_tensors(out, model.state_dict(), KIND, meta)
     return model
