@@ -222,3 +222,14 @@ def test_a_time_limited_chunk_stops_cleanly_and_resumes_on_multiscale_crops(tmp_
     )
     for key, value in straight.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
+
+
+def test_the_header_says_which_weights_a_continued_run_started_from(tmp_path):
+    first = train_codec(CodecTrainConfig(**TINY_RUN, max_steps=2), tmp_path / "a.safetensors")
+    assert first.ready
+    run = CodecTrainConfig(**TINY_RUN, max_steps=2)
+    train_codec(run, tmp_path / "b.safetensors", init=tmp_path / "a.safetensors")
+    more = CodecTrainConfig(**TINY_RUN, max_steps=3)
+    train_codec(more, tmp_path / "b.safetensors", resume=True)  # a later chunk
+    training = json.loads(read_meta(tmp_path / "b.safetensors", "codec")["training"])
+    assert training["init"] == str(tmp_path / "a.safetensors") and training["steps"] == 3

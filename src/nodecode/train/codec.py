@@ -144,6 +144,7 @@ def train_codec(
     step = 0
     if resume and state_path.is_file():
         step, saved = load_train_state(state_path, codec, optimizer)
+        init = saved.pop("init", None)  # where step 0's weights came from
         if _run_identity(saved) != _run_identity(dataclasses.asdict(config)):
             raise CheckpointError(f"{state_path}: saved with a different configuration: {saved}")
     else:
@@ -192,7 +193,8 @@ def train_codec(
                 bar.set_postfix(mse=f"{row[2]:.1f}", H=f"{row[3]:.3f}", bpp=f"{row[4]:.3f}")
             out_of_time = time_is_up(config.time_limit, start)
             if step % config.checkpoint_every == 0 or step == config.max_steps or out_of_time:
-                save_train_state(state_path, codec, optimizer, step, dataclasses.asdict(config))
+                record = dataclasses.asdict(config) | {"init": None if init is None else str(init)}
+                save_train_state(state_path, codec, optimizer, step, record)
             if out_of_time:
                 break
     finally:
@@ -208,6 +210,8 @@ def train_codec(
         "wall_clock_s": round(previous + time.time() - start, 1),
         "color_cast_removed": [round(v, 3) for v in cast.tolist()],
     }
+    if init is not None:  # steps count from these weights
+        training["init"] = str(init)
     save_codec(codec, out, training=training)
     return codec
 
