@@ -44,7 +44,11 @@ def tensor_to_pil(x: Tensor) -> Image.Image:
 def load_image(path: str | os.PathLike) -> Tensor:
     """An untrusted image file as (3, H, W): its declared size is checked against the pixel
     budget before any pixel is decoded, and EXIF orientation is applied."""
-    return pil_to_tensor(open_image(path))
+    image = open_image(path)
+    try:
+        return pil_to_tensor(image)
+    except ValueError as e:  # pixel formats without an agreed range (float, 32-bit)
+        raise ImageError(f"{path}: cannot decode image (ValueError: {e})") from None
 
 
 def open_image(path: str | os.PathLike) -> Image.Image:
