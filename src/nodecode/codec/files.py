@@ -97,11 +97,12 @@ def compressed_bytes(codec: Codec, image: Tensor, correct_color: bool = True) ->
 
 
 def check_compatible(codec: Codec, header: NdcHeader, where: str) -> None:
+    identity = codec.identity()
     require_same_codec(
-        codec.identity(),
+        identity,
         header.codec_id,
         f"{where}: written by codec {header.codec_name!r} ({header.codec_id.hex()}), "
-        f"not by {codec.name!r} ({codec.identity().hex()}); pass the matching --codec",
+        f"not by {codec.name!r} ({identity.hex()}); pass the matching --codec",
     )
 
 
