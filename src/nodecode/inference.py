@@ -13,12 +13,13 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
 
 from nodecode.bitstream.container import NdcHeader
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.files import pad_to_multiple, read_latents
 from nodecode.codec.zoo import Codec
-from nodecode.errors import CodecMismatchError, ConfigError, require_same_codec
+from nodecode.errors import CodecMismatchError, ConfigError, NodecodeError, require_same_codec
 from nodecode.models.inputs import LATENT_INPUTS, is_latent_input, select_latents
 from nodecode.models.resnet import LATENT_STRIDE
 
@@ -61,20 +62,71 @@ def image_latent(codec: Codec, images: torch.Tensor, kind: str) -> torch.Tensor:
     return select_latents(kind, latents)
 
 
+Decoded = tuple[Path, NdcHeader, torch.Tensor]
+
+
+def _decode(meta: dict[str, Any], path: Path, codec: Codec) -> Decoded:
+    check_model_codec(meta, codec, str(path))
+    header, latents = read_latents(codec, path)
+    return Path(path), header, select_latents(meta["input"], latents, f"{path}: ")[0]
+
+
+class _DecodedFiles(Dataset):
+    """Files entropy-decoded in DataLoader workers. Decoding runs on the CPU and, beside a
+    GPU network, is most of the latent path (docs/RESULTS.md §7b). A file's error comes back
+    as a value, so the user sees its one-line message rather than a worker's traceback."""
+
+    def __init__(self, meta: dict[str, Any], files: list[tuple[Path, Codec]]) -> None:
+        self.meta, self.files = meta, files
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> Decoded | NodecodeError:
+        try:
+            return _decode(self.meta, *self.files[index])
+        except NodecodeError as error:
+            return error
+
+
+def _decoded(
+    meta: dict[str, Any], files: Iterable[tuple[Path, Codec]], workers: int
+) -> Iterator[tuple[Decoded, int]]:
+    """Each file decoded, in order, with its codec's key (files of one codec batch together)."""
+    if workers == 0:
+        yield from ((_decode(meta, path, codec), id(codec)) for path, codec in files)
+        return
+    pairs = list(files)
+    loader = DataLoader(
+        _DecodedFiles(meta, pairs),
+        batch_size=None,
+        num_workers=workers,
+        prefetch_factor=8,
+        generator=torch.Generator(),
+    )
+    for item, (_, codec) in zip(loader, pairs, strict=True):
+        if isinstance(item, NodecodeError):
+            raise item
+        yield item, id(codec)
+
+
 @torch.no_grad()
 def predict_files(
     model: nn.Module,
     meta: dict[str, Any],
     files: Iterable[tuple[Path, Codec]],
     batch_size: int = 16,
+    workers: int = 0,
 ) -> Iterator[tuple[Path, NdcHeader, torch.Tensor]]:
     """(path, header, probabilities) per file, in order: (K,) for a classifier, (K, H, W)
-    for a segmenter. Consecutive files of one codec and one size run as one batch."""
+    for a segmenter. Consecutive files of one codec and one size run as one batch; with
+    `workers`, files are entropy-decoded in that many DataLoader workers (codecs on the CPU)
+    while the network runs."""
     device = next(model.parameters()).device
     segmentation = meta["task"] == "segmentation"
-    pending: list[tuple[Path, NdcHeader, torch.Tensor]] = []
+    pending: list[Decoded] = []
 
-    def flush() -> Iterator[tuple[Path, NdcHeader, torch.Tensor]]:
+    def flush() -> Iterator[Decoded]:
         x = torch.stack([latent for _, _, latent in pending]).to(device)
         kwargs = {"output_size": pending[0][1].image_size} if segmentation else {}
         probs = model(x, **kwargs).softmax(1).cpu()
@@ -82,15 +134,12 @@ def predict_files(
         pending.clear()
 
     key = None
-    for path, codec in files:
-        check_model_codec(meta, codec, str(path))
-        header, latents = read_latents(codec, path)
-        latent = select_latents(meta["input"], latents, f"{path}: ")[0]
-        new_key = (id(codec), tuple(latent.shape), header.image_size)
+    for (path, header, latent), codec_key in _decoded(meta, files, workers):
+        new_key = (codec_key, tuple(latent.shape), header.image_size)
         if pending and (new_key != key or len(pending) == batch_size):
             yield from flush()
         key = new_key
-        pending.append((Path(path), header, latent))
+        pending.append((path, header, latent))
     if pending:
         yield from flush()
 

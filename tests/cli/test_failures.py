@@ -187,16 +187,36 @@ def test_batched_classify_answers_as_file_by_file(tmp_path, photo, capsys):
     assert cli(["compress", *images, "--codec", "small-0.330", "-o", str(tmp_path / "ndc")]) == 0
     files = [str(tmp_path / "ndc" / f"p{i}.ndc") for i in range(3)]
     answers = []
-    for batch in ("1", "2"):
-        out = tmp_path / f"b{batch}.json"
+    for batch, workers in (("1", "0"), ("2", "0"), ("2", "2")):
+        out = tmp_path / f"b{batch}-{workers}.json"
         argv = ["classify", *files, "--model", "cresnet51-0.330", "--batch-size", batch]
-        assert cli([*argv, "--json", str(out)]) == 0
+        assert cli([*argv, "--workers", workers, "--json", str(out)]) == 0
         answers.append(json.loads(out.read_text()))
     capsys.readouterr()
-    for one, batched in zip(*answers, strict=True):
-        assert one["file"] == batched["file"]
-        assert [t["label"] for t in one["top"]] == [t["label"] for t in batched["top"]]
-        assert one["top"][0]["p"] == pytest.approx(batched["top"][0]["p"], abs=1e-5)
+    for one, *others in zip(*answers, strict=True):
+        for batched in others:  # in order, the same answers, also decoded in workers
+            assert one["file"] == batched["file"]
+            assert [t["label"] for t in one["top"]] == [t["label"] for t in batched["top"]]
+            assert one["top"][0]["p"] == pytest.approx(batched["top"][0]["p"], abs=1e-5)
+
+
+def test_a_bad_file_decoded_in_a_worker_is_one_clean_error(tmp_path, photo, capsys):
+    from nodecode.cli.main import main as cli
+
+    save_image(photo[:, :64, :64], tmp_path / "p.png")
+    assert (
+        cli(["compress", str(tmp_path / "p.png"), "--codec", "small-0.330", "-o", str(tmp_path)])
+        == 0
+    )
+    capsys.readouterr()
+    bad = tmp_path / "bad.ndc"
+    data = bytearray((tmp_path / "p.ndc").read_bytes())
+    data[-3] ^= 0xFF  # the payload's CRC no longer matches
+    bad.write_bytes(bytes(data))
+    argv = ["classify", str(tmp_path / "p.ndc"), str(bad), "--model", "cresnet51-0.330"]
+    code = cli([*argv, "--workers", "1", "--codec", "small-0.330"])
+    err = capsys.readouterr().err
+    assert code == 1 and "bad.ndc" in err and "Traceback" not in err and "worker" not in err
 
 
 def test_readme_shows_every_command():

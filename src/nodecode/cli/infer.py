@@ -21,6 +21,11 @@ from nodecode.codec.zoo import Codec
 from nodecode.errors import ConfigError
 from nodecode.utils.io import atomic_path
 
+WORKERS_HELP = (
+    "processes that entropy-decode files while the network runs (worth it beside a GPU, "
+    "where decoding dominates); codecs then decode on the CPU"
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("classify", help="labels straight from .ndc files (no decoding)")
@@ -29,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--codec", default=None, help=f"{CODEC_HELP} (default: from the file)")
     p.add_argument("--top", type=int, default=3, help="how many labels to print")
     p.add_argument("--batch-size", type=int, default=16, help="files per network call")
+    p.add_argument("--workers", type=int, default=0, help=WORKERS_HELP)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.set_defaults(run=run_classify)
@@ -39,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--codec", default=None, help=f"{CODEC_HELP} (default: from the file)")
     p.add_argument("-o", "--out", type=Path, required=True)
     p.add_argument("--batch-size", type=int, default=16, help="files per network call")
+    p.add_argument("--workers", type=int, default=0, help=WORKERS_HELP)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.add_argument(
@@ -59,7 +66,8 @@ def run_classify(args: argparse.Namespace) -> None:
     model = for_inference(model)
     names = meta["classes"] or [str(i) for i in range(meta["num_classes"])]
     records = []
-    for path, _, probs in predict_files(model, meta, _with_codecs(args), args.batch_size):
+    predictions = predict_files(model, meta, _with_codecs(args), args.batch_size, args.workers)
+    for path, _, probs in predictions:
         top = probs.topk(min(args.top, len(probs)))
         pairs = [
             (names[i], p) for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
@@ -70,8 +78,9 @@ def run_classify(args: argparse.Namespace) -> None:
 
 
 def _with_codecs(args: argparse.Namespace) -> Iterator[tuple[Path, Codec]]:
+    device = "cpu" if args.workers else args.device  # workers cannot share a GPU's codec
     for path in args.files:
-        yield path, codec_for_file(path, args.codec, args.device)
+        yield path, codec_for_file(path, args.codec, device)
 
 
 def require_task(meta: dict, task: str, model: str, other_command: str) -> None:
@@ -102,7 +111,7 @@ def run_segment(args: argparse.Namespace) -> None:
     targets = output_paths(args.out, args.files, ".mask.png")
     names = meta["classes"] or [str(i) for i in range(meta["num_classes"])]
     records = []
-    predictions = predict_files(model, meta, _with_codecs(args), args.batch_size)
+    predictions = predict_files(model, meta, _with_codecs(args), args.batch_size, args.workers)
     for (path, _, probs), target in zip(predictions, targets, strict=True):
         mask = probs.argmax(0).numpy().astype(np.uint8)
         with atomic_path(target) as tmp:
