@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from nodecode.reproduce.plan import Stage, assign_keys, stage_adder
+from nodecode.reproduce.plan import Stage, assign_keys, classifier_params, stage_adder
 from nodecode.reproduce.results import mean_std_text
 from nodecode.reproduce.runner import Results
 
@@ -112,18 +112,7 @@ for _name, _data in (("minc", "minc:data/minc-2500"), ("resisc45", "resisc45:dat
 
 
 def _classifier(preset: GuptaPreset, model: str, input: str, seed: int) -> dict[str, Any]:
-    return {
-        "task": "classification",
-        "model": model,
-        "input": input,
-        "data": preset.data,
-        "width": preset.width,
-        "epochs": preset.epochs,
-        "lr": preset.lr,
-        "schedule": preset.schedule,
-        "seed": seed,
-        "image_size": preset.image_size,
-    }
+    return classifier_params(preset, preset.data, model, input, seed)
 
 
 def build_gupta_plan(preset: GuptaPreset) -> list[Stage]:

@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from nodecode.reproduce.presets import LOWEST, OPS, ReproducePreset
 
@@ -63,20 +63,42 @@ def _key(stage: Stage, keys: dict[str, str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+class ClassifierRecipe(Protocol):
+    """What a preset fixes for its classifiers (the paper's and Gupta et al.'s alike)."""
+
+    @property
+    def width(self) -> float: ...
+    @property
+    def epochs(self) -> int: ...
+    @property
+    def lr(self) -> float | None: ...
+    @property
+    def schedule(self) -> str: ...
+    @property
+    def image_size(self) -> int | None: ...
+
+
+def classifier_params(
+    recipe: ClassifierRecipe, data: str, model: str, input: str, seed: int
+) -> dict[str, Any]:
+    """A classifier stage's parameters, which its key hashes."""
+    return {
+        "task": "classification",
+        "model": model,
+        "input": input,
+        "data": data,
+        "width": recipe.width,
+        "epochs": recipe.epochs,
+        "lr": recipe.lr,
+        "schedule": recipe.schedule,
+        "seed": seed,
+        "image_size": recipe.image_size,
+    }
+
+
 def _task_params(preset: ReproducePreset, task: str, model: str, input: str, seed: int) -> dict:
     if task == "classification":
-        return {
-            "task": task,
-            "model": model,
-            "input": input,
-            "data": preset.classification_data,
-            "width": preset.width,
-            "epochs": preset.epochs,
-            "lr": preset.lr,
-            "schedule": preset.schedule,
-            "seed": seed,
-            "image_size": preset.image_size,
-        }
+        return classifier_params(preset, preset.classification_data, model, input, seed)
     return {
         "task": task,
         "model": model,

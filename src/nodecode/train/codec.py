@@ -22,6 +22,7 @@ from nodecode.errors import CheckpointError, ConfigError
 from nodecode.train.runtime import (
     RESUMABLE,
     device_name,
+    final_decay_lr,
     prepare_device,
     previous_wall_clock,
     time_is_up,
@@ -65,8 +66,7 @@ class CodecTrainConfig:
         return self.lr if self.lr is not None else operating_point(self.op).lr
 
     def lr_at(self, step: int) -> float:
-        decay_start = self.max_steps * (1.0 - self.lr_decay_fraction)
-        return self.learning_rate() * (0.1 if step >= decay_start > 0 else 1.0)
+        return final_decay_lr(self.learning_rate(), step, self.max_steps, self.lr_decay_fraction)
 
     def codec_config(self) -> CodecConfig:
         overrides = {} if self.target_entropy is None else {"target_entropy": self.target_entropy}

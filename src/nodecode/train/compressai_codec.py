@@ -24,6 +24,7 @@ from nodecode.errors import CheckpointError, ConfigError
 from nodecode.train.runtime import (
     RESUMABLE,
     device_name,
+    final_decay_lr,
     prepare_device,
     previous_wall_clock,
     time_is_up,
@@ -65,8 +66,7 @@ class CompressAITrainConfig:
         return self.lmbda if self.lmbda is not None else LAMBDAS_MSE[self.quality]
 
     def lr_at(self, step: int) -> float:
-        decay_start = self.max_steps * (1.0 - self.lr_decay_fraction)
-        return self.lr * (0.1 if step >= decay_start > 0 else 1.0)
+        return final_decay_lr(self.lr, step, self.max_steps, self.lr_decay_fraction)
 
     def validate(self) -> None:
         from nodecode.codec.compressai_models import architectures

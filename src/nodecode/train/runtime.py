@@ -28,6 +28,13 @@ def prepare_device(device: torch.device) -> None:
         torch.backends.cudnn.allow_tf32 = True
 
 
+def final_decay_lr(lr: float, step: int, max_steps: int, decay_fraction: float) -> float:
+    """`lr`, divided by 10 for the last `decay_fraction` of `max_steps` (0: constant). A fixed
+    point, not a plateau detector, so resumed runs follow the same schedule."""
+    decay_start = max_steps * (1.0 - decay_fraction)
+    return lr * (0.1 if step >= decay_start > 0 else 1.0)
+
+
 def time_is_up(limit: float | None, start: float) -> bool:
     """Whether a chunk given `limit` seconds (None: no limit) since `start` should stop."""
     return limit is not None and time.time() - start >= limit
