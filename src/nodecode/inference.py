@@ -22,6 +22,7 @@ from nodecode.codec.zoo import Codec
 from nodecode.errors import CodecMismatchError, ConfigError, NodecodeError, require_same_codec
 from nodecode.models.inputs import LATENT_INPUTS, is_latent_input, select_latents
 from nodecode.models.resnet import LATENT_STRIDE
+from nodecode.utils.precision import autocast
 
 
 def check_model_codec(meta: dict[str, Any], codec: Codec, where: str) -> None:
@@ -117,11 +118,12 @@ def predict_files(
     files: Iterable[tuple[Path, Codec]],
     batch_size: int = 16,
     workers: int = 0,
+    precision: str = "fp32",
 ) -> Iterator[tuple[Path, NdcHeader, torch.Tensor]]:
     """(path, header, probabilities) per file, in order: (K,) for a classifier, (K, H, W)
     for a segmenter. Consecutive files of one codec and one size run as one batch; with
     `workers`, files are entropy-decoded in that many DataLoader workers (codecs on the CPU)
-    while the network runs."""
+    while the network runs; `precision` "bf16" runs the network under bf16 autocast."""
     device = next(model.parameters()).device
     segmentation = meta["task"] == "segmentation"
     pending: list[Decoded] = []
@@ -129,7 +131,9 @@ def predict_files(
     def flush() -> Iterator[Decoded]:
         x = torch.stack([latent for _, _, latent in pending]).to(device)
         kwargs = {"output_size": pending[0][1].image_size} if segmentation else {}
-        probs = model(x, **kwargs).softmax(1).cpu()
+        with autocast(device, precision):
+            scores = model(x, **kwargs).float()
+        probs = scores.softmax(1).cpu()
         yield from ((path, header, p) for (path, header, _), p in zip(pending, probs, strict=True))
         pending.clear()
 

@@ -30,6 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--fast", action="store_true", help="fold batch norms, channels-last: every path alike"
     )
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="bf16: g_s and every network under bf16 autocast",
+    )
     p.add_argument("--json", type=Path, default=None, help="write every measurement as JSON")
     p.add_argument("--figure", type=Path, default=None, help="stacked bar chart (PNG)")
     p.set_defaults(run=run)
@@ -50,6 +56,7 @@ def run(args: argparse.Namespace) -> None:
         tasks=tuple(args.tasks),
         device=args.device,
         fast=args.fast,
+        precision=args.precision,
     )
     codec = paper_codec_only(load_codec(args.codec, args.device), "bench")
     result = run_bench(config, codec)

@@ -21,6 +21,7 @@ from nodecode.codec.zoo import Codec
 from nodecode.errors import ConfigError
 from nodecode.utils.io import atomic_path
 
+PRECISION_HELP = "bf16: the network under bf16 autocast (AMX CPUs, GPUs)"
 WORKERS_HELP = (
     "processes that entropy-decode files while the network runs (worth it beside a GPU, "
     "where decoding dominates); codecs then decode on the CPU"
@@ -35,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, default=3, help="how many labels to print")
     p.add_argument("--batch-size", type=int, default=16, help="files per network call")
     p.add_argument("--workers", type=int, default=0, help=WORKERS_HELP)
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help=PRECISION_HELP)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.set_defaults(run=run_classify)
@@ -46,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", type=Path, required=True)
     p.add_argument("--batch-size", type=int, default=16, help="files per network call")
     p.add_argument("--workers", type=int, default=0, help=WORKERS_HELP)
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help=PRECISION_HELP)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.add_argument(
@@ -66,7 +69,9 @@ def run_classify(args: argparse.Namespace) -> None:
     model = for_inference(model)
     names = meta["classes"] or [str(i) for i in range(meta["num_classes"])]
     records = []
-    predictions = predict_files(model, meta, _with_codecs(args), args.batch_size, args.workers)
+    predictions = predict_files(
+        model, meta, _with_codecs(args), args.batch_size, args.workers, args.precision
+    )
     for path, _, probs in predictions:
         top = probs.topk(min(args.top, len(probs)))
         pairs = [
@@ -111,7 +116,9 @@ def run_segment(args: argparse.Namespace) -> None:
     targets = output_paths(args.out, args.files, ".mask.png")
     names = meta["classes"] or [str(i) for i in range(meta["num_classes"])]
     records = []
-    predictions = predict_files(model, meta, _with_codecs(args), args.batch_size, args.workers)
+    predictions = predict_files(
+        model, meta, _with_codecs(args), args.batch_size, args.workers, args.precision
+    )
     for (path, _, probs), target in zip(predictions, targets, strict=True):
         mask = probs.argmax(0).numpy().astype(np.uint8)
         with atomic_path(target) as tmp:

@@ -80,6 +80,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=None, help="dataset spec (default: the training one)")
     p.add_argument("--latents", default=None)
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="bf16: evaluate under bf16 autocast, to check it keeps the metrics",
+    )
     p.set_defaults(run=run_evaluate)
 
 
@@ -104,8 +110,9 @@ def run_evaluate(args: argparse.Namespace) -> None:
     data = load_task_data(
         meta["task"], meta["input"], args.data or meta["data"], args.latents or meta.get("latents")
     )
+    loader = DataLoader(data.test, batch_size=64)
     metrics = evaluate_model(
-        model, DataLoader(data.test, batch_size=64), meta["task"], meta["num_classes"], args.device
+        model, loader, meta["task"], meta["num_classes"], args.device, args.precision
     )
     for key, value in metrics.items():
         if isinstance(value, list):
@@ -115,4 +122,6 @@ def run_evaluate(args: argparse.Namespace) -> None:
             )
         else:
             print(f"{key}: {value:.2f}")
-    write_json(args.json, {"checkpoint": str(args.checkpoint), **metrics})
+    write_json(
+        args.json, {"checkpoint": str(args.checkpoint), "precision": args.precision, **metrics}
+    )

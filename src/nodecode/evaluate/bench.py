@@ -28,6 +28,7 @@ from nodecode.codec.files import COLOR_STEP, compressed_bytes, symbols_from_byte
 from nodecode.data.images import pil_to_tensor, tensor_to_pil
 from nodecode.evaluate.cost import count_macs
 from nodecode.models import create
+from nodecode.utils.precision import autocast
 
 # (task, input path, network); the first decoded and JPEG rows are the references.
 PIPELINES = (
@@ -58,6 +59,8 @@ class BenchConfig:
     device: str = "cpu"
     # Batch norms folded and channels-last memory, for every network and the codec alike.
     fast: bool = False
+    # "bf16": g_s and every network under bf16 autocast (the peak is measured the same way).
+    precision: str = "fp32"
 
 
 def _synchronize(device: torch.device) -> None:
@@ -112,13 +115,15 @@ def jpeg_bytes(image: Tensor, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def measure_peak_gmacs(device: torch.device, seconds: float = 1.0) -> float:
+def measure_peak_gmacs(
+    device: torch.device, seconds: float = 1.0, precision: str = "fp32"
+) -> float:
     """This machine's convolution rate: a ResNet conv4_x-sized 3×3 convolution (GMAC/s)."""
     conv = nn.Conv2d(256, 256, 3, padding=1, bias=False).to(device).eval()
     x = torch.rand(8, 256, 28, 28, device=device)
     macs = count_macs(conv, x)
     best = float("inf")
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(device, precision):
         conv(x)
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
@@ -131,9 +136,17 @@ def measure_peak_gmacs(device: torch.device, seconds: float = 1.0) -> float:
 
 
 def _runner(
-    kind: str, codec: ConvAutoencoder, network: nn.Module, device: torch.device
+    kind: str,
+    codec: ConvAutoencoder,
+    network: nn.Module,
+    device: torch.device,
+    precision: str = "fp32",
+    channels_last: bool = False,
 ) -> Callable[[list[bytes], Timer], Tensor]:
-    """One batch of files through one path; each stage timed."""
+    """One batch of files through one path; each stage timed. With `channels_last`, every
+    path's network input is converted to that layout inside the network's time, so no path
+    gets it for free from its previous stage (g_s in channels-last does)."""
+    layout = torch.channels_last if channels_last else torch.contiguous_format
 
     def run(files: list[bytes], timer: Timer) -> Tensor:
         if kind == "jpeg":
@@ -147,12 +160,12 @@ def _runner(
                 with timer("dequantize"):
                     x = codec.dequantize(symbols)
             else:
-                with timer("g_s"):  # as decode_image does, for a batch
-                    x = codec.decode(symbols, decoded[0][0].image_size)
+                with timer("g_s"), autocast(device, precision):  # as decode_image, batched
+                    x = codec.decode(symbols, decoded[0][0].image_size).float()
                     offsets = torch.tensor([h.color_offset for h, _ in decoded], device=device)
                     x = (x + offsets[:, :, None, None] * COLOR_STEP).clamp(0.0, 1.0)
-        with timer("network"):
-            out = network(x.to(device))
+        with timer("network"), autocast(device, precision):
+            out = network(x.to(device).contiguous(memory_format=layout))
         return out
 
     return run
@@ -165,7 +178,7 @@ def run_bench(config: BenchConfig, codec: ConvAutoencoder) -> dict[str, Any]:
     if config.fast:
         codec = codec.to(memory_format=torch.channels_last)
     largest = max(config.batch_sizes)
-    peak = measure_peak_gmacs(device)
+    peak = measure_peak_gmacs(device, precision=config.precision)
     rows: list[dict[str, Any]] = []
     plans = []
     for task in config.tasks:
@@ -196,7 +209,7 @@ def run_bench(config: BenchConfig, codec: ConvAutoencoder) -> dict[str, Any]:
                 else 0
             )
             files = ndc if kind != "jpeg" else jpg
-            run = _runner(kind, codec, network, device)
+            run = _runner(kind, codec, network, device, config.precision, config.fast)
             run(files[:1], Timer(device))  # warm-up: first-call allocations and kernel choice
             for batch in config.batch_sizes:
                 row: dict[str, Any] = {

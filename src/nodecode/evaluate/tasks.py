@@ -9,6 +9,7 @@ from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
 
 from nodecode.data.augment import IGNORE_INDEX
+from nodecode.utils.precision import autocast
 
 
 @torch.no_grad()
@@ -18,9 +19,9 @@ def evaluate_model(
     task: str,
     num_classes: int,
     device: str | torch.device = "cpu",
+    precision: str = "fp32",
 ) -> dict[str, float | list[float]]:
     model.eval()
-    # The main rank evaluates the whole test set alone, so metrics must not sync across ranks.
     # The main rank evaluates the whole test set alone, so metrics must not sync across ranks.
     metrics: dict[str, Metric]
     if task == "classification":
@@ -46,7 +47,8 @@ def evaluate_model(
     class_counts = torch.zeros(num_classes, dtype=torch.int64)
     for x, target in loader:
         target = target.to(device)
-        scores = model(x.to(device))
+        with autocast(device, precision):
+            scores = model(x.to(device)).float()
         for metric in metrics.values():
             metric.update(scores, target)
         if task == "classification":

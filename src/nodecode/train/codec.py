@@ -18,7 +18,7 @@ from nodecode.codec.checkpoint import save_codec
 from nodecode.codec.config import CodecConfig, operating_point
 from nodecode.codec.loss import rate_distortion_loss
 from nodecode.data.crops import MultiScaleCrops, RandomCrops, crop_batches, training_crops
-from nodecode.errors import CheckpointError, ConfigError
+from nodecode.errors import CheckpointError
 from nodecode.train.runtime import (
     RESUMABLE,
     device_name,
@@ -28,6 +28,7 @@ from nodecode.train.runtime import (
     time_is_up,
 )
 from nodecode.train.state import load_train_state, save_train_state
+from nodecode.utils.precision import autocast, check_precision
 
 
 @dataclass
@@ -74,8 +75,6 @@ class CodecTrainConfig:
 
 
 # Settings that may change on resume without changing what is being trained.
-
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 
 def _run_identity(config: dict) -> dict:
@@ -135,8 +134,7 @@ def train_codec(
     dev = torch.device(device)
     prepare_device(dev)
     torch.manual_seed(config.seed)
-    if config.precision not in PRECISIONS:
-        raise ConfigError(f"precision {config.precision!r}: choose one of {sorted(PRECISIONS)}")
+    check_precision(config.precision)
     codec = ConvAutoencoder(config.codec_config(), name=config.name).to(dev)
     codec.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(codec.parameters(), lr=config.learning_rate())
@@ -167,11 +165,7 @@ def train_codec(
             for group in optimizer.param_groups:
                 group["lr"] = config.lr_at(step)
             x = next(batches).contiguous(memory_format=torch.channels_last)
-            with torch.autocast(
-                dev.type,
-                PRECISIONS[config.precision] or torch.float32,
-                enabled=PRECISIONS[config.precision] is not None,
-            ):
+            with autocast(dev, config.precision):
                 output = codec(x)
                 loss, mse = rate_distortion_loss(x, output, codec.config)
             optimizer.zero_grad(set_to_none=True)
