@@ -51,3 +51,32 @@ def test_a_micro_run_fills_the_table(tmp_path, monkeypatch, capsys):
     assert paper.count("—") == 4  # only the latent column for the paper's codec
     assert main(["reproduce", "--preset", "gupta-tiny", "--codecs", "small"]) == 1
     assert "--codecs applies" in capsys.readouterr().err
+
+
+def test_codec_stages_run_alone_in_time_limited_chunks_and_resume(tmp_path):
+    import pytest
+
+    from nodecode.errors import ConfigError
+    from nodecode.reproduce.runner import StageIncomplete, _codec, stage_dir
+    from nodecode.train.state import saved_step
+
+    plan = build_gupta_plan(replace(MICRO, codec_steps=3))
+    codec = next(s for s in plan if s.name == "codec-q1")
+    folder = stage_dir(tmp_path, codec)
+    folder.mkdir(parents=True)
+    (folder / "key").write_text(codec.key)
+    with pytest.raises(StageIncomplete, match="step 1 of 3"):
+        _codec(codec, [], folder, "cpu", time_limit=0.0)  # one step, then out of time
+    assert saved_step(folder / "codec.state.safetensors") == 1
+    results = run_plan(plan, tmp_path, kinds={"codec"}, log=lambda _: None)
+    assert set(results) == {s.name for s in plan if s.kind == "codec"}  # nothing else ran
+    assert saved_step(folder / "codec.state.safetensors") == 3  # resumed, not restarted
+    assert run_plan(plan, tmp_path, kinds={"codec"}, time_limit=0.0, log=print) == results
+    with pytest.raises(ConfigError, match="needs codec-q1|not done"):
+        run_plan(plan, tmp_path / "other", kinds={"rate"}, log=lambda _: None)
+
+
+def test_only_names_stage_kinds(tmp_path, capsys):
+    argv = ["reproduce", "--preset", "gupta-tiny", "-o", str(tmp_path), "--only", "codecs"]
+    assert main(argv) == 1
+    assert "unknown stage kind codecs" in capsys.readouterr().err

@@ -36,6 +36,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan and its cost only")
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--only",
+        default=None,
+        help="run only stages of these kinds, comma-separated (e.g. codec: train the codecs "
+        "where a GPU is, the rest elsewhere); the report waits for every stage",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="stop cleanly after this many seconds (codec training checkpoints and resumes)",
+    )
     p.set_defaults(run=run)
 
 
@@ -57,7 +69,9 @@ def run(args: argparse.Namespace) -> None:
     from nodecode.reproduce.runner import run_plan
 
     start = time.time()
-    results = run_plan(stages, out, args.device)
+    results = run_plan(stages, out, args.device, kinds=_kinds(args), time_limit=args.time_limit)
+    if not _all_done(stages, results, start):
+        return
     command = f"nodecode reproduce --preset {preset.name} --out {shlex.quote(str(out))}"
     if args.codecs:
         command += f" --codecs {args.codecs}"
@@ -88,10 +102,39 @@ def run_gupta(args: argparse.Namespace) -> None:
         print(format_table(rows, [("stage", "stage"), ("what", "what"), ("state", "state")]))
         return
     start = time.time()
-    results = run_plan(stages, out, args.device)
+    results = run_plan(stages, out, args.device, kinds=_kinds(args), time_limit=args.time_limit)
+    if not _all_done(stages, results, start):
+        return
     command = f"nodecode reproduce --preset {preset.name} --out {shlex.quote(str(out))}"
     report = write_gupta_report(preset, results, out, command)
     print(f"{len(stages)} stages done in {time.time() - start:.0f} s; report: {report}")
+
+
+def _kinds(args: argparse.Namespace) -> set[str] | None:
+    from nodecode.errors import ConfigError
+    from nodecode.reproduce.runner import RUNNERS
+
+    if args.only is None:
+        return None
+    kinds = {k.strip() for k in args.only.split(",") if k.strip()}
+    unknown = sorted(kinds - set(RUNNERS))
+    if unknown or not kinds:
+        raise ConfigError(
+            f"--only {args.only}: unknown stage kind {', '.join(unknown) or '(none)'}; "
+            f"choose from {', '.join(sorted(RUNNERS))}"
+        )
+    return kinds
+
+
+def _all_done(stages, results: dict, start: float) -> bool:
+    """Whether every stage is done; if not, say how far the run got (no report yet)."""
+    if len(results) == len(stages):
+        return True
+    print(
+        f"{len(results)} of {len(stages)} stages done ({time.time() - start:.0f} s this run); "
+        "run again to continue — the report is written once every stage is done"
+    )
+    return False
 
 
 def check_disk(stages, out: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from nodecode.errors import require_same_codec
+from nodecode.errors import ConfigError, require_same_codec
 from nodecode.reproduce.plan import Stage
 from nodecode.utils.io import atomic_write_text
 
@@ -36,15 +36,41 @@ def load_result(out: Path, stage: Stage) -> dict[str, Any] | None:
     return result if result.get("key") == stage.key else None
 
 
+class StageIncomplete(Exception):
+    """A stage stopped at its time limit; its checkpoints let the next run resume it."""
+
+
 def run_plan(
-    stages: list[Stage], out: Path, device: str = "cpu", log: Callable[[str], None] = print
+    stages: list[Stage],
+    out: Path,
+    device: str = "cpu",
+    log: Callable[[str], None] = print,
+    kinds: set[str] | None = None,
+    time_limit: float | None = None,
 ) -> Results:
+    """Run the stages not done yet, in order. `kinds` runs only stages of those kinds (e.g.
+    the codecs on a machine with a GPU, the rest elsewhere); `time_limit` (seconds) stops
+    cleanly before a new stage or inside codec training, to resume on the next run. The
+    results of the stages done so far come back either way."""
     results: Results = {}
+    deadline = None if time_limit is None else time.time() + time_limit
     for stage in tqdm(stages, desc="reproduce", unit="stage"):
         done = load_result(out, stage)
         if done is not None:
             results[stage.name] = done
             continue
+        if kinds is not None and stage.kind not in kinds:
+            continue
+        missing = [d for d in stage.deps if d not in results]
+        if missing:
+            raise ConfigError(
+                f"stage {stage.name} needs {', '.join(missing)}, which is not done; "
+                "run those stages first (widen --only)"
+            )
+        remaining = None if deadline is None else deadline - time.time()
+        if remaining is not None and remaining <= 0:
+            log(f"time limit reached before {stage.name}; run again to continue")
+            break
         folder = stage_dir(out, stage)
         marker = folder / "key"
         if folder.exists() and (not marker.is_file() or marker.read_text() != stage.key):
@@ -54,7 +80,14 @@ def run_plan(
         log(f"[{stage.name}] {stage.describe()}")
         start = time.time()
         deps = [results[d] for d in stage.deps]
-        result = RUNNERS[stage.kind](stage, deps, folder, device)
+        try:
+            if stage.kind == "codec":  # the one kind that trains in time-limited chunks
+                result = _codec(stage, deps, folder, device, remaining)
+            else:
+                result = RUNNERS[stage.kind](stage, deps, folder, device)
+        except StageIncomplete as stop:
+            log(f"[{stage.name}] {stop}; run again to resume it")
+            break
         result.update(key=stage.key, kind=stage.kind, seconds=round(time.time() - start, 1))
         atomic_write_text(folder / RESULT, json.dumps(result, indent=2) + "\n")
         results[stage.name] = result
@@ -65,27 +98,41 @@ def _find(deps: list[dict[str, Any]], key: str) -> Any:
     return next((d[key] for d in deps if key in d), None)
 
 
-def _codec(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
+def _codec(
+    stage: Stage, deps: list, folder: Path, device: str, time_limit: float | None = None
+) -> dict[str, Any]:
     if "spec" in stage.params:
         return {"codec": stage.params["spec"]}
+    path = folder / "codec.safetensors"
     if "arch" in stage.params:  # a CompressAI model trained here
         from nodecode.train.compressai_codec import CompressAITrainConfig, train_compressai
 
         p = stage.params
-        path = folder / "codec.safetensors"
-        train_compressai(CompressAITrainConfig(**p), path, resume=True, device=device)
+        config = CompressAITrainConfig(**p, time_limit=time_limit)
+        train_compressai(config, path, resume=True, device=device)
+        _require_finished(path, config.max_steps)
         name = f"compressai:{p['arch']}:{p['quality']}"
         return {"codec": f"{name}:{path}", "name": name}
     from nodecode.train.codec import CodecTrainConfig, train_codec
 
-    path = folder / "codec.safetensors"
-    config = CodecTrainConfig(
+    paper = CodecTrainConfig(
         op=stage.params["op"],
         max_steps=stage.params["max_steps"],
         name=f"codec-{stage.params['op']}",
+        time_limit=time_limit,
     )
-    train_codec(config, path, resume=True, device=device)
+    train_codec(paper, path, resume=True, device=device)
+    _require_finished(path, paper.max_steps)
     return {"codec": str(path)}
+
+
+def _require_finished(codec_path: Path, max_steps: int) -> None:
+    from nodecode.train.state import saved_step
+
+    state = codec_path.with_name(codec_path.stem + ".state.safetensors")
+    step = saved_step(state)
+    if step < max_steps:
+        raise StageIncomplete(f"stopped at step {step:,} of {max_steps:,} (time limit)")
 
 
 def _encode(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
@@ -175,7 +222,7 @@ def _rate_distortion(stage: Stage, deps: list, folder: Path, device: str) -> dic
     return {"rows": rows, "figure": str(folder / "rd.png")}
 
 
-RUNNERS = {
+RUNNERS: dict[str, Callable[[Stage, list, Path, str], dict[str, Any]]] = {
     "codec": _codec,
     "encode": _encode,
     "rate": _rate,

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from nodecode.errors import CheckpointError
-from nodecode.utils.checkpoint import load_tensors, save_tensors
+from nodecode.utils.checkpoint import load_tensors, read_meta, save_tensors
 
 KIND = "train-state"
 
@@ -69,3 +69,10 @@ def load_train_state(
         opt.load_state_dict({"state": state, "param_groups": groups})
     torch.set_rng_state(tensors["rng/torch"])
     return int(meta["step"]), meta["config"]
+
+
+def saved_step(path: str | os.PathLike) -> int:
+    """The step a train state was saved at (0 when there is none), read from its header."""
+    if not os.path.isfile(path):
+        return 0
+    return int(read_meta(path, KIND)["step"])
