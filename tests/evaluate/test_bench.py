@@ -33,3 +33,30 @@ def test_bench_times_every_path_and_stage(tmp_path, tiny_codec, capsys):
     assert result["peak_gmacs_per_s"] > 0
     assert (tmp_path / "bench.png").stat().st_size > 1000
     assert "× decoded" in capsys.readouterr().out
+
+
+def test_fast_and_bf16_apply_to_every_network(tiny_codec, monkeypatch):
+    import nodecode.evaluate.bench as bench
+
+    prepared, original = [], bench.for_inference
+
+    def counting(network):
+        prepared.append(fast := original(network))
+        return fast
+
+    monkeypatch.setattr(bench, "for_inference", counting)
+    config = bench.BenchConfig(
+        batch_sizes=(1,),
+        rounds=1,
+        width=0.0625,
+        sizes={"classification": 32},
+        fast=True,
+        tasks=("classification",),
+        precision="bf16",
+    )
+    result = bench.run_bench(config, tiny_codec)
+    pipelines = [p for p in bench.PIPELINES if p[0] == "classification"]
+    assert len(prepared) == len(result["rows"]) == len(pipelines)
+    for network in prepared:  # batch norms folded away, weights channels-last
+        assert not any(isinstance(m, bench.nn.BatchNorm2d) for m in network.modules())
+    assert result["config"]["precision"] == "bf16"

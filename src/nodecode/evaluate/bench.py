@@ -28,6 +28,7 @@ from nodecode.codec.files import COLOR_STEP, compressed_bytes, symbols_from_byte
 from nodecode.data.images import pil_to_tensor, tensor_to_pil
 from nodecode.evaluate.cost import count_macs
 from nodecode.models import create
+from nodecode.models.inference import for_inference
 from nodecode.utils.precision import autocast
 
 # (task, input path, network); the first decoded and JPEG rows are the references.
@@ -197,6 +198,8 @@ def run_bench(config: BenchConfig, codec: ConvAutoencoder) -> dict[str, Any]:
                 .to(device)
                 .eval()
             )
+            if config.fast:  # what classify/segment run: batch norms folded, channels-last
+                network = for_inference(network)
             one = (
                 codec.dequantize(codec.encode(images[0][None].to(device)))
                 if kind == "latent"
