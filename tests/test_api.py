@@ -28,6 +28,13 @@ def test_classify_files_and_tensors_in_order(tmp_path, photo):
     )
     # A tensor is encoded with the model's codec: the same latent as its file, the same answer.
     assert [label for label, _ in answers[1]] == [label for label, _ in answers[2]]
+    # Files decoded in a worker process: the same answers, in the same order.
+    in_workers = nodecode.classify(files, model="cresnet51-0.330", top=3, workers=1)
+    for got, expected in zip(in_workers, [answers[0], answers[2]], strict=True):
+        assert [label for label, _ in got] == [label for label, _ in expected]
+        assert [p for _, p in got] == pytest.approx([p for _, p in expected], abs=1e-5)
+    bf16 = nodecode.classify([files[0], crops[1]], model="cresnet51-0.330", precision="bf16")
+    assert len(bf16) == 2 and sum(p for _, p in bf16[0]) <= 1.0 + 1e-3
 
 
 def test_segment_gives_masks_at_image_size(photo):

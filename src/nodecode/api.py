@@ -15,13 +15,14 @@ import itertools
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from nodecode.codec.zoo import Codec
 from nodecode.errors import ConfigError
+from nodecode.utils.precision import autocast
 
 Input = str | os.PathLike | Tensor
 
@@ -33,12 +34,16 @@ def classify(
     top: int = 5,
     batch_size: int = 16,
     device: str = "cpu",
+    workers: int = 0,
+    precision: str = "fp32",
 ) -> list[list[tuple[str, float]]]:
-    """The `top` (label, probability) pairs of each input, best first."""
+    """The `top` (label, probability) pairs of each input, best first. `workers` entropy-decode
+    `.ndc` files in that many processes; `precision="bf16"` runs the network in bf16."""
     network, meta = _load(model, "classification", device)
     names = _class_names(meta)
     answers = []
-    for probs in _probabilities(network, meta, inputs, codec, batch_size, device):
+    options = _Options(batch_size, device, workers, precision)
+    for probs in _probabilities(network, meta, inputs, codec, options):
         best = probs.topk(min(top, len(probs)))
         pairs = zip(best.indices.tolist(), best.values.tolist(), strict=True)
         answers.append([(names[i], p) for i, p in pairs])
@@ -51,10 +56,13 @@ def segment(
     codec: str | None = None,
     batch_size: int = 16,
     device: str = "cpu",
+    workers: int = 0,
+    precision: str = "fp32",
 ) -> list[Tensor]:
-    """A class-index mask (H, W) per input, at the input image's size."""
+    """A class-index mask (H, W) per input, at the input image's size (options as `classify`)."""
     network, meta = _load(model, "segmentation", device)
-    probabilities = _probabilities(network, meta, inputs, codec, batch_size, device)
+    options = _Options(batch_size, device, workers, precision)
+    probabilities = _probabilities(network, meta, inputs, codec, options)
     return [probs.argmax(0) for probs in probabilities]
 
 
@@ -86,13 +94,19 @@ def _codec(meta: dict[str, Any], spec: str | None, device: str) -> Codec:
     return cached_codec(spec, device)
 
 
+class _Options(NamedTuple):
+    batch_size: int
+    device: str
+    workers: int
+    precision: str
+
+
 def _probabilities(
     network: nn.Module,
     meta: dict[str, Any],
     inputs: Sequence[Input],
     codec_spec: str | None,
-    batch_size: int,
-    device: str,
+    options: _Options,
 ) -> Iterator[Tensor]:
     """Inputs in order: runs of `.ndc` files batched through `predict_files`, images encoded."""
     from nodecode.codec.zoo import codec_for_file
@@ -104,15 +118,22 @@ def _probabilities(
     for files, run in itertools.groupby(inputs, key=is_file):
         if files:
             paths = [Path(p) for p in run if not isinstance(p, Tensor)]
-            pairs = ((p, codec_for_file(p, codec_spec, device)) for p in paths)
-            yield from (probs for _, _, probs in predict_files(network, meta, pairs, batch_size))
+            decode_on = "cpu" if options.workers else options.device  # workers: CPU codecs
+            pairs = ((p, codec_for_file(p, codec_spec, decode_on)) for p in paths)
+            predictions = predict_files(
+                network, meta, pairs, options.batch_size, options.workers, options.precision
+            )
+            yield from (probs for _, _, probs in predictions)
         else:
-            codec = _codec(meta, codec_spec, device)
-            yield from (_predict_image(network, meta, image, codec) for image in run)
+            codec = _codec(meta, codec_spec, options.device)
+            for image in run:
+                yield _predict_image(network, meta, image, codec, options.precision)
 
 
 @torch.no_grad()
-def _predict_image(network: nn.Module, meta: dict[str, Any], image: Input, codec: Codec) -> Tensor:
+def _predict_image(
+    network: nn.Module, meta: dict[str, Any], image: Input, codec: Codec, precision: str
+) -> Tensor:
     from nodecode.data.images import load_image
     from nodecode.inference import check_model_codec, image_latent
 
@@ -123,4 +144,6 @@ def _predict_image(network: nn.Module, meta: dict[str, Any], image: Input, codec
     device = next(network.parameters()).device
     latent = image_latent(codec, x[None].to(device), meta["input"])
     kwargs = {"output_size": tuple(x.shape[-2:])} if meta["task"] == "segmentation" else {}
-    return network(latent, **kwargs)[0].softmax(0).cpu()
+    with autocast(device, precision):
+        scores = network(latent, **kwargs)[0].float()
+    return scores.softmax(0).cpu()
