@@ -14,6 +14,7 @@ import statistics
 import torch
 
 from nodecode.bitstream.rans import encode_symbols
+from nodecode.bitstream.tables import PRECISION, symbol_frequencies
 from nodecode.codec import load_codec
 from nodecode.data.images import load_images
 from nodecode.evaluate.baselines import at_rate
@@ -31,8 +32,8 @@ def main() -> None:
     codec = load_codec(f"paper-{args.op}").eval()
     target = float(args.op)
     cdfs = codec.cdfs.cpu()
-    probs = (cdfs[:, 1:] - cdfs[:, :-1]).double()[:, : codec.num_centers] / 65536
-    bits = (-torch.log2(probs.clamp_min(1e-12))).float()  # (C, L)
+    frequencies = symbol_frequencies(cdfs)[:, : codec.num_centers].double()  # escape left out
+    bits = (PRECISION - torch.log2(frequencies)).float()  # (C, L): the code length of each
     centers = codec.quantizer.centers.detach()
 
     def symbols_at(z: torch.Tensor, lam: float) -> torch.Tensor:
@@ -48,19 +49,15 @@ def main() -> None:
             z = codec.analysis(codec.pad(x[None]))
         pixels = x.shape[-1] * x.shape[-2]
         natural = symbols_at(z, 0.0)
-        low, high = 0.0, args.max_lambda
+        lam = 0.0  # photos at or under the nominal rate keep their natural encoding
         if bpp(natural, pixels) > target:
+            low, lam = 0.0, args.max_lambda  # bisect the smallest λ that fits the rate
             for _ in range(16):
-                middle = (low + high) / 2
-                low, high = (
-                    (middle, high)
-                    if bpp(symbols_at(z, middle), pixels) > target
-                    else (
-                        low,
-                        middle,
-                    )
-                )
-        lam = high if bpp(natural, pixels) > target else 0.0
+                middle = (low + lam) / 2
+                if bpp(symbols_at(z, middle), pixels) > target:
+                    low = middle
+                else:
+                    lam = middle
         row = {"image": name, "lambda": lam}
         for label, symbols in (("natural", natural), ("controlled", symbols_at(z, lam))):
             rate = bpp(symbols, pixels)

@@ -110,7 +110,7 @@ def _probabilities(
 ) -> Iterator[Tensor]:
     """Inputs in order: runs of `.ndc` files batched through `predict_files`, images encoded."""
     from nodecode.codec.zoo import codec_for_file
-    from nodecode.inference import predict_files
+    from nodecode.inference import decoding_device, predict_files
 
     def is_file(item: Input) -> bool:
         return not isinstance(item, Tensor) and Path(item).suffix.lower() == ".ndc"
@@ -118,7 +118,7 @@ def _probabilities(
     for files, run in itertools.groupby(inputs, key=is_file):
         if files:
             paths = [Path(p) for p in run if not isinstance(p, Tensor)]
-            decode_on = "cpu" if options.workers else options.device  # workers: CPU codecs
+            decode_on = decoding_device(options.device, options.workers)
             pairs = ((p, codec_for_file(p, codec_spec, decode_on)) for p in paths)
             predictions = predict_files(
                 network, meta, pairs, options.batch_size, options.workers, options.precision

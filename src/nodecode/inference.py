@@ -66,6 +66,12 @@ def image_latent(codec: Codec, images: torch.Tensor, kind: str) -> torch.Tensor:
 Decoded = tuple[Path, NdcHeader, torch.Tensor]
 
 
+def decoding_device(device: str, workers: int) -> str:
+    """Where files' codecs run: with decoding workers, on the CPU (worker processes cannot
+    share a GPU's codec); otherwise beside the network."""
+    return "cpu" if workers else device
+
+
 def _decode(meta: dict[str, Any], path: Path, codec: Codec) -> Decoded:
     check_model_codec(meta, codec, str(path))
     header, latents = read_latents(codec, path)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from nodecode.cli.tables import format_table
 from nodecode.utils.io import atomic_write_text
+from nodecode.utils.precision import PRECISIONS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--precision",
-        choices=("fp32", "bf16"),
+        choices=PRECISIONS,
         default="fp32",
         help="bf16: g_s and every network under bf16 autocast",
     )

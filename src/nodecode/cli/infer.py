@@ -20,6 +20,7 @@ from nodecode.cli.common import (
 from nodecode.codec.zoo import Codec
 from nodecode.errors import ConfigError
 from nodecode.utils.io import atomic_path
+from nodecode.utils.precision import PRECISIONS
 
 PRECISION_HELP = "bf16: the network under bf16 autocast (AMX CPUs, GPUs)"
 WORKERS_HELP = (
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, default=3, help="how many labels to print")
     p.add_argument("--batch-size", type=int, default=16, help="files per network call")
     p.add_argument("--workers", type=int, default=0, help=WORKERS_HELP)
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help=PRECISION_HELP)
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help=PRECISION_HELP)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.set_defaults(run=run_classify)
@@ -48,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", type=Path, required=True)
     p.add_argument("--batch-size", type=int, default=16, help="files per network call")
     p.add_argument("--workers", type=int, default=0, help=WORKERS_HELP)
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help=PRECISION_HELP)
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help=PRECISION_HELP)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.add_argument(
@@ -83,7 +84,9 @@ def run_classify(args: argparse.Namespace) -> None:
 
 
 def _with_codecs(args: argparse.Namespace) -> Iterator[tuple[Path, Codec]]:
-    device = "cpu" if args.workers else args.device  # workers cannot share a GPU's codec
+    from nodecode.inference import decoding_device
+
+    device = decoding_device(args.device, args.workers)
     for path in args.files:
         yield path, codec_for_file(path, args.codec, device)
 

@@ -11,6 +11,7 @@ from nodecode.codec.config import OPERATING_POINTS, operating_point
 from nodecode.errors import ConfigError
 from nodecode.train.calibrate import CalibrationConfig
 from nodecode.train.codec import CodecTrainConfig, train_codec
+from nodecode.utils.precision import PRECISIONS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -74,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument(
         "--precision",
-        choices=("fp32", "bf16"),
+        choices=PRECISIONS,
         default=defaults.precision,
         help="bf16 autocast (much faster on AMX CPUs and GPUs; weights stay fp32)",
     )
@@ -111,7 +112,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", required=True, help="calibrated codec checkpoint to write")
     p.add_argument("--crop", type=int, default=defaults.crop)
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--precision", choices=("fp32", "bf16"), default=defaults.precision)
+    p.add_argument("--precision", choices=PRECISIONS, default=defaults.precision)
     p.add_argument("--tolerance", type=float, default=calibration.tolerance)
     p.add_argument("--rounds", type=int, default=calibration.rounds)
     p.add_argument("--steps", type=int, default=calibration.steps, help="fine-tuning per round")

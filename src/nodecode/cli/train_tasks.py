@@ -10,6 +10,7 @@ from nodecode.cli.common import JSON_HELP, config_from_args, write_json
 from nodecode.data.datasets import DATASET_HELP
 from nodecode.models import list_models
 from nodecode.train.tasks import INPUTS, SCHEDULES, TaskTrainConfig
+from nodecode.utils.precision import PRECISIONS
 
 
 def _common(p: argparse.ArgumentParser, task: str) -> None:
@@ -82,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument(
         "--precision",
-        choices=("fp32", "bf16"),
+        choices=PRECISIONS,
         default="fp32",
         help="bf16: evaluate under bf16 autocast, to check it keeps the metrics",
     )

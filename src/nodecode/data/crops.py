@@ -16,7 +16,22 @@ from nodecode.data.images import image_source, load_image, open_image, pil_to_te
 from nodecode.errors import ImageError
 
 
-class RandomCrops(Dataset):
+class _Crops(Dataset):
+    """`length` crops of one size; `batch` draws a random batch of them."""
+
+    length: int
+
+    def __len__(self) -> int:
+        return self.length
+
+    def batch(self, batch_size: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """A random batch (N, 3, crop, crop) at indexes from the global RNG, which training
+        states save: resume is exact (also used to fit tables after training)."""
+        indexes = torch.randint(len(self), (batch_size,)).tolist()
+        return torch.stack([self[i] for i in indexes]).to(device)
+
+
+class RandomCrops(_Crops):
     """`length` random crops (with mirroring) drawn from images; paths are opened lazily."""
 
     def __init__(self, images: Sequence[Image.Image | Path], crop: int, length: int) -> None:
@@ -32,21 +47,12 @@ class RandomCrops(Dataset):
             ]
         )
 
-    def __len__(self) -> int:
-        return self.length
-
     def _image(self, index: int) -> torch.Tensor:
         item = self.images[index % len(self.images)]
         return load_image(item) if isinstance(item, Path) else item
 
     def __getitem__(self, index: int) -> torch.Tensor:
         return self.transform(self._image(index))
-
-    def batch(self, batch_size: int, device: torch.device | str = "cpu") -> torch.Tensor:
-        """A random batch (N, 3, crop, crop). Indexes and crops come from the global RNG,
-        which training states save: resume is exact."""
-        indexes = torch.randint(len(self), (batch_size,)).tolist()
-        return torch.stack([self[i] for i in indexes]).to(device)
 
 
 def training_images(spec: str | os.PathLike) -> list[Image.Image | Path]:
@@ -59,7 +65,7 @@ PhotoSource = Path | Callable[[], Image.Image]
 _PRELOAD_LIMIT = 64
 
 
-class MultiScaleCrops(Dataset):
+class MultiScaleCrops(_Crops):
     """Crops drawn afresh from whole photos at random scales, as the corpus builder draws
     them (`photo_corpus.random_crop`), without a fixed corpus: a GPU sees millions of
     distinct crops where a corpus holds thousands.
@@ -90,9 +96,6 @@ class MultiScaleCrops(Dataset):
         image = open_image(source) if isinstance(source, Path) else source()
         return image if image.mode == "RGB" else image.convert("RGB")
 
-    def __len__(self) -> int:
-        return self.length
-
     def __getitem__(self, index: int) -> torch.Tensor:
         from nodecode.data.photo_corpus import random_crop
 
@@ -103,11 +106,6 @@ class MultiScaleCrops(Dataset):
         if rng.random() < 0.5:
             crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         return pil_to_tensor(crop)
-
-    def batch(self, batch_size: int, device: torch.device | str = "cpu") -> torch.Tensor:
-        """A batch at random indexes (global RNG), e.g. for fitting tables after training."""
-        indexes = torch.randint(self.length, (batch_size,)).tolist()
-        return torch.stack([self[i] for i in indexes]).to(device)
 
 
 def training_crops(

@@ -127,10 +127,10 @@ def _codec(
 
 
 def _require_finished(codec_path: Path, max_steps: int) -> None:
+    from nodecode.train.runtime import run_paths
     from nodecode.train.state import saved_step
 
-    state = codec_path.with_name(codec_path.stem + ".state.safetensors")
-    step = saved_step(state)
+    step = saved_step(run_paths(codec_path)[0])
     if step < max_steps:
         raise StageIncomplete(f"stopped at step {step:,} of {max_steps:,} (time limit)")
 

@@ -20,11 +20,12 @@ from nodecode.codec.loss import rate_distortion_loss
 from nodecode.data.crops import MultiScaleCrops, RandomCrops, crop_batches, training_crops
 from nodecode.errors import CheckpointError
 from nodecode.train.runtime import (
-    RESUMABLE,
     device_name,
     final_decay_lr,
     prepare_device,
     previous_wall_clock,
+    run_identity,
+    run_paths,
     time_is_up,
 )
 from nodecode.train.state import load_train_state, save_train_state
@@ -74,18 +75,6 @@ class CodecTrainConfig:
         return operating_point(self.op).codec_config(width=self.width, **overrides)
 
 
-# Settings that may change on resume without changing what is being trained.
-
-
-def _run_identity(config: dict) -> dict:
-    return {k: v for k, v in config.items() if k not in RESUMABLE and v is not None}
-
-
-def _paths(out: Path) -> tuple[Path, Path]:
-    stem = out.with_suffix("")
-    return stem.with_name(stem.name + ".state.safetensors"), stem.with_name(stem.name + ".log.csv")
-
-
 @torch.no_grad()
 def fit_tables(
     codec: ConvAutoencoder, dataset: RandomCrops | MultiScaleCrops, batches: int, batch_size: int
@@ -130,7 +119,7 @@ def train_codec(
 ) -> ConvAutoencoder:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    state_path, log_path = _paths(out)
+    state_path, log_path = run_paths(out)
     dev = torch.device(device)
     prepare_device(dev)
     torch.manual_seed(config.seed)
@@ -143,7 +132,7 @@ def train_codec(
     if resume and state_path.is_file():
         step, saved = load_train_state(state_path, codec, optimizer)
         init = saved.pop("init", None)  # where step 0's weights came from
-        if _run_identity(saved) != _run_identity(dataclasses.asdict(config)):
+        if run_identity(saved) != run_identity(dataclasses.asdict(config)):
             raise CheckpointError(f"{state_path}: saved with a different configuration: {saved}")
     else:
         if init is not None:

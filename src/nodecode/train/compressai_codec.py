@@ -22,11 +22,12 @@ from tqdm import tqdm
 from nodecode.data.crops import crop_batches, training_crops
 from nodecode.errors import CheckpointError, ConfigError
 from nodecode.train.runtime import (
-    RESUMABLE,
     device_name,
     final_decay_lr,
     prepare_device,
     previous_wall_clock,
+    run_identity,
+    run_paths,
     time_is_up,
 )
 from nodecode.train.state import load_train_state, save_train_state
@@ -77,11 +78,6 @@ class CompressAITrainConfig:
             raise ConfigError(f"--quality {self.quality}: CompressAI's qualities are 1…8")
 
 
-# Settings that may change on resume without changing what is being trained.
-def _identity(config: dict) -> dict:
-    return {k: v for k, v in config.items() if k not in RESUMABLE and v is not None}
-
-
 def build_model(arch: str, quality: int) -> Any:
     """An untrained CompressAI model with the zoo's widths for `quality`."""
     from compressai.zoo import image_models
@@ -110,9 +106,7 @@ def train_compressai(
 
     config.validate()
     out = Path(out)
-    stem = out.with_suffix("")
-    state_path = stem.with_name(stem.name + ".state.safetensors")
-    log_path = stem.with_name(stem.name + ".log.csv")
+    state_path, log_path = run_paths(out)
     dev = torch.device(device)
     prepare_device(dev)
     torch.manual_seed(config.seed)
@@ -123,7 +117,7 @@ def train_compressai(
     step = 0
     if resume and state_path.is_file():
         step, saved = load_train_state(state_path, model, (optimizer, aux_optimizer))
-        if _identity(saved) != _identity(dataclasses.asdict(config)):
+        if run_identity(saved) != run_identity(dataclasses.asdict(config)):
             raise CheckpointError(f"{state_path}: saved with a different configuration: {saved}")
     elif log_path.exists():
         log_path.unlink()

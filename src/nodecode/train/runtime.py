@@ -19,6 +19,18 @@ RESUMABLE = {
 }
 
 
+def run_paths(out: Path) -> tuple[Path, Path]:
+    """Beside a codec checkpoint `out`: its resumable train state and its CSV log."""
+    stem = out.with_suffix("")
+    return stem.with_name(stem.name + ".state.safetensors"), stem.with_name(stem.name + ".log.csv")
+
+
+def run_identity(config: dict) -> dict:
+    """What a run trains, for the resume check: the settings outside RESUMABLE (unset ones
+    left out, so a state saved before a setting existed still matches)."""
+    return {k: v for k, v in config.items() if k not in RESUMABLE and v is not None}
+
+
 def prepare_device(device: torch.device) -> None:
     """cuDNN autotuning and TF32 on GPUs: training crops have one fixed size, so the tuned
     kernels are reused for every step."""
