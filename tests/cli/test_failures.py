@@ -224,3 +224,13 @@ def test_readme_shows_every_command():
 
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert [name for name in COMMANDS if f"nodecode {name}" not in readme] == []
+
+
+@pytest.mark.parametrize("workers", ["-1", "two"])
+def test_a_bad_worker_count_is_a_usage_error(tmp_path, workers, capsys):
+    from nodecode.cli.main import main as cli
+
+    argv = ["classify", str(tmp_path / "a.ndc"), "--model", "cresnet51-0.330"]
+    with pytest.raises(SystemExit) as exit_info:
+        cli([*argv, "--workers", workers])
+    assert exit_info.value.code == 2 and "--workers" in capsys.readouterr().err

@@ -24,6 +24,17 @@ CODEC_HELP = (
 )
 
 
+def worker_count(text: str) -> int:
+    """The argparse type of `--workers`: how many processes, 0 for none (work in this one)."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"{count}: must be 0 (no extra processes) or more")
+    return count
+
+
 def output_path(out_dir: Path, source: Path, suffix: str) -> Path:
     return out_dir / (source.stem + suffix)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nodecode.cli.common import config_from_args
+from nodecode.cli.common import config_from_args, worker_count
 from nodecode.codec.config import OPERATING_POINTS, operating_point
 from nodecode.errors import ConfigError
 from nodecode.train.calibrate import CalibrationConfig
@@ -47,7 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(e.g. 0.125) instead of cropping the images as they are",
     )
     p.add_argument(
-        "--workers", type=int, default=0, help="DataLoader workers drawing multi-scale crops"
+        "--workers",
+        type=worker_count,
+        default=0,
+        help="DataLoader workers drawing multi-scale crops",
     )
     p.add_argument(
         "--time-limit",
