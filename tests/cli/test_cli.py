@@ -159,3 +159,30 @@ def test_one_pixel_and_16_bit_images_round_trip(workspace, capsys):
     assert load_image(workspace / "dec" / "one.png").shape == (3, 1, 1)
     deep = load_image(workspace / "dec" / "deep.png")
     assert deep.shape == (3, 24, 20) and deep.mean() < 0.8  # not clipped to white
+
+
+def test_compress_to_a_rate_and_eval_codec_under_rate_control(workspace, capsys):
+    from nodecode.data.photos import load_photo
+
+    load_photo("astronaut").save(workspace / "in" / "astronaut.png")
+    image = workspace / "in" / "astronaut.png"
+    code, out, _ = run(
+        capsys, "compress", image, "--codec", "paper-0.0983", "--bpp", "nominal",
+        "-o", workspace / "rc", "--json", "-",
+    )  # fmt: skip
+    record = json.loads(out[out.index("[") :])[0]
+    assert code == 0 and 0.095 < record["bpp"] <= 0.0983
+    code, _, err = run(
+        capsys, "compress", image, "--codec", "paper-0.0983", "--bpp", "0.001", "-o", workspace
+    )
+    assert code == 1 and "astronaut.png: " in err and "higher --bpp" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compress", str(image), "--codec", "paper-0.0983", "--bpp", "fast", "-o", "x"])
+    assert exit_info.value.code == 2 and "--bpp" in capsys.readouterr().err
+    code, out, _ = run(
+        capsys, "eval-codec", "--codec", workspace / "tiny.safetensors", "--images",
+        workspace / "in", "--bpp", "5", "-o", workspace / "eval", "--baselines", "jpeg",
+    )  # fmt: skip
+    summary = json.loads((workspace / "eval" / "rd_summary.json").read_text())
+    assert code == 0 and [row["codec"] for row in summary] == ["tiny", "tiny@5"]
+    assert summary[1]["bpp"] == summary[0]["bpp"]  # every image is under 5 bpp already

@@ -230,3 +230,10 @@ def test_joint_training_of_a_hyperprior_and_its_classifier(tmp_path, spec, codec
     assert read_latents(tuned, tmp_path / "x.ndc")[1]["sigma"].shape == (1, 192, 4, 4)
     with pytest.raises(ConfigError, match="--beta"):
         train_joint(JointTrainConfig(codec=spec, mode="compression", beta=1.0), tmp_path / "b")
+
+
+def test_rate_control_is_refused_for_models_that_set_rate_by_quality(codec, image):
+    from nodecode.codec.files import compressed_bytes
+
+    with pytest.raises(ConfigError, match="rate control.*paper's codecs"):
+        compressed_bytes(codec, image, bpp="nominal")

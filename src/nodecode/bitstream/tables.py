@@ -39,17 +39,20 @@ def symbol_frequencies(cdfs: Tensor) -> Tensor:
     return (cdfs[:, 1:] - cdfs[:, :-1]).to(torch.int64)
 
 
+def code_lengths(cdfs: Tensor) -> Tensor:
+    """Ideal code length in bits of each symbol under its channel's table, (C, L + 1)."""
+    return PRECISION - torch.log2(symbol_frequencies(cdfs).to(torch.float64))
+
+
 def symbol_bits(symbols: Tensor, cdfs: Tensor) -> float:
     """Ideal code length in bits of symbols (C, H, W) under the stored tables."""
     c = symbols.shape[0]
-    freqs = symbol_frequencies(cdfs).to(torch.float64)
-    chosen = freqs.gather(1, symbols.reshape(c, -1).long())
-    return float((PRECISION - torch.log2(chosen)).sum())
+    return float(code_lengths(cdfs).gather(1, symbols.reshape(c, -1).long()).sum())
 
 
 def min_bits_per_channel(cdfs: Tensor) -> Tensor:
     """The cheapest symbol's cost in each channel (C,): what rANS can honestly reach."""
-    return PRECISION - torch.log2(symbol_frequencies(cdfs).max(dim=1).values.to(torch.float64))
+    return code_lengths(cdfs).min(dim=1).values
 
 
 def max_codable_positions(cdfs: Tensor, payload_bytes: int, slack_bits: int = 64) -> int:

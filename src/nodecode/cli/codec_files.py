@@ -9,12 +9,14 @@ from torch import Tensor
 
 from nodecode.bitstream.container import read_ndc
 from nodecode.cli.common import (
+    BPP_HELP,
     CODEC_HELP,
     JSON_HELP,
     cached_codec,
     codec_for_file,
     describe_header,
     output_paths,
+    rate_target,
     write_json,
 )
 from nodecode.codec.autoencoder import ConvAutoencoder
@@ -42,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_false",
         help="skip the decoder pass that stores the mean colour error (faster encoding)",
     )
+    p.add_argument("--bpp", type=rate_target, default=None, help=BPP_HELP)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.set_defaults(run=run_compress)
@@ -72,7 +75,10 @@ def run_compress(args: argparse.Namespace) -> None:
     records = []
     for source, target in zip(args.images, targets, strict=True):
         image = load_image(source)
-        info = compress_image(codec, image, target, correct_color=args.correct_color)
+        try:
+            info = compress_image(codec, image, target, args.correct_color, args.bpp)
+        except ConfigError as error:  # a rate the codec cannot reach on this image
+            raise ConfigError(f"{source}: {error}") from None
         print(f"{source} -> {target}: {info.file_bytes} bytes, {info.bpp:.4f} bpp")
         records.append(
             {"image": str(source), "file": str(target), "bytes": info.file_bytes, "bpp": info.bpp}

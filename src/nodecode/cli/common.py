@@ -35,6 +35,22 @@ def worker_count(text: str) -> int:
     return count
 
 
+BPP_HELP = (
+    "rate control: cap each whole file at this many bits per pixel, or 'nominal' for the "
+    "codec's operating point (paper codecs; the decoder is unchanged)"
+)
+
+
+def rate_target(text: str) -> float | str:
+    """The argparse type of `--bpp`: a positive rate, or "nominal"."""
+    from nodecode.codec.rate_control import parse_target
+
+    try:
+        return parse_target(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def output_path(out_dir: Path, source: Path, suffix: str) -> Path:
     return out_dir / (source.stem + suffix)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nodecode.cli.common import CODEC_HELP, cached_codec
+from nodecode.cli.common import CODEC_HELP, cached_codec, rate_target
 from nodecode.cli.tables import format_table
 from nodecode.codec.zoo import default_codecs
 from nodecode.data.images import load_images
@@ -60,6 +60,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_false",
         help="write files without the colour offset (measures the decoder's own colour error)",
     )
+    p.add_argument(
+        "--bpp",
+        nargs="+",
+        type=rate_target,
+        default=[],
+        metavar="RATE",
+        help="also evaluate each codec rate-controlled to these rates (bpp, or 'nominal' "
+        "for its operating point): rows named CODEC@RATE",
+    )
     p.add_argument("--device", default="cpu")
     p.set_defaults(run=run)
 
@@ -74,6 +83,7 @@ def run(args: argparse.Namespace) -> None:
         args.out,
         dataset=str(args.images),
         correct_color=args.correct_color,
+        rates=args.bpp,
     )
     name = args.crop_image or next(iter(images))
     if name not in images:

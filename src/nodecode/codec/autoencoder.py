@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nodecode.bitstream import decode_symbols, encode_symbols, quantized_cdfs
-from nodecode.bitstream.tables import max_codable_positions
+from nodecode.bitstream.tables import code_lengths, max_codable_positions
 from nodecode.codec.config import CodecConfig
 from nodecode.codec.entropy import hard_entropy_bits, mean_entropy_bits, symbol_probabilities
 from nodecode.codec.layers import ResidualUnit, conv, deconv, subpel_conv
@@ -178,19 +178,36 @@ class ConvAutoencoder(nn.Module):
         per_colour += 2.0 * delta.to(per_colour).view(3, 1)  # x̂ = g_s(ẑ) · 0.5 + 0.5
 
     @torch.no_grad()
-    def encode(self, x: Tensor, tile: int = DECODE_TILE) -> Tensor:
-        """Images (N, 3, H, W) in [0, 1] → symbols (N, C, ⌈H/8⌉, ⌈W/8⌉), int64 center indexes."""
+    def encode(self, x: Tensor, tile: int = DECODE_TILE, rate_weight: float = 0.0) -> Tensor:
+        """Images (N, 3, H, W) in [0, 1] → symbols (N, C, ⌈H/8⌉, ⌈W/8⌉), int64 center indexes.
+
+        `rate_weight` > 0 trades distortion for rate as `quantize` describes."""
+        return self.quantize(self.latent_values(x, tile), rate_weight)
+
+    @torch.no_grad()
+    def latent_values(self, x: Tensor, tile: int = DECODE_TILE) -> Tensor:
+        """Images (N, 3, H, W) in [0, 1] → z before quantization, in tiles for big images."""
         x = self.pad(x)
         s = DOWNSAMPLING
         h, w = x.shape[-2] // s, x.shape[-1] // s
         if max(h, w) <= tile + 2 * DECODE_HALO:
-            return self.quantizer.symbols(self.analysis(x))
-        out = torch.empty((x.shape[0], self.config.latent_channels, h, w), dtype=torch.int64)
-        out = out.to(x.device)
+            return self.analysis(x)
+        out = x.new_empty((x.shape[0], self.config.latent_channels, h, w))
         for (y0, y1, ya, yb), (x0, x1, xa, xb) in _tiles(h, w, tile):
-            part = self.quantizer.symbols(self.analysis(x[..., ya * s : yb * s, xa * s : xb * s]))
+            part = self.analysis(x[..., ya * s : yb * s, xa * s : xb * s])
             out[..., y0:y1, x0:x1] = part[..., y0 - ya : y1 - ya, x0 - xa : x1 - xa]
         return out
+
+    @torch.no_grad()
+    def quantize(self, z: Tensor, rate_weight: float = 0.0) -> Tensor:
+        """Symbols of z: the nearest centers, or with `rate_weight` λ > 0 the centers that
+        minimise (z − c)² + λ·bits(c) under the codec's own tables. The decoder reads either
+        alike, so λ is an encoder-side knob for rate (codec/rate_control.py sets it)."""
+        if rate_weight == 0.0:
+            return self.quantizer.symbols(z)
+        self.require_ready()
+        bits = code_lengths(self.cdfs.cpu())[:, : self.num_centers]  # the escape is never sent
+        return self.quantizer.symbols(z, rate_weight * bits.float())
 
     def dequantize(self, symbols: Tensor) -> Tensor:
         """Symbols → latent values ẑ: the input of the cResNets."""

@@ -62,6 +62,16 @@ class CodecConfig:
         """Widths of the two strided stages; the paper's are 64 and 128 (3.56e9 MACs at 224²)."""
         return max(1, round(64 * self.width)), max(1, round(128 * self.width))
 
+    @property
+    def nominal_bpp(self) -> float:
+        """The rate the codec was trained for: the paper's operating point with this many
+        latent channels (8, 16, 32: App. A.1), else H_t · C / 64. Not H_t itself, which
+        calibration moves away from its nominal value to land the rate there."""
+        for point in OPERATING_POINTS.values():
+            if point.latent_channels == self.latent_channels:
+                return point.bpp
+        return self.bpp(self.target_entropy)
+
     def bpp(self, entropy_bits: Rate) -> Rate:
         """bpp = H · C / 64: one symbol per latent entry, latent is h/8 × w/8 × C."""
         return entropy_bits * self.latent_channels / 64.0

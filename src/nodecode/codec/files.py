@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -9,9 +10,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from nodecode.bitstream.container import NdcHeader, ndc_bytes, parse_ndc, read_ndc, write_ndc
+from nodecode.bitstream.container import (
+    CRC as PAYLOAD_CRC,
+)
+from nodecode.bitstream.container import (
+    NdcHeader,
+    ndc_bytes,
+    parse_ndc,
+    read_ndc,
+    write_ndc,
+)
 from nodecode.codec.autoencoder import ConvAutoencoder
-from nodecode.codec.zoo import Codec
+from nodecode.codec.rate_control import strings_within, target_bpp
+from nodecode.codec.zoo import Codec, paper_codec_only
 from nodecode.errors import BitstreamError, ConfigError, require_same_codec
 from nodecode.utils.limits import max_pixels, over_budget_message
 
@@ -58,42 +69,78 @@ def color_offset(
     return (r, g, b)
 
 
-def encode_file(codec: Codec, image: Tensor, correct_color: bool = True) -> tuple[NdcHeader, bytes]:
+def encode_file(
+    codec: Codec, image: Tensor, correct_color: bool = True, bpp: float | str | None = None
+) -> tuple[NdcHeader, bytes]:
     """Encode one image (3, H, W) in [0, 1] to a `.ndc` header and payload; `correct_color`
-    stores the decoder's mean colour error so decoding removes it (the latent is untouched)."""
+    stores the decoder's mean colour error so decoding removes it (the latent is untouched).
+    `bpp` (a rate, or "nominal" for the codec's own) caps the whole file's size by rate
+    control at encode time (codec/rate_control.py); None spends what the image needs."""
     codec.require_ready()
     device = next(codec.parameters()).device
     x = pad_to_multiple(image.unsqueeze(0), codec.alignment).to(device)
-    with torch.no_grad():
-        strings = [per_image[0] for per_image in codec.compress(x)["strings"]]
     latent_size = (x.shape[-2] // codec.stride, x.shape[-1] // codec.stride)
+    if bpp is None:
+        with torch.no_grad():
+            strings = [per_image[0] for per_image in codec.compress(x)["strings"]]
+    else:
+        strings = _strings_within_rate(codec, image, x, latent_size, bpp)
     offset = color_offset(codec, image, strings, latent_size) if correct_color else (0, 0, 0)
-    header = NdcHeader(
+    header = _header(codec, image, latent_size, strings, offset)
+    return header, b"".join(strings)
+
+
+def _header(
+    codec: Codec,
+    image: Tensor,
+    latent_size: tuple[int, int],
+    strings: list[bytes],
+    color: tuple[int, int, int],
+) -> NdcHeader:
+    return NdcHeader(
         codec_name=codec.name,
         codec_id=codec.identity(),
         image_size=(int(image.shape[-2]), int(image.shape[-1])),
         latent_shape=(codec.latent_channels, *latent_size),
         num_centers=codec.num_centers,
         payload_length=sum(map(len, strings)),
-        color_offset=offset,
+        color_offset=color,
         stride=codec.stride,
         align=codec.alignment,
         string_lengths=tuple(map(len, strings)),
     )
-    return header, b"".join(strings)
+
+
+def _strings_within_rate(
+    codec: Codec, image: Tensor, x: Tensor, latent_size: tuple[int, int], bpp: float | str
+) -> list[bytes]:
+    """The strings of a file no larger than `bpp` · pixels / 8 bytes, header included."""
+    codec = paper_codec_only(codec, f"rate control (bpp={bpp})")
+    rate = target_bpp(codec, bpp)
+    empty = _header(codec, image, latent_size, [b""] * codec.num_strings, (0, 0, 0))
+    overhead = len(empty.encode()) + PAYLOAD_CRC.size
+    budget = math.floor(rate * empty.num_pixels / 8) - overhead
+    where = f"{empty.image_size[0]}x{empty.image_size[1]} image at {rate:g} bpp"
+    return strings_within(codec, x, budget, where).strings
 
 
 def compress_image(
-    codec: Codec, image: Tensor, path: str | os.PathLike, correct_color: bool = True
+    codec: Codec,
+    image: Tensor,
+    path: str | os.PathLike,
+    correct_color: bool = True,
+    bpp: float | str | None = None,
 ) -> CompressedFile:
-    """Encode one image to a `.ndc` file (written atomically)."""
-    header, payload = encode_file(codec, image, correct_color)
+    """Encode one image to a `.ndc` file (written atomically); `bpp` as in `encode_file`."""
+    header, payload = encode_file(codec, image, correct_color, bpp)
     return CompressedFile(header, write_ndc(path, header, payload))
 
 
-def compressed_bytes(codec: Codec, image: Tensor, correct_color: bool = True) -> bytes:
+def compressed_bytes(
+    codec: Codec, image: Tensor, correct_color: bool = True, bpp: float | str | None = None
+) -> bytes:
     """The `.ndc` file of one image, in memory (e.g. to serve or to benchmark)."""
-    return ndc_bytes(*encode_file(codec, image, correct_color))
+    return ndc_bytes(*encode_file(codec, image, correct_color, bpp))
 
 
 def check_compatible(codec: Codec, header: NdcHeader, where: str) -> None:

@@ -43,8 +43,13 @@ class SoftToHardQuantizer(nn.Module):
         return Quantized(values, symbols, soft_assignment)
 
     @torch.no_grad()
-    def symbols(self, z: Tensor) -> Tensor:
-        return (z.unsqueeze(-1) - self.centers).abs().argmin(-1)
+    def symbols(self, z: Tensor, penalty: Tensor | None = None) -> Tensor:
+        """Nearest centers of z (N, C, H, W); with `penalty` (C, L), the centers minimising
+        (z − c)² + penalty[channel, c] instead: a rate-weighted choice at encode time."""
+        if penalty is None:
+            return (z.unsqueeze(-1) - self.centers).abs().argmin(-1)
+        cost = (z.unsqueeze(-1) - self.centers) ** 2 + penalty.to(z)[:, None, None, :]
+        return cost.argmin(-1)
 
     def dequantize(self, symbols: Tensor) -> Tensor:
         return self.centers[symbols.long()]

@@ -16,7 +16,8 @@ from torch import Tensor
 from nodecode.bitstream.tables import symbol_bits
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.files import compress_image, decode_image, decompress_file, read_symbols
-from nodecode.codec.zoo import Codec
+from nodecode.codec.rate_control import target_bpp
+from nodecode.codec.zoo import Codec, paper_codec_only
 from nodecode.data.images import save_image
 from nodecode.evaluate.baselines import BASELINES
 from nodecode.evaluate.metrics import quality
@@ -41,22 +42,30 @@ class RDPoint:
     bpp_estimate: float = math.nan
 
 
+def rate_controlled_name(codec: Codec, bpp: float | str) -> str:
+    """How results name a codec under rate control: `paper-0.330@0.33`."""
+    return f"{codec.name}@{target_bpp(paper_codec_only(codec, 'rate control'), bpp):g}"
+
+
 def evaluate_codec(
     codec: Codec,
     images: dict[str, Tensor],
     workdir: Path | None = None,
     correct_color: bool = True,
+    bpp: float | str | None = None,
 ) -> list[RDPoint]:
     """Compress each image to a real `.ndc` file, decode it back, and measure.
 
-    With `workdir`, the `.ndc` files and decoded PNGs are kept there for inspection.
+    With `workdir`, the `.ndc` files and decoded PNGs are kept there for inspection; with
+    `bpp`, every file is rate-controlled to at most that rate (or "nominal").
     """
+    method = codec.name if bpp is None else rate_controlled_name(codec, bpp)
     points = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(workdir or tmp)
         for name, x in images.items():
             path = folder / f"{name}.ndc"
-            info = compress_image(codec, x, path, correct_color)
+            info = compress_image(codec, x, path, correct_color, bpp)
             estimate = math.nan  # the table estimate: the paper codec's symbols only
             if isinstance(codec, ConvAutoencoder):
                 header, symbols = read_symbols(codec, path)
@@ -68,8 +77,8 @@ def evaluate_codec(
                 save_image(x_hat, folder / f"{name}.png")
             points.append(
                 RDPoint(
-                    codec.name,
-                    codec.name,
+                    method,
+                    method,
                     name,
                     info.bpp,
                     **quality(x, x_hat),
@@ -152,13 +161,22 @@ def curves(points: list[RDPoint]) -> dict[str, list[dict[str, float]]]:
     """
     groups: dict[tuple[str, str], list[RDPoint]] = {}
     for p in points:
-        family = p.method if p.method in BASELINES else p.method.rsplit("-", 1)[0]
-        groups.setdefault((family, p.setting), []).append(p)
+        groups.setdefault((_family(p.method), p.setting), []).append(p)
     result: dict[str, list[dict[str, float]]] = {}
     for (family, _), group in groups.items():
         row = {m: _mean(getattr(p, m) for p in group) for m in ("bpp", *METRICS)}
         result.setdefault(family, []).append(row)
     return {k: sorted(v, key=lambda r: r["bpp"]) for k, v in result.items()}
+
+
+def _family(method: str) -> str:
+    """The curve a method's points join: `paper` for `paper-0.330`, `paper-rate-controlled`
+    for `paper-0.330@0.33`, the baseline's own name for a baseline."""
+    if method in BASELINES:
+        return method
+    codec, _, target = method.partition("@")
+    family = codec.rsplit("-", 1)[0]
+    return f"{family}-rate-controlled" if target else family
 
 
 def write_compressai_results(points: list[RDPoint], folder: Path, dataset: str) -> list[Path]:
@@ -216,14 +234,18 @@ def compare_codecs(
     keep_files: bool = False,
     dataset: str = "images",
     correct_color: bool = True,
+    rates: Iterable[float | str] = (),
 ) -> list[dict]:
     """Codecs against baselines on `images`: writes rd_points.csv, rd_summary.json, rd.png
     and compressai/<method>.json to `out` (and each codec's `.ndc` and decoded PNGs under
-    out/<codec> with `keep_files`)."""
+    out/<codec> with `keep_files`). Each codec runs at its own rate and then rate-controlled
+    to each of `rates` (bpp, or "nominal")."""
     points = []
     for codec in codecs:
-        workdir = out / codec.name if keep_files else None
-        points += evaluate_codec(codec, images, workdir, correct_color)
+        for bpp in (None, *rates):
+            name = codec.name if bpp is None else rate_controlled_name(codec, bpp)
+            workdir = out / name if keep_files else None
+            points += evaluate_codec(codec, images, workdir, correct_color, bpp)
     baseline_points = evaluate_baselines(images, baselines)
     rows = summarize(points, baseline_points)
     out.mkdir(parents=True, exist_ok=True)
