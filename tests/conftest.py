@@ -31,6 +31,19 @@ def tiny_codec() -> ConvAutoencoder:
     return make_tiny_codec()
 
 
+@pytest.fixture
+def spread_codec() -> ConvAutoencoder:
+    """The tiny codec with its latent spread over the centers (a random encoder's sits near
+    one), tables refitted: rate has room to move, as in a trained codec."""
+    codec = make_tiny_codec()
+    with torch.no_grad():
+        codec.g_a[-1].weight.mul_(40)
+        codec.g_a[-1].bias.zero_()
+    fit = pil_to_tensor(load_photo("chelsea"))[:, :128, :128]
+    codec.update(count_symbols(codec.encode(fit[None]), codec.num_centers))
+    return codec
+
+
 @pytest.fixture(scope="session")
 def photo() -> torch.Tensor:
     """A held-out natural photo, cropped to an odd size that is not a multiple of 8."""

@@ -176,9 +176,15 @@ def test_compress_to_a_rate_and_eval_codec_under_rate_control(workspace, capsys)
         capsys, "compress", image, "--codec", "paper-0.0983", "--bpp", "0.001", "-o", workspace
     )
     assert code == 1 and "astronaut.png: " in err and "higher --bpp" in err
-    with pytest.raises(SystemExit) as exit_info:
-        main(["compress", str(image), "--codec", "paper-0.0983", "--bpp", "fast", "-o", "x"])
-    assert exit_info.value.code == 2 and "--bpp" in capsys.readouterr().err
+    for flag, value in (("--bpp", "fast"), ("--refine", "-3")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["compress", str(image), "--codec", "paper-0.0983", flag, value, "-o", "x"])
+        assert exit_info.value.code == 2 and flag in capsys.readouterr().err
+    code, out, _ = run(
+        capsys, "compress", workspace / "in" / "photo.png", "--codec", workspace / "tiny.safetensors",
+        "--refine", "3", "-o", workspace / "refined",
+    )  # fmt: skip
+    assert code == 0 and (workspace / "refined" / "photo.ndc").is_file()
     code, out, _ = run(
         capsys, "eval-codec", "--codec", workspace / "tiny.safetensors", "--images",
         workspace / "in", "--bpp", "5", "-o", workspace / "eval", "--baselines", "jpeg",

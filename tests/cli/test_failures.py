@@ -227,7 +227,7 @@ def test_readme_shows_every_command():
 
 
 @pytest.mark.parametrize("workers", ["-1", "two"])
-def test_a_bad_worker_count_is_a_usage_error(tmp_path, workers, capsys):
+def test_a_bad_non_negative_int_is_a_usage_error(tmp_path, workers, capsys):
     from nodecode.cli.main import main as cli
 
     argv = ["classify", str(tmp_path / "a.ndc"), "--model", "cresnet51-0.330"]

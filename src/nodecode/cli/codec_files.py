@@ -12,11 +12,14 @@ from nodecode.cli.common import (
     BPP_HELP,
     CODEC_HELP,
     JSON_HELP,
+    REFINE_HELP,
     cached_codec,
     codec_for_file,
     describe_header,
+    non_negative_int,
     output_paths,
     rate_target,
+    refine_config,
     write_json,
 )
 from nodecode.codec.autoencoder import ConvAutoencoder
@@ -45,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="skip the decoder pass that stores the mean colour error (faster encoding)",
     )
     p.add_argument("--bpp", type=rate_target, default=None, help=BPP_HELP)
+    p.add_argument("--refine", type=non_negative_int, default=0, metavar="STEPS", help=REFINE_HELP)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.set_defaults(run=run_compress)
@@ -76,7 +80,9 @@ def run_compress(args: argparse.Namespace) -> None:
     for source, target in zip(args.images, targets, strict=True):
         image = load_image(source)
         try:
-            info = compress_image(codec, image, target, args.correct_color, args.bpp)
+            info = compress_image(
+                codec, image, target, args.correct_color, args.bpp, refine_config(args.refine)
+            )
         except ConfigError as error:  # a rate the codec cannot reach on this image
             raise ConfigError(f"{source}: {error}") from None
         print(f"{source} -> {target}: {info.file_bytes} bytes, {info.bpp:.4f} bpp")

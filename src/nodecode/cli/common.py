@@ -16,6 +16,8 @@ from nodecode.utils.io import describe_os_error
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
+    from nodecode.codec.refine import RefineConfig
+
 C = TypeVar("C", bound="DataclassInstance")
 
 CODEC_HELP = (
@@ -24,14 +26,15 @@ CODEC_HELP = (
 )
 
 
-def worker_count(text: str) -> int:
-    """The argparse type of `--workers`: how many processes, 0 for none (work in this one)."""
+def non_negative_int(text: str) -> int:
+    """The argparse type of counts such as `--workers` (0: none, work in this process) and
+    `--refine` (0: no refinement)."""
     try:
         count = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if count < 0:
-        raise argparse.ArgumentTypeError(f"{count}: must be 0 (no extra processes) or more")
+        raise argparse.ArgumentTypeError(f"{count}: must be 0 or more")
     return count
 
 
@@ -39,6 +42,19 @@ BPP_HELP = (
     "rate control: cap each whole file at this many bits per pixel, or 'nominal' for the "
     "codec's operating point (paper codecs; the decoder is unchanged)"
 )
+
+
+REFINE_HELP = (
+    "optimise each image's latent for this many steps before coding it (the decoder is "
+    "unchanged; about 0.4 s a step for a 768x512 photo on 2 CPU cores; paper codecs)"
+)
+
+
+def refine_config(steps: int) -> RefineConfig | None:
+    """`--refine STEPS` as a refinement setting; 0 is none."""
+    from nodecode.codec.refine import RefineConfig
+
+    return RefineConfig(steps=steps) if steps > 0 else None
 
 
 def rate_target(text: str) -> float | str:

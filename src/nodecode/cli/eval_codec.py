@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nodecode.cli.common import CODEC_HELP, cached_codec, rate_target
+from nodecode.cli.common import (
+    CODEC_HELP,
+    REFINE_HELP,
+    cached_codec,
+    non_negative_int,
+    rate_target,
+    refine_config,
+)
 from nodecode.cli.tables import format_table
 from nodecode.codec.zoo import default_codecs
 from nodecode.data.images import load_images
@@ -69,6 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also evaluate each codec rate-controlled to these rates (bpp, or 'nominal' "
         "for its operating point): rows named CODEC@RATE",
     )
+    p.add_argument("--refine", type=non_negative_int, default=0, metavar="STEPS", help=REFINE_HELP)
     p.add_argument("--device", default="cpu")
     p.set_defaults(run=run)
 
@@ -84,6 +92,7 @@ def run(args: argparse.Namespace) -> None:
         dataset=str(args.images),
         correct_color=args.correct_color,
         rates=args.bpp,
+        refine=refine_config(args.refine),
     )
     name = args.crop_image or next(iter(images))
     if name not in images:

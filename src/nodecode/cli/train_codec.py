@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nodecode.cli.common import config_from_args, worker_count
+from nodecode.cli.common import config_from_args, non_negative_int
 from nodecode.codec.config import OPERATING_POINTS, operating_point
 from nodecode.errors import ConfigError
 from nodecode.train.calibrate import CalibrationConfig
@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--workers",
-        type=worker_count,
+        type=non_negative_int,
         default=0,
         help="DataLoader workers drawing multi-scale crops",
     )

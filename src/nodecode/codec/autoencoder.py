@@ -205,9 +205,13 @@ class ConvAutoencoder(nn.Module):
         alike, so λ is an encoder-side knob for rate (codec/rate_control.py sets it)."""
         if rate_weight == 0.0:
             return self.quantizer.symbols(z)
+        return self.quantizer.symbols(z, rate_weight * self.code_lengths())
+
+    def code_lengths(self) -> Tensor:
+        """Bits of each center under each channel's table, (C, L) float32 (no escape: the
+        encoder never sends it)."""
         self.require_ready()
-        bits = code_lengths(self.cdfs.cpu())[:, : self.num_centers]  # the escape is never sent
-        return self.quantizer.symbols(z, rate_weight * bits.float())
+        return code_lengths(self.cdfs.cpu())[:, : self.num_centers].float()
 
     def dequantize(self, symbols: Tensor) -> Tensor:
         """Symbols → latent values ẑ: the input of the cResNets."""

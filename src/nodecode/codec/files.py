@@ -22,6 +22,7 @@ from nodecode.bitstream.container import (
 )
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.rate_control import strings_within, target_bpp
+from nodecode.codec.refine import RefineConfig, refine_latent
 from nodecode.codec.zoo import Codec, paper_codec_only
 from nodecode.errors import BitstreamError, ConfigError, require_same_codec
 from nodecode.utils.limits import max_pixels, over_budget_message
@@ -70,21 +71,26 @@ def color_offset(
 
 
 def encode_file(
-    codec: Codec, image: Tensor, correct_color: bool = True, bpp: float | str | None = None
+    codec: Codec,
+    image: Tensor,
+    correct_color: bool = True,
+    bpp: float | str | None = None,
+    refine: RefineConfig | None = None,
 ) -> tuple[NdcHeader, bytes]:
     """Encode one image (3, H, W) in [0, 1] to a `.ndc` header and payload; `correct_color`
     stores the decoder's mean colour error so decoding removes it (the latent is untouched).
     `bpp` (a rate, or "nominal" for the codec's own) caps the whole file's size by rate
-    control at encode time (codec/rate_control.py); None spends what the image needs."""
+    control at encode time (codec/rate_control.py); None spends what the image needs.
+    `refine` optimises the latent for this image first (codec/refine.py)."""
     codec.require_ready()
     device = next(codec.parameters()).device
     x = pad_to_multiple(image.unsqueeze(0), codec.alignment).to(device)
     latent_size = (x.shape[-2] // codec.stride, x.shape[-1] // codec.stride)
-    if bpp is None:
+    if bpp is None and refine is None:
         with torch.no_grad():
             strings = [per_image[0] for per_image in codec.compress(x)["strings"]]
     else:
-        strings = _strings_within_rate(codec, image, x, latent_size, bpp)
+        strings = _adapted_strings(codec, image, x, latent_size, bpp, refine)
     offset = color_offset(codec, image, strings, latent_size) if correct_color else (0, 0, 0)
     header = _header(codec, image, latent_size, strings, offset)
     return header, b"".join(strings)
@@ -111,17 +117,31 @@ def _header(
     )
 
 
-def _strings_within_rate(
-    codec: Codec, image: Tensor, x: Tensor, latent_size: tuple[int, int], bpp: float | str
+def _adapted_strings(
+    codec: Codec,
+    image: Tensor,
+    x: Tensor,
+    latent_size: tuple[int, int],
+    bpp: float | str | None,
+    refine: RefineConfig | None,
 ) -> list[bytes]:
-    """The strings of a file no larger than `bpp` · pixels / 8 bytes, header included."""
-    codec = paper_codec_only(codec, f"rate control (bpp={bpp})")
-    rate = target_bpp(codec, bpp)
+    """The strings of one image encoded for it alone: its latent refined, and the whole
+    file no larger than `bpp` · pixels / 8 bytes, header included."""
+    codec = paper_codec_only(codec, "rate control (--bpp) and refinement (--refine)")
+    z = codec.latent_values(x)
     empty = _header(codec, image, latent_size, [b""] * codec.num_strings, (0, 0, 0))
-    overhead = len(empty.encode()) + PAYLOAD_CRC.size
-    budget = math.floor(rate * empty.num_pixels / 8) - overhead
+    budget = None
+    if bpp is not None:
+        rate = target_bpp(codec, bpp)
+        overhead = len(empty.encode()) + PAYLOAD_CRC.size
+        budget = math.floor(rate * empty.num_pixels / 8) - overhead
+    if refine is not None and refine.steps > 0:
+        payload_bpp = None if budget is None else 8 * budget / empty.num_pixels
+        z = refine_latent(codec, image.unsqueeze(0).to(x.device), z, payload_bpp, refine)
+    if budget is None:
+        return codec.compress_symbols(codec.quantize(z))
     where = f"{empty.image_size[0]}x{empty.image_size[1]} image at {rate:g} bpp"
-    return strings_within(codec, x, budget, where).strings
+    return strings_within(codec, z, budget, where).strings
 
 
 def compress_image(
@@ -130,17 +150,23 @@ def compress_image(
     path: str | os.PathLike,
     correct_color: bool = True,
     bpp: float | str | None = None,
+    refine: RefineConfig | None = None,
 ) -> CompressedFile:
-    """Encode one image to a `.ndc` file (written atomically); `bpp` as in `encode_file`."""
-    header, payload = encode_file(codec, image, correct_color, bpp)
+    """Encode one image to a `.ndc` file (written atomically); `bpp` and `refine` as in
+    `encode_file`."""
+    header, payload = encode_file(codec, image, correct_color, bpp, refine)
     return CompressedFile(header, write_ndc(path, header, payload))
 
 
 def compressed_bytes(
-    codec: Codec, image: Tensor, correct_color: bool = True, bpp: float | str | None = None
+    codec: Codec,
+    image: Tensor,
+    correct_color: bool = True,
+    bpp: float | str | None = None,
+    refine: RefineConfig | None = None,
 ) -> bytes:
     """The `.ndc` file of one image, in memory (e.g. to serve or to benchmark)."""
-    return ndc_bytes(*encode_file(codec, image, correct_color, bpp))
+    return ndc_bytes(*encode_file(codec, image, correct_color, bpp, refine))
 
 
 def check_compatible(codec: Codec, header: NdcHeader, where: str) -> None:

@@ -60,11 +60,11 @@ def target_bpp(codec: ConvAutoencoder, target: float | str) -> float:
 
 
 def strings_within(
-    codec: ConvAutoencoder, x: Tensor, max_payload_bytes: int, where: str = "image"
+    codec: ConvAutoencoder, z: Tensor, max_payload_bytes: int, where: str = "image"
 ) -> RateControlled:
-    """Strings of one padded image (1, 3, H, W) whose payload fits `max_payload_bytes`,
-    with the smallest λ that fits (to 0.02 %): the least distortion at that rate."""
-    z = codec.latent_values(x)
+    """Strings of one image's latent z (1, C, h, w), before quantization, whose payload fits
+    `max_payload_bytes`, with the smallest λ that fits (to 0.02 %): the least distortion at
+    that rate."""
 
     def strings_at(weight: float) -> list[bytes]:
         return codec.compress_symbols(codec.quantize(z, weight))

@@ -17,6 +17,7 @@ from nodecode.bitstream.tables import symbol_bits
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.files import compress_image, decode_image, decompress_file, read_symbols
 from nodecode.codec.rate_control import target_bpp
+from nodecode.codec.refine import RefineConfig
 from nodecode.codec.zoo import Codec, paper_codec_only
 from nodecode.data.images import save_image
 from nodecode.evaluate.baselines import BASELINES
@@ -53,11 +54,13 @@ def evaluate_codec(
     workdir: Path | None = None,
     correct_color: bool = True,
     bpp: float | str | None = None,
+    refine: RefineConfig | None = None,
 ) -> list[RDPoint]:
     """Compress each image to a real `.ndc` file, decode it back, and measure.
 
     With `workdir`, the `.ndc` files and decoded PNGs are kept there for inspection; with
-    `bpp`, every file is rate-controlled to at most that rate (or "nominal").
+    `bpp`, every file is rate-controlled to at most that rate (or "nominal"); with `refine`,
+    every latent is refined first.
     """
     method = codec.name if bpp is None else rate_controlled_name(codec, bpp)
     points = []
@@ -65,7 +68,7 @@ def evaluate_codec(
         folder = Path(workdir or tmp)
         for name, x in images.items():
             path = folder / f"{name}.ndc"
-            info = compress_image(codec, x, path, correct_color, bpp)
+            info = compress_image(codec, x, path, correct_color, bpp, refine)
             estimate = math.nan  # the table estimate: the paper codec's symbols only
             if isinstance(codec, ConvAutoencoder):
                 header, symbols = read_symbols(codec, path)
@@ -235,17 +238,18 @@ def compare_codecs(
     dataset: str = "images",
     correct_color: bool = True,
     rates: Iterable[float | str] = (),
+    refine: RefineConfig | None = None,
 ) -> list[dict]:
     """Codecs against baselines on `images`: writes rd_points.csv, rd_summary.json, rd.png
     and compressai/<method>.json to `out` (and each codec's `.ndc` and decoded PNGs under
     out/<codec> with `keep_files`). Each codec runs at its own rate and then rate-controlled
-    to each of `rates` (bpp, or "nominal")."""
+    to each of `rates` (bpp, or "nominal"); `refine` refines every latent first."""
     points = []
     for codec in codecs:
         for bpp in (None, *rates):
             name = codec.name if bpp is None else rate_controlled_name(codec, bpp)
             workdir = out / name if keep_files else None
-            points += evaluate_codec(codec, images, workdir, correct_color, bpp)
+            points += evaluate_codec(codec, images, workdir, correct_color, bpp, refine)
     baseline_points = evaluate_baselines(images, baselines)
     rows = summarize(points, baseline_points)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,81 @@
+"""Encoder-side latent refinement: a better latent for the same decoder and tables.
+
+The analysis transform g_a is one amortised guess at the latent of any image; for one given
+image, gradient descent on z can find a latent the fixed decoder turns into a closer picture
+at the same rate (Campos et al. 2019, "Content adaptive optimization for neural image
+compression"; Yang et al. 2020). The loss is the pixel MSE (in squared 8-bit levels) of the
+decoded image plus a rate weight times the expected bits per pixel under the codec's own
+tables; the quantizer's soft-to-hard gradient carries both back to z. The rate weight is
+nudged towards a target rate as it goes (dual ascent), so the refined latent spends about
+what the plain one did, or what `--bpp` asks, and rate control then fits the file exactly.
+Files stay plain `.ndc`: only encoding gets slower (one decoder pass forward and back per step).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from nodecode.bitstream.tables import symbol_bits
+from nodecode.codec.autoencoder import ConvAutoencoder
+from nodecode.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    """How hard to refine. The defaults were chosen on the validation photos (photos:val) at
+    0.635 bpp: docs/RESULTS.md §2b gives the command and the grid."""
+
+    steps: int = 80
+    lr: float = 1e-2
+    rate_weight: float = 30.0  # squared 8-bit levels of MSE that one bit per pixel is worth
+    adapt: float = 0.15  # per step: rate weight ×= exp(adapt · (rate / target − 1))
+
+    def __post_init__(self) -> None:
+        if self.steps < 0:
+            raise ConfigError(f"refinement steps must be 0 or more, not {self.steps}")
+        if not all(math.isfinite(v) and v >= 0 for v in (self.lr, self.rate_weight, self.adapt)):
+            raise ConfigError(f"refinement settings must be finite and non-negative: {self}")
+
+
+def expected_bits(soft_assignment: Tensor, bits: Tensor) -> Tensor:
+    """Bits the file would spend on average under the soft assignment (N, C, h, w, L)."""
+    return (soft_assignment * bits[None, :, None, None, :]).sum()
+
+
+def refine_latent(
+    codec: ConvAutoencoder,
+    image: Tensor,
+    z: Tensor,
+    target_bpp: float | None = None,
+    config: RefineConfig = RefineConfig(),
+) -> Tensor:
+    """A refined latent for one image (1, 3, H, W), starting from its analysis z; the rate
+    is steered to `target_bpp` (payload only), or by default to the rate of z's own symbols."""
+    bits = codec.code_lengths().to(z.device)
+    pixels = image.shape[-2] * image.shape[-1]
+    if target_bpp is None:
+        target_bpp = _table_bpp(codec, codec.quantize(z), pixels)
+    weight = config.rate_weight
+    z = z.detach().clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([z], lr=config.lr)
+    for _ in range(config.steps):
+        with torch.enable_grad():
+            q = codec.quantizer(z)
+            x_hat = codec.synthesis(q.values, (image.shape[-2], image.shape[-1]))
+            distortion = F.mse_loss(x_hat.float(), image) * 255**2
+            rate = expected_bits(q.soft_assignment, bits) / pixels
+            (z.grad,) = torch.autograd.grad(distortion + weight * rate, [z])
+        optimizer.step()
+        rate_now = _table_bpp(codec, q.symbols, pixels)
+        weight *= math.exp(config.adapt * (rate_now / max(target_bpp, 1e-9) - 1.0))
+    return z.detach()
+
+
+def _table_bpp(codec: ConvAutoencoder, symbols: Tensor, pixels: int) -> float:
+    """Bits per pixel of one image's symbols (1, C, h, w) under the codec's tables."""
+    return symbol_bits(symbols[0].cpu(), codec.cdfs.cpu()) / pixels
