@@ -19,8 +19,8 @@ from nodecode.bitstream.container import NdcHeader
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.files import pad_to_multiple, read_latents
 from nodecode.codec.zoo import Codec
+from nodecode.data.inputs import LATENT_INPUTS, is_latent_input, select_latents
 from nodecode.errors import CodecMismatchError, ConfigError, NodecodeError, require_same_codec
-from nodecode.models.inputs import LATENT_INPUTS, is_latent_input, select_latents
 from nodecode.models.resnet import LATENT_STRIDE
 from nodecode.utils.precision import autocast
 

@@ -180,10 +180,10 @@ def test_compress_to_a_rate_and_eval_codec_under_rate_control(workspace, capsys)
         with pytest.raises(SystemExit) as exit_info:
             main(["compress", str(image), "--codec", "paper-0.0983", flag, value, "-o", "x"])
         assert exit_info.value.code == 2 and flag in capsys.readouterr().err
+    photo, tiny = workspace / "in" / "photo.png", workspace / "tiny.safetensors"
     code, out, _ = run(
-        capsys, "compress", workspace / "in" / "photo.png", "--codec", workspace / "tiny.safetensors",
-        "--refine", "3", "-o", workspace / "refined",
-    )  # fmt: skip
+        capsys, "compress", photo, "--codec", tiny, "--refine", "3", "-o", workspace / "refined"
+    )
     assert code == 0 and (workspace / "refined" / "photo.ndc").is_file()
     code, out, _ = run(
         capsys, "eval-codec", "--codec", workspace / "tiny.safetensors", "--images",

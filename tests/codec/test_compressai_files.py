@@ -17,7 +17,7 @@ from nodecode.data.latent_cache import LatentCache, encode_dataset
 from nodecode.errors import BitstreamError, ConfigError
 from nodecode.inference import predict_files
 from nodecode.models import create
-from nodecode.train.tasks import load_task_model, write_task_model
+from nodecode.models.checkpoint import load_task_model, write_task_model
 
 ARCH = "bmshj2018-hyperprior"
 QUALITY = 1  # N=128, M=192: the smallest networks

@@ -13,8 +13,8 @@ from PIL import Image
 from nodecode.codec.files import compress_image
 from nodecode.data.images import pil_to_tensor
 from nodecode.data.photos import load_photo
+from nodecode.models.checkpoint import write_task_model
 from nodecode.models.registry import create
-from nodecode.train.tasks import write_task_model
 from tests.fuzz.target import GOLDEN, codec
 
 CORPUS = Path(__file__).parent / "corpus"

@@ -24,7 +24,7 @@ from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.files import decode_image, symbols_from_bytes
 from nodecode.data.images import load_image
 from nodecode.errors import NodecodeError
-from nodecode.train.tasks import load_task_model
+from nodecode.models.checkpoint import load_task_model
 
 GOLDEN = Path(__file__).parents[1] / "data" / "golden"
 # Decoding the image is skipped above this size: the pixel budget, not the fuzzer, bounds it.

@@ -8,8 +8,8 @@ from nodecode.data import fashion_scenes
 from nodecode.data.fashion_scenes import ScenesConfig
 from nodecode.errors import CodecMismatchError, ConfigError
 from nodecode.models import create
+from nodecode.models.checkpoint import load_task_model, write_task_model
 from nodecode.train.joint import JointTrainConfig, train_joint
-from nodecode.train.tasks import load_task_model, write_task_model
 from nodecode.utils.digest import state_digest
 from tests.conftest import make_tiny_codec
 

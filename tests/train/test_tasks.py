@@ -15,7 +15,8 @@ from nodecode.codec import save_codec
 from nodecode.codec.files import compress_image
 from nodecode.data.latent_cache import encode_dataset
 from nodecode.errors import CodecMismatchError, ConfigError
-from nodecode.train.tasks import TaskTrainConfig, load_task_model, train_task
+from nodecode.models.checkpoint import load_task_model
+from nodecode.train.tasks import TaskTrainConfig, train_task
 from tests.conftest import make_tiny_codec
 
 REPO = Path(__file__).parents[2]
@@ -279,7 +280,7 @@ def test_absurd_task_checkpoints_are_refused_before_the_model_is_built(tmp_path,
     import torch
 
     from nodecode.errors import CheckpointError
-    from nodecode.train.tasks import load_task_model
+    from nodecode.models.checkpoint import load_task_model
     from nodecode.utils.checkpoint import save_tensors
 
     base = {"task": "classification", "model": "cresnet39", "num_classes": 4}
@@ -300,7 +301,7 @@ def test_absurd_task_checkpoints_are_refused_before_the_model_is_built(tmp_path,
 
 def test_task_checkpoints_remember_a_16x_latent_stride(tmp_path):
     from nodecode.models import create
-    from nodecode.train.tasks import load_task_model, write_task_model
+    from nodecode.models.checkpoint import load_task_model, write_task_model
 
     net = create("cresnet39-d", num_classes=3, in_channels=8, width=0.125, latent_stride=16)
     meta = {"model": "cresnet39-d", "task": "segmentation", "input": "latent", "num_classes": 3}

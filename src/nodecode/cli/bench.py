@@ -6,9 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-from nodecode.cli.tables import format_table
 from nodecode.utils.io import atomic_write_text
 from nodecode.utils.precision import PRECISIONS
+from nodecode.utils.tables import format_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from nodecode.cli.common import cached_codec
-from nodecode.cli.tables import format_table
 from nodecode.codec.zoo import default_codecs, paper_codec_only, shipped_codecs
 from nodecode.data.images import load_images, save_image
 from nodecode.errors import ConfigError
 from nodecode.evaluate.baselines import BASELINES
 from nodecode.evaluate.rate_distortion import compare_codecs, write_crop_comparison
 from nodecode.utils.io import atomic_write_text
+from nodecode.utils.tables import format_table
 
 DEMO_COLUMNS = [
     ("codec", "codec"),

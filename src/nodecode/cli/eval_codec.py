@@ -13,12 +13,12 @@ from nodecode.cli.common import (
     rate_target,
     refine_config,
 )
-from nodecode.cli.tables import format_table
 from nodecode.codec.zoo import default_codecs
 from nodecode.data.images import load_images
 from nodecode.errors import ConfigError
 from nodecode.evaluate.baselines import BASELINES
 from nodecode.evaluate.rate_distortion import compare_codecs, write_crop_comparison
+from nodecode.utils.tables import format_table
 
 SUMMARY_COLUMNS = [
     ("codec", "codec"),

@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from nodecode.cli.tables import format_table
 from nodecode.evaluate.cost import PAPER_MACS, network_costs, pipeline_costs
 from nodecode.utils.io import atomic_write_text
+from nodecode.utils.tables import format_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

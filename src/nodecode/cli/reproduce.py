@@ -8,9 +8,9 @@ import shutil
 import time
 from pathlib import Path
 
-from nodecode.cli.tables import format_table
 from nodecode.reproduce.gupta import GUPTA_PRESETS
 from nodecode.reproduce.presets import PRESETS, get_preset
+from nodecode.utils.tables import format_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

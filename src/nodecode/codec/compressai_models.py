@@ -27,6 +27,7 @@ from nodecode.utils.digest import state_digest
 from nodecode.utils.network import DOWNLOAD_ENV, downloads_allowed
 
 PREFIX = "compressai:"
+CHECKPOINT_KIND = "compressai-model"  # safetensors written by `train-codec --arch`
 # Every CompressAI image model maps an image to ŷ with four stride-2 stages, and those with
 # a hyperprior ẑ with two more: inputs are padded to a multiple of 64 (as CompressAI does).
 Y_STRIDE = 16
@@ -275,10 +276,9 @@ def _read_state_dict(path: Path, arch: str, quality: int) -> dict[str, Tensor]:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such state-dict file")
     if path.suffix == ".safetensors":
-        from nodecode.train.compressai_codec import KIND
         from nodecode.utils.checkpoint import load_tensors
 
-        tensors, meta = load_tensors(path, KIND)
+        tensors, meta = load_tensors(path, CHECKPOINT_KIND)
         if (meta.get("arch"), meta.get("quality")) != (arch, quality):
             raise CheckpointError(
                 f"{path}: holds {meta.get('arch')} at quality {meta.get('quality')}, "

@@ -22,8 +22,8 @@ from tqdm import tqdm
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.files import pad_to_multiple
 from nodecode.codec.zoo import Codec
+from nodecode.data.inputs import LATENT_INPUTS, is_latent_input, select_latents
 from nodecode.errors import CheckpointError, ConfigError, NodecodeError
-from nodecode.models.inputs import LATENT_INPUTS, is_latent_input, select_latents
 from nodecode.utils.checkpoint import read_meta, save_tensors
 
 KIND = "latent-shard"

@@ -28,7 +28,7 @@ def shipped_task_models() -> list[str]:
 
 def load_task(spec: str, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """A task model by shipped name or checkpoint path."""
-    from nodecode.train.tasks import load_task_model
+    from nodecode.models.checkpoint import load_task_model
 
     if spec in shipped_task_models():
         return load_task_model(_weights() / f"{spec}.safetensors", device)

@@ -116,7 +116,7 @@ def figure_masks(results: Results, path: Path, count: int = 4) -> None:
     """Fig. 5: masks from decoded RGB (ResNet-50-d) and from latents (cResNet-51-d)."""
     from nodecode.data.latent_cache import LatentCache
     from nodecode.evaluate.figures import plot_mask_examples
-    from nodecode.train.tasks import load_task_model
+    from nodecode.models.checkpoint import load_task_model
 
     latents = results[f"encode-{LOWEST}"]["latents"]
     decoded = LatentCache(latents, "segmentation", "test", "decoded")

@@ -6,7 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-from nodecode.cli.tables import format_table
 from nodecode.reproduce.claims import claims, trivial_floors
 from nodecode.reproduce.figures import (
     figure_costs,
@@ -20,6 +19,7 @@ from nodecode.reproduce.presets import LOWEST, ReproducePreset
 from nodecode.reproduce.results import QUALITY_COLUMNS, cost_rows, image_size, quality_table, table2
 from nodecode.reproduce.runner import Results
 from nodecode.utils.io import atomic_write_text
+from nodecode.utils.tables import format_table
 
 TABLE2_COLUMNS = [
     ("bpp", "bpp"),

@@ -86,7 +86,7 @@ def table2(results: Results) -> list[dict[str, Any]]:
 @cache
 def _macs(model_path: str, size: int) -> int:
     from nodecode.evaluate.cost import count_macs
-    from nodecode.train.tasks import load_task_model
+    from nodecode.models.checkpoint import load_task_model
 
     model, meta = load_task_model(model_path)
     side = size // 8 if meta["input"] == "latent" else size

@@ -194,7 +194,7 @@ def _evaluate(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, 
 
     from nodecode.data.latent_cache import LatentCache
     from nodecode.evaluate.tasks import evaluate_model
-    from nodecode.train.tasks import load_task_model
+    from nodecode.models.checkpoint import load_task_model
 
     path = _find(deps, "classifier")
     model, meta = load_task_model(path, device)

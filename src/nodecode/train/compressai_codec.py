@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from nodecode.codec.compressai_models import CHECKPOINT_KIND
 from nodecode.data.crops import crop_batches, training_crops
 from nodecode.errors import CheckpointError, ConfigError
 from nodecode.train.runtime import (
@@ -35,7 +36,6 @@ from nodecode.utils.checkpoint import save_tensors
 
 # CompressAI's λ per quality for MSE (compressai.zoo: the models' published training).
 LAMBDAS_MSE = {1: 0.0018, 2: 0.0035, 3: 0.0067, 4: 0.0130, 5: 0.0250, 6: 0.0483, 7: 0.0932, 8: 0.18}
-KIND = "compressai-model"
 
 
 @dataclass
@@ -169,5 +169,5 @@ def train_compressai(
         "wall_clock_s": round(previous + time.time() - start, 1),
     }
     meta = {"arch": config.arch, "quality": config.quality, "training": training}
-    save_tensors(out, model.state_dict(), KIND, meta)
+    save_tensors(out, model.state_dict(), CHECKPOINT_KIND, meta)
     return model

@@ -29,15 +29,9 @@ from nodecode.codec.zoo import load_codec, paper_codec_only
 from nodecode.data.augment import MirrorShift
 from nodecode.data.datasets import image_splits
 from nodecode.errors import CheckpointError, ConfigError, require_same_codec
+from nodecode.models.checkpoint import TaskNetwork, load_task_model, write_task_model
 from nodecode.train.state import load_train_state, save_train_state
-from nodecode.train.tasks import (
-    FINETUNE_DECAYS,
-    RunLogger,
-    TaskNetwork,
-    load_task_model,
-    step_decay,
-    write_task_model,
-)
+from nodecode.train.tasks import FINETUNE_DECAYS, RunLogger, step_decay
 
 MODES = ("joint", "compression")
 

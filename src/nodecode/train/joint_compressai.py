@@ -20,22 +20,16 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from nodecode.codec.compressai_models import CompressAICodec
+from nodecode.codec.compressai_models import CHECKPOINT_KIND, CompressAICodec
 from nodecode.codec.files import pad_to_multiple
 from nodecode.data.datasets import image_splits
+from nodecode.data.inputs import select_latents
 from nodecode.errors import ConfigError, require_same_codec
-from nodecode.models.inputs import select_latents
-from nodecode.train.compressai_codec import KIND, LAMBDAS_MSE, split_aux_parameters
+from nodecode.models.checkpoint import TaskNetwork, load_task_model, write_task_model
+from nodecode.train.compressai_codec import LAMBDAS_MSE, split_aux_parameters
 from nodecode.train.joint import epoch_loader, resume_step
 from nodecode.train.state import save_train_state
-from nodecode.train.tasks import (
-    FINETUNE_DECAYS,
-    RunLogger,
-    TaskNetwork,
-    load_task_model,
-    step_decay,
-    write_task_model,
-)
+from nodecode.train.tasks import FINETUNE_DECAYS, RunLogger, step_decay
 from nodecode.utils.checkpoint import save_tensors
 
 
@@ -111,7 +105,9 @@ def train_joint_compressai(
     logger.close()
     model.eval().update(force=True)  # the entropy models' tables, from the new weights
     path = out / "codec.safetensors"
-    save_tensors(path, model.state_dict(), KIND, {"arch": codec.arch, "quality": codec.quality})
+    save_tensors(
+        path, model.state_dict(), CHECKPOINT_KIND, {"arch": codec.arch, "quality": codec.quality}
+    )
     spec = f"compressai:{codec.arch}:{codec.quality}:{path}"
     result: dict[str, Any] = {"codec": spec, "steps": step}
     if classifier is not None:

@@ -25,20 +25,19 @@ from tqdm import tqdm
 
 from nodecode.data.augment import IGNORE_INDEX, MirrorShift, channel_mean
 from nodecode.data.datasets import TaskData, load_task_data
+from nodecode.data.inputs import INPUTS, branches, is_latent_input
 from nodecode.errors import CheckpointError, ConfigError
 from nodecode.evaluate.tasks import evaluate_model
 from nodecode.models import create
-from nodecode.models.inputs import INPUTS, branches, is_latent_input
-from nodecode.models.resnet import LATENT_STRIDE, LATENT_STRIDES, ResNetClassifier
+from nodecode.models.checkpoint import TaskNetwork, write_task_model
+from nodecode.models.resnet import ResNetClassifier
 from nodecode.models.segmentation import DeepLabV2, load_classifier_into
 from nodecode.train import distributed
 from nodecode.train.state import load_train_state, save_train_state
-from nodecode.utils.checkpoint import build_and_load, load_tensors, save_tensors
-from nodecode.utils.checks import is_finite_number, is_integer
+from nodecode.utils.checkpoint import load_tensors
 from nodecode.utils.digest import state_digest
 
 SCHEDULES = ("paper", "cosine", "finetune")
-TaskNetwork = ResNetClassifier | DeepLabV2
 WARMUP = 0.05  # fraction of the run spent warming up under the cosine schedule
 FINETUNE_DECAYS = (1 / 3, 2 / 3)
 
@@ -375,59 +374,3 @@ def task_meta(config: TaskTrainConfig, data: TaskData, metrics: dict[str, Any]) 
         "codec_id": data.codec_id,
         "metrics": metrics,
     }
-
-
-def write_task_model(path: Path, model: TaskNetwork, meta: dict[str, Any]) -> None:
-    kind = "classifier" if meta["task"] == "classification" else "segmenter"
-    backbone = model.backbone
-    if backbone.on_latents and backbone.input_stride != LATENT_STRIDE:
-        meta = {**meta, "latent_stride": backbone.input_stride}  # absent: the paper codec's 8
-    if backbone.branches > 1:
-        meta = {**meta, "branches": backbone.branches}  # absent: one
-    save_tensors(path, model.state_dict(), kind, meta)
-
-
-# Bounds on an untrusted task checkpoint's header, checked before the model is built.
-MAX_CLASSES = 100_000
-MAX_IN_CHANNELS = 4096
-MAX_MODEL_WIDTH = 16.0
-
-
-def check_task_meta(path: str | Path, meta: dict[str, Any]) -> None:
-    """Types and bounds of the fields that size the network: a clear error, no allocation."""
-    missing = [k for k in ("model", "num_classes", "in_channels", "width") if k not in meta]
-    if missing:
-        raise CheckpointError(f"{path}: header lacks {missing}")
-
-    def in_range(value: Any, top: int) -> bool:
-        return is_integer(value) and 1 <= value <= top
-
-    width = meta["width"]
-    problems = {
-        "model": isinstance(meta["model"], str),
-        "num_classes": in_range(meta["num_classes"], MAX_CLASSES),
-        "in_channels": in_range(meta["in_channels"], MAX_IN_CHANNELS),
-        "width": is_finite_number(width) and 0 < width <= MAX_MODEL_WIDTH,
-        "latent_stride": meta.get("latent_stride", LATENT_STRIDE) in LATENT_STRIDES,
-        "branches": meta.get("branches", 1) in (1, 2),
-    }
-    if bad := [k for k, ok in problems.items() if not ok]:
-        raise CheckpointError(f"{path}: invalid {', '.join(f'{k}={meta.get(k)!r}' for k in bad)}")
-    classes = meta.get("classes")
-    if classes is not None and (
-        not isinstance(classes, list)
-        or len(classes) not in (0, meta["num_classes"])  # empty: names not known
-        or not all(isinstance(c, str) for c in classes)
-    ):
-        raise CheckpointError(f"{path}: class names do not match num_classes={meta['num_classes']}")
-
-
-def load_task_model(path: str | Path, device: str = "cpu") -> tuple[TaskNetwork, dict[str, Any]]:
-    """A trained classifier or segmenter and its metadata, from either kind of checkpoint."""
-    tensors, meta = load_tensors(path, ("classifier", "segmenter"), device)
-    check_task_meta(path, meta)
-    sizes = {k: meta[k] for k in ("num_classes", "in_channels", "width")}
-    sizes |= {k: meta[k] for k in ("latent_stride", "branches") if k in meta}
-    model = build_and_load(path, lambda: create(meta["model"], **sizes), tensors)
-    assert isinstance(model, ResNetClassifier | DeepLabV2)  # every registered network is one
-    return model.to(device).eval(), meta
