@@ -188,7 +188,9 @@ def test_compress_to_a_rate_and_eval_codec_under_rate_control(workspace, capsys)
     code, out, _ = run(
         capsys, "eval-codec", "--codec", workspace / "tiny.safetensors", "--images",
         workspace / "in", "--bpp", "5", "-o", workspace / "eval", "--baselines", "jpeg",
+        "--json", workspace / "eval.json",
     )  # fmt: skip
     summary = json.loads((workspace / "eval" / "rd_summary.json").read_text())
     assert code == 0 and [row["codec"] for row in summary] == ["tiny", "tiny@5"]
+    assert json.loads((workspace / "eval.json").read_text()) == summary
     assert summary[1]["bpp"] == summary[0]["bpp"]  # every image is under 5 bpp already

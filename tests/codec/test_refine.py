@@ -55,6 +55,15 @@ def test_a_refined_file_fits_its_target_and_decodes(tmp_path, spread_codec, imag
     assert decoded.shape == image.shape
 
 
+def test_an_image_too_big_to_refine_at_once_is_refused(spread_codec, monkeypatch):
+    import nodecode.codec.refine as refine
+
+    monkeypatch.setattr(refine, "MAX_PIXELS", 63 * 63)
+    image = torch.rand(1, 3, 64, 64)
+    with pytest.raises(ConfigError, match="64x64 is over 3,969 pixels"):
+        refine_latent(spread_codec, image, spread_codec.latent_values(image))
+
+
 def test_refinement_settings_are_checked():
     for bad in ({"steps": -1}, {"lr": float("nan")}, {"rate_weight": -1.0}):
         with pytest.raises(ConfigError, match="refinement"):

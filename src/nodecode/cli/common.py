@@ -126,7 +126,9 @@ def write_json(path: Path | None, payload: object) -> None:
         return
     import json
 
-    text = json.dumps(payload, indent=1, default=str)
+    from nodecode.utils.io import json_safe
+
+    text = json.dumps(json_safe(payload), indent=1, default=str)
     if str(path) == "-":
         print(text)
     else:

@@ -7,11 +7,13 @@ from pathlib import Path
 
 from nodecode.cli.common import (
     CODEC_HELP,
+    JSON_HELP,
     REFINE_HELP,
     cached_codec,
     non_negative_int,
     rate_target,
     refine_config,
+    write_json,
 )
 from nodecode.codec.zoo import default_codecs
 from nodecode.data.images import load_images
@@ -78,6 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--refine", type=non_negative_int, default=0, metavar="STEPS", help=REFINE_HELP)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.set_defaults(run=run)
 
 
@@ -105,3 +108,4 @@ def run(args: argparse.Namespace) -> None:
         f" per-channel mean error in 8-bit levels; wrote {args.out}/rd_points.csv,"
         " rd_summary.json, rd.png, crops.png, compressai/*.json"
     )
+    write_json(args.json, rows)

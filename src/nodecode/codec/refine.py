@@ -24,6 +24,10 @@ from nodecode.bitstream.tables import symbol_bits
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.errors import ConfigError
 
+# Refinement runs the decoder forward and back on the whole image at once: about 320 bytes of
+# activations per pixel at full width, so 16 MP needs about 5 GB.
+MAX_PIXELS = 16_000_000
+
 
 @dataclass(frozen=True)
 class RefineConfig:
@@ -58,6 +62,11 @@ def refine_latent(
     is steered to `target_bpp` (payload only), or by default to the rate of z's own symbols."""
     bits = codec.code_lengths().to(z.device)
     pixels = image.shape[-2] * image.shape[-1]
+    if pixels > MAX_PIXELS:
+        raise ConfigError(
+            f"refinement works on the whole image at once: {image.shape[-2]}x{image.shape[-1]} "
+            f"is over {MAX_PIXELS:,} pixels; encode it without refinement"
+        )
     if target_bpp is None:
         target_bpp = _table_bpp(codec, codec.quantize(z), pixels)
     weight = config.rate_weight

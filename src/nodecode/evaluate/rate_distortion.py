@@ -23,7 +23,7 @@ from nodecode.data.images import save_image
 from nodecode.evaluate.baselines import BASELINES
 from nodecode.evaluate.metrics import quality
 from nodecode.evaluate.plotting import pyplot, save_figure
-from nodecode.utils.io import atomic_path, atomic_write_text
+from nodecode.utils.io import atomic_path, atomic_write_text, json_safe
 
 METRICS = ("psnr", "ssim", "ms_ssim", "color_error")
 
@@ -150,11 +150,7 @@ def write_points(points: list[RDPoint], path: Path) -> None:
 
 
 def write_summary(rows: list[dict], path: Path) -> None:
-    clean = [
-        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-        for r in rows
-    ]
-    atomic_write_text(path, json.dumps(clean, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(json_safe(rows), indent=2) + "\n")
 
 
 def curves(points: list[RDPoint]) -> dict[str, list[dict[str, float]]]:
