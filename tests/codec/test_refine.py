@@ -45,6 +45,12 @@ def test_a_higher_rate_weight_buys_a_lower_rate(spread_codec, image):
     assert rates[1] < rates[0]
 
 
+def test_without_a_target_a_refined_file_is_never_larger_than_the_plain_one(spread_codec, image):
+    plain = compressed_bytes(spread_codec, image)
+    refined = compressed_bytes(spread_codec, image, refine=RefineConfig(steps=10, lr=0.2))
+    assert refined != plain and len(refined) <= len(plain)
+
+
 def test_a_refined_file_fits_its_target_and_decodes(tmp_path, spread_codec, image):
     plain = compressed_bytes(spread_codec, image)
     target = 0.8 * 8 * len(plain) / (image.shape[-1] * image.shape[-2])

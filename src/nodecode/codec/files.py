@@ -126,21 +126,22 @@ def _adapted_strings(
     refine: RefineConfig | None,
 ) -> list[bytes]:
     """The strings of one image encoded for it alone: its latent refined, and the whole
-    file no larger than `bpp` · pixels / 8 bytes, header included."""
+    file no larger than `bpp` · pixels / 8 bytes, header included (without `bpp`, no larger
+    than the plain encoding: refinement then buys quality, never rate)."""
     codec = paper_codec_only(codec, "rate control (--bpp) and refinement (--refine)")
     z = codec.latent_values(x)
     empty = _header(codec, image, latent_size, [b""] * codec.num_strings, (0, 0, 0))
-    budget = None
-    if bpp is not None:
+    if bpp is None:
+        budget = sum(map(len, codec.compress_symbols(codec.quantize(z))))
+        where = f"{empty.image_size[0]}x{empty.image_size[1]} image at its plain rate"
+    else:
         rate = target_bpp(codec, bpp)
         overhead = len(empty.encode()) + PAYLOAD_CRC.size
         budget = math.floor(rate * empty.num_pixels / 8) - overhead
+        where = f"{empty.image_size[0]}x{empty.image_size[1]} image at {rate:g} bpp"
     if refine is not None and refine.steps > 0:
-        payload_bpp = None if budget is None else 8 * budget / empty.num_pixels
+        payload_bpp = 8 * budget / empty.num_pixels
         z = refine_latent(codec, image.unsqueeze(0).to(x.device), z, payload_bpp, refine)
-    if budget is None:
-        return codec.compress_symbols(codec.quantize(z))
-    where = f"{empty.image_size[0]}x{empty.image_size[1]} image at {rate:g} bpp"
     return strings_within(codec, z, budget, where).strings
 
 

@@ -6,8 +6,8 @@ at the same rate (Campos et al. 2019, "Content adaptive optimization for neural 
 compression"; Yang et al. 2020). The loss is the pixel MSE (in squared 8-bit levels) of the
 decoded image plus a rate weight times the expected bits per pixel under the codec's own
 tables; the quantizer's soft-to-hard gradient carries both back to z. The rate weight is
-nudged towards a target rate as it goes (dual ascent), so the refined latent spends about
-what the plain one did, or what `--bpp` asks, and rate control then fits the file exactly.
+nudged towards a target rate as it goes (dual ascent): what `--bpp` asks, or what the plain
+encoding spent; rate control then fits the file within that budget.
 Files stay plain `.ndc`: only encoding gets slower (one decoder pass forward and back per step).
 """
 
@@ -59,7 +59,8 @@ def refine_latent(
     config: RefineConfig = RefineConfig(),
 ) -> Tensor:
     """A refined latent for one image (1, 3, H, W), starting from its analysis z; the rate
-    is steered to `target_bpp` (payload only), or by default to the rate of z's own symbols."""
+    is steered to `target_bpp` (payload only), or by default to the table rate of z's own
+    symbols."""
     bits = codec.code_lengths().to(z.device)
     pixels = image.shape[-2] * image.shape[-1]
     if pixels > MAX_PIXELS:
