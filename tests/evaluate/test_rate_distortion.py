@@ -95,3 +95,22 @@ def test_compressai_results_files_load_in_its_plot_tool(tmp_path):
     curve = parse_json_file(tmp_path / "paper.json", "psnr")
     assert curve["xs"] == [0.3, 0.6] and curve["ys"] == [30.0, 33.0]
     assert json.loads((tmp_path / "jpeg.json").read_text())["name"] == "JPEG"
+
+
+def test_rate_controlled_and_refined_encodings_get_their_own_names_and_curves(tiny_codec, tmp_path):
+    from nodecode.codec.refine import RefineConfig
+    from nodecode.evaluate.rate_distortion import method_name, write_compressai_results
+
+    refine = RefineConfig(steps=80)
+    names = [
+        method_name(tiny_codec),
+        method_name(tiny_codec, bpp=0.5),
+        method_name(tiny_codec, refine=refine),
+        method_name(tiny_codec, bpp=0.5, refine=refine),
+    ]
+    assert names == ["tiny", "tiny@0.5", "tiny+refine80", "tiny@0.5+refine80"]
+    points = [RDPoint(n, n, "a", 0.3, 30.0, 0.8, 0.95, 0.5) for n in names]
+    paths = write_compressai_results(points, tmp_path, "fixture")
+    assert sorted(p.stem for p in paths) == [
+        "tiny", "tiny-rate-controlled", "tiny-refined", "tiny-refined-rate-controlled",
+    ]  # fmt: skip

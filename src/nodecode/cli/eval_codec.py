@@ -87,6 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     images = load_images(args.images)
     codecs = [cached_codec(spec, args.device) for spec in args.codec or default_codecs()]
+    refine = refine_config(args.refine)
     rows = compare_codecs(
         codecs,
         images,
@@ -95,13 +96,15 @@ def run(args: argparse.Namespace) -> None:
         dataset=str(args.images),
         correct_color=args.correct_color,
         rates=args.bpp,
-        refine=refine_config(args.refine),
+        refine=refine,
     )
     name = args.crop_image or next(iter(images))
     if name not in images:
         raise ConfigError(f"--crop-image {name!r} is not among the images: {sorted(images)}")
     crops = args.out / "crops.png"
-    write_crop_comparison(codecs, name, images[name], args.baselines, crops, args.correct_color)
+    write_crop_comparison(
+        codecs, name, images[name], args.baselines, crops, args.correct_color, refine
+    )
     print(format_table(rows, SUMMARY_COLUMNS))
     print(
         f"\nbaselines are interpolated to each image's codec bpp; colour err. is the largest"

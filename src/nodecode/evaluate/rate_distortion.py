@@ -43,9 +43,17 @@ class RDPoint:
     bpp_estimate: float = math.nan
 
 
-def rate_controlled_name(codec: Codec, bpp: float | str) -> str:
-    """How results name a codec under rate control: `paper-0.330@0.33`."""
-    return f"{codec.name}@{target_bpp(paper_codec_only(codec, 'rate control'), bpp):g}"
+def method_name(
+    codec: Codec, bpp: float | str | None = None, refine: RefineConfig | None = None
+) -> str:
+    """How results name a codec's encoding: `paper-0.330`, under rate control
+    `paper-0.330@0.33`, with refinement `paper-0.330+refine80` (or both)."""
+    name = codec.name
+    if bpp is not None:
+        name += f"@{target_bpp(paper_codec_only(codec, 'rate control'), bpp):g}"
+    if refine is not None and refine.steps > 0:
+        name += f"+refine{refine.steps}"
+    return name
 
 
 def evaluate_codec(
@@ -62,7 +70,7 @@ def evaluate_codec(
     `bpp`, every file is rate-controlled to at most that rate (or "nominal"); with `refine`,
     every latent is refined first.
     """
-    method = codec.name if bpp is None else rate_controlled_name(codec, bpp)
+    method = method_name(codec, bpp, refine)
     points = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(workdir or tmp)
@@ -170,11 +178,14 @@ def curves(points: list[RDPoint]) -> dict[str, list[dict[str, float]]]:
 
 def _family(method: str) -> str:
     """The curve a method's points join: `paper` for `paper-0.330`, `paper-rate-controlled`
-    for `paper-0.330@0.33`, the baseline's own name for a baseline."""
+    for `paper-0.330@0.33`, `paper-refined` for `paper-0.330+refine80`, the baseline's own
+    name for a baseline."""
     if method in BASELINES:
         return method
+    method, _, refined = method.partition("+")
     codec, _, target = method.partition("@")
     family = codec.rsplit("-", 1)[0]
+    family += "-refined" if refined else ""
     return f"{family}-rate-controlled" if target else family
 
 
@@ -243,8 +254,7 @@ def compare_codecs(
     points = []
     for codec in codecs:
         for bpp in (None, *rates):
-            name = codec.name if bpp is None else rate_controlled_name(codec, bpp)
-            workdir = out / name if keep_files else None
+            workdir = out / method_name(codec, bpp, refine) if keep_files else None
             points += evaluate_codec(codec, images, workdir, correct_color, bpp, refine)
     baseline_points = evaluate_baselines(images, baselines)
     rows = summarize(points, baseline_points)
@@ -263,6 +273,7 @@ def write_crop_comparison(
     baselines: Iterable[str],
     path: Path,
     correct_color: bool = True,
+    refine: RefineConfig | None = None,
 ) -> None:
     """Each codec beside the baselines at the rate the codec spent on image `name`."""
     from nodecode.codec.files import compress_image, decompress_file
@@ -274,9 +285,11 @@ def write_crop_comparison(
     with tempfile.TemporaryDirectory() as tmp:
         for codec in codecs:
             file = Path(tmp) / f"{codec.name}.ndc"
-            info = compress_image(codec, x, file, correct_color)
+            info = compress_image(codec, x, file, correct_color, refine=refine)
             _, x_hat = decompress_file(codec, file)
-            row = [(f"{codec.name}\n{info.bpp:.3f} bpp, {quality(x, x_hat)['psnr']:.1f} dB", x_hat)]
+            psnr = quality(x, x_hat)["psnr"]
+            title = f"{method_name(codec, refine=refine)}\n{info.bpp:.3f} bpp, {psnr:.1f} dB"
+            row = [(title, x_hat)]
             for method in baselines:
                 coded = at_rate(method, x, info.bpp)
                 bpp = 8.0 * coded.num_bytes / pixels
