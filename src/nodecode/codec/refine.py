@@ -24,15 +24,15 @@ from nodecode.bitstream.tables import symbol_bits
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.errors import ConfigError
 
-# Refinement runs the decoder forward and back on the whole image at once: about 320 bytes of
-# activations per pixel at full width, so 16 MP needs about 5 GB.
+# Refinement runs the decoder forward and back on the whole image at once: by the layer sizes,
+# roughly 320 bytes of saved activations per pixel at full width, so 16 MP needs about 5 GB.
 MAX_PIXELS = 16_000_000
 
 
 @dataclass(frozen=True)
 class RefineConfig:
-    """How hard to refine. The defaults were chosen on the validation photos (photos:val) at
-    0.635 bpp: docs/RESULTS.md §2b gives the command and the grid."""
+    """How hard to refine. The defaults were chosen on the validation photos (photos:val),
+    never the test photos: docs/RESULTS.md §2b gives the commands and the grid."""
 
     steps: int = 80
     lr: float = 1e-2
