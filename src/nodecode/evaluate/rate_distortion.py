@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from torch import Tensor
+from tqdm import tqdm
 
 from nodecode.bitstream.tables import symbol_bits
 from nodecode.codec.autoencoder import ConvAutoencoder
@@ -74,7 +75,9 @@ def evaluate_codec(
     points = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(workdir or tmp)
-        for name, x in images.items():
+        # Refined encodings take tens of seconds a photo: show where the evaluation is.
+        progress = tqdm(images.items(), desc=method, unit="image", leave=False, disable=None)
+        for name, x in progress:
             path = folder / f"{name}.ndc"
             info = compress_image(codec, x, path, correct_color, bpp, refine)
             estimate = math.nan  # the table estimate: the paper codec's symbols only
