@@ -70,6 +70,11 @@ class NdcHeader:
     def lengths(self) -> tuple[int, ...]:
         return self.string_lengths or (self.payload_length,)
 
+    @property
+    def overhead(self) -> int:
+        """Bytes of the file beside its payload: this header and the payload's CRC."""
+        return len(self.encode()) + CRC.size
+
     def split(self, payload: bytes) -> list[bytes]:
         """The payload cut into its strings, in the order the codec wrote them."""
         strings, at = [], 0

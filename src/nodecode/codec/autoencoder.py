@@ -178,11 +178,9 @@ class ConvAutoencoder(nn.Module):
         per_colour += 2.0 * delta.to(per_colour).view(3, 1)  # x̂ = g_s(ẑ) · 0.5 + 0.5
 
     @torch.no_grad()
-    def encode(self, x: Tensor, tile: int = DECODE_TILE, rate_weight: float = 0.0) -> Tensor:
-        """Images (N, 3, H, W) in [0, 1] → symbols (N, C, ⌈H/8⌉, ⌈W/8⌉), int64 center indexes.
-
-        `rate_weight` > 0 trades distortion for rate as `quantize` describes."""
-        return self.quantize(self.latent_values(x, tile), rate_weight)
+    def encode(self, x: Tensor, tile: int = DECODE_TILE) -> Tensor:
+        """Images (N, 3, H, W) in [0, 1] → symbols (N, C, ⌈H/8⌉, ⌈W/8⌉), int64 center indexes."""
+        return self.quantize(self.latent_values(x, tile))
 
     @torch.no_grad()
     def latent_values(self, x: Tensor, tile: int = DECODE_TILE) -> Tensor:

@@ -10,16 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from nodecode.bitstream.container import (
-    CRC as PAYLOAD_CRC,
-)
-from nodecode.bitstream.container import (
-    NdcHeader,
-    ndc_bytes,
-    parse_ndc,
-    read_ndc,
-    write_ndc,
-)
+from nodecode.bitstream.container import NdcHeader, ndc_bytes, parse_ndc, read_ndc, write_ndc
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.rate_control import strings_within, target_bpp
 from nodecode.codec.refine import RefineConfig, refine_latent
@@ -136,8 +127,7 @@ def _adapted_strings(
         where = f"{empty.image_size[0]}x{empty.image_size[1]} image at its plain rate"
     else:
         rate = target_bpp(codec, bpp)
-        overhead = len(empty.encode()) + PAYLOAD_CRC.size
-        budget = math.floor(rate * empty.num_pixels / 8) - overhead
+        budget = math.floor(rate * empty.num_pixels / 8) - empty.overhead
         where = f"{empty.image_size[0]}x{empty.image_size[1]} image at {rate:g} bpp"
     if refine is not None and refine.steps > 0:
         payload_bpp = 8 * budget / empty.num_pixels

@@ -43,20 +43,24 @@ def parse_target(text: str) -> float | str:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not (math.isfinite(value) and value > 0):
+    if not _is_rate(value):
         raise ConfigError(f"{text!r} is neither a positive number of bits per pixel nor 'nominal'")
     return value
 
 
 def target_bpp(codec: ConvAutoencoder, target: float | str) -> float:
     """`target` in bits per pixel; "nominal" is the codec's operating point."""
+    if isinstance(target, str):
+        target = parse_target(target)
     if target == NOMINAL:
         return codec.config.nominal_bpp
-    if isinstance(target, str):
-        return target_bpp(codec, parse_target(target))
-    if not (math.isfinite(target) and target > 0):
+    if not _is_rate(target):
         raise ConfigError(f"target rate {target!r} bpp is not a positive number")
     return float(target)
+
+
+def _is_rate(value: float | str) -> bool:
+    return isinstance(value, float | int) and math.isfinite(value) and value > 0
 
 
 def strings_within(
