@@ -23,7 +23,7 @@ def test_classify_files_and_tensors_in_order(tmp_path, photo):
     model, meta = load_task("cresnet51-0.330")
     _, probs = predict_file(model, meta, codec, files[0])
     assert answers[0][0] == (
-        meta["classes"][int(probs.argmax())],
+        meta.classes[int(probs.argmax())],
         pytest.approx(probs.max().item()),
     )
     # A tensor is encoded with the model's codec: the same latent as its file, the same answer.

@@ -15,7 +15,7 @@ import itertools
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -23,6 +23,9 @@ from torch import Tensor, nn
 from nodecode.codec.zoo import Codec
 from nodecode.errors import ConfigError
 from nodecode.utils.precision import autocast
+
+if TYPE_CHECKING:
+    from nodecode.models.checkpoint import TaskModelInfo
 
 Input = str | os.PathLike | Tensor
 
@@ -39,11 +42,11 @@ def classify(
 ) -> list[list[tuple[str, float]]]:
     """The `top` (label, probability) pairs of each input, best first. `workers` entropy-decode
     `.ndc` files in that many processes; `precision="bf16"` runs the network in bf16."""
-    network, meta = _load(model, "classification", device)
-    names = _class_names(meta)
+    network, info = _load(model, "classification", device)
+    names = info.class_names
     answers = []
     options = _Options(batch_size, device, workers, precision)
-    for probs in _probabilities(network, meta, inputs, codec, options):
+    for probs in _probabilities(network, info, inputs, codec, options):
         best = probs.topk(min(top, len(probs)))
         pairs = zip(best.indices.tolist(), best.values.tolist(), strict=True)
         answers.append([(names[i], p) for i, p in pairs])
@@ -60,35 +63,31 @@ def segment(
     precision: str = "fp32",
 ) -> list[Tensor]:
     """A class-index mask (H, W) per input, at the input image's size (options as `classify`)."""
-    network, meta = _load(model, "segmentation", device)
+    network, info = _load(model, "segmentation", device)
     options = _Options(batch_size, device, workers, precision)
-    probabilities = _probabilities(network, meta, inputs, codec, options)
+    probabilities = _probabilities(network, info, inputs, codec, options)
     return [probs.argmax(0) for probs in probabilities]
 
 
-def _load(model: str | os.PathLike, task: str, device: str) -> tuple[nn.Module, dict[str, Any]]:
+def _load(model: str | os.PathLike, task: str, device: str) -> tuple[nn.Module, TaskModelInfo]:
     from nodecode.models.inference import for_inference
     from nodecode.models.zoo import load_task
 
-    network, meta = load_task(str(model), device)
-    if meta["task"] != task:
-        raise ConfigError(f"{model}: is a {meta['task']} model, not a {task} one")
-    if meta["input"] != "latent":
-        raise ConfigError(f"{model}: reads {meta['input']} images; the API runs latent models")
-    return for_inference(network), meta
+    network, info = load_task(str(model), device)
+    if info.task != task:
+        raise ConfigError(f"{model}: is a {info.task} model, not a {task} one")
+    if info.input != "latent":
+        raise ConfigError(f"{model}: reads {info.input} images; the API runs latent models")
+    return for_inference(network), info
 
 
-def _class_names(meta: dict[str, Any]) -> list[str]:
-    return list(meta["classes"]) or [str(i) for i in range(meta["num_classes"])]
-
-
-def _codec(meta: dict[str, Any], spec: str | None, device: str) -> Codec:
+def _codec(info: TaskModelInfo, spec: str | None, device: str) -> Codec:
     from nodecode.codec.zoo import cached_codec, knows_codec
 
-    spec = spec or meta.get("codec")
+    spec = spec or info.codec
     if not spec or (not knows_codec(spec) and not Path(spec).is_file()):
         raise ConfigError(
-            f"the model was trained on codec {meta.get('codec')!r}, which is not shipped; "
+            f"the model was trained on codec {info.codec!r}, which is not shipped; "
             "pass its checkpoint as codec=..."
         )
     return cached_codec(spec, device)
@@ -103,7 +102,7 @@ class _Options(NamedTuple):
 
 def _probabilities(
     network: nn.Module,
-    meta: dict[str, Any],
+    info: TaskModelInfo,
     inputs: Sequence[Input],
     codec_spec: str | None,
     options: _Options,
@@ -121,29 +120,29 @@ def _probabilities(
             decode_on = decoding_device(options.device, options.workers)
             pairs = ((p, codec_for_file(p, codec_spec, decode_on)) for p in paths)
             predictions = predict_files(
-                network, meta, pairs, options.batch_size, options.workers, options.precision
+                network, info, pairs, options.batch_size, options.workers, options.precision
             )
             yield from (probs for _, _, probs in predictions)
         else:
-            codec = _codec(meta, codec_spec, options.device)
+            codec = _codec(info, codec_spec, options.device)
             for image in run:
-                yield _predict_image(network, meta, image, codec, options.precision)
+                yield _predict_image(network, info, image, codec, options.precision)
 
 
 @torch.no_grad()
 def _predict_image(
-    network: nn.Module, meta: dict[str, Any], image: Input, codec: Codec, precision: str
+    network: nn.Module, info: TaskModelInfo, image: Input, codec: Codec, precision: str
 ) -> Tensor:
     from nodecode.data.images import load_image
     from nodecode.inference import check_model_codec, image_latent
 
-    check_model_codec(meta, codec, "image")
+    check_model_codec(info, codec, "image")
     x = image if isinstance(image, Tensor) else load_image(image)
     if x.dim() != 3 or x.shape[0] != 3:
         raise ConfigError(f"an image must be a (3, H, W) tensor in [0, 1], got {tuple(x.shape)}")
     device = next(network.parameters()).device
-    latent = image_latent(codec, x[None].to(device), meta["input"])
-    kwargs = {"output_size": tuple(x.shape[-2:])} if meta["task"] == "segmentation" else {}
+    latent = image_latent(codec, x[None].to(device), info.input)
+    kwargs = {"output_size": tuple(x.shape[-2:])} if info.task == "segmentation" else {}
     with autocast(device, precision):
         scores = network(latent, **kwargs)[0].float()
     return scores.softmax(0).cpu()

@@ -15,9 +15,10 @@ class CodecMismatchError(BitstreamError):
     """A `.ndc` file was written by a different codec (weights or tables) than the one given."""
 
 
-def require_same_codec(expected: bytes | str, found: bytes | str, message: str) -> None:
+def require_same_codec(expected: bytes | str | None, found: bytes | str, message: str) -> None:
     """The one check that ties a file, a model or a latent cache to a codec's identity
-    (16-byte digest, as bytes or hex), and its one error type."""
+    (16-byte digest, as bytes or hex; None, an unknown codec, matches nothing), and its one
+    error type."""
     as_hex = [v.hex() if isinstance(v, bytes) else str(v) for v in (expected, found)]
     if as_hex[0] != as_hex[1]:
         raise CodecMismatchError(message)
@@ -41,3 +42,8 @@ class OutputError(NodecodeError):
 
 class ConfigError(NodecodeError):
     """An unknown preset, name or option value."""
+
+
+class RateUnreachableError(ConfigError):
+    """Rate control cannot fit an image's file under the asked rate, even with every latent
+    entry at its cheapest center (tiny images: the header alone may exceed it)."""

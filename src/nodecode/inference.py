@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -21,34 +20,34 @@ from nodecode.codec.files import pad_to_multiple, read_latents
 from nodecode.codec.zoo import Codec
 from nodecode.data.inputs import LATENT_INPUTS, is_latent_input, select_latents
 from nodecode.errors import CodecMismatchError, ConfigError, NodecodeError, require_same_codec
-from nodecode.models.resnet import LATENT_STRIDE
+from nodecode.models.checkpoint import TaskModelInfo
 from nodecode.utils.precision import autocast
 
 
-def check_model_codec(meta: dict[str, Any], codec: Codec, where: str) -> None:
-    kind = meta["input"]
+def check_model_codec(info: TaskModelInfo, codec: Codec, where: str) -> None:
+    kind = info.input
     if not is_latent_input(kind):
         raise ConfigError(
-            f"{where}: model {meta['model']} reads {kind} images, not "
+            f"{where}: model {info.model} reads {kind} images, not "
             "latents; classify/segment need a cResNet checkpoint"
         )
     if "sigma" in LATENT_INPUTS[kind] and not getattr(codec, "has_scales", False):
         raise ConfigError(f"{where}: model reads σ̂ ({kind}), codec {codec.name!r} has none")
-    if meta["in_channels"] != codec.latent_channels:
+    if info.in_channels != codec.latent_channels:
         raise CodecMismatchError(
-            f"{where}: model expects {meta['in_channels']} latent channels, codec "
+            f"{where}: model expects {info.in_channels} latent channels, codec "
             f"{codec.name!r} makes {codec.latent_channels}"
         )
-    if (stride := meta.get("latent_stride", LATENT_STRIDE)) != codec.stride:
+    if (stride := info.latent_stride) != codec.stride:
         raise CodecMismatchError(
             f"{where}: model reads latents at 1/{stride} of the image, codec {codec.name!r} "
             f"makes them at 1/{codec.stride}"
         )
-    if meta.get("codec_id"):
+    if info.codec_id:
         require_same_codec(
-            meta["codec_id"],
+            info.codec_id,
             codec.identity(),
-            f"{where}: model was trained on latents of codec {meta.get('codec')!r}, "
+            f"{where}: model was trained on latents of codec {info.codec!r}, "
             f"file was written by {codec.name!r}",
         )
 
@@ -72,10 +71,10 @@ def decoding_device(device: str, workers: int) -> str:
     return "cpu" if workers else device
 
 
-def _decode(meta: dict[str, Any], path: Path, codec: Codec) -> Decoded:
-    check_model_codec(meta, codec, str(path))
+def _decode(info: TaskModelInfo, path: Path, codec: Codec) -> Decoded:
+    check_model_codec(info, codec, str(path))
     header, latents = read_latents(codec, path)
-    return Path(path), header, select_latents(meta["input"], latents, f"{path}: ")[0]
+    return Path(path), header, select_latents(info.input, latents, f"{path}: ")[0]
 
 
 class _DecodedFiles(Dataset):
@@ -83,29 +82,29 @@ class _DecodedFiles(Dataset):
     GPU network, is most of the latent path (docs/RESULTS.md §7b). A file's error comes back
     as a value, so the user sees its one-line message rather than a worker's traceback."""
 
-    def __init__(self, meta: dict[str, Any], files: list[tuple[Path, Codec]]) -> None:
-        self.meta, self.files = meta, files
+    def __init__(self, info: TaskModelInfo, files: list[tuple[Path, Codec]]) -> None:
+        self.info, self.files = info, files
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, index: int) -> Decoded | NodecodeError:
         try:
-            return _decode(self.meta, *self.files[index])
+            return _decode(self.info, *self.files[index])
         except NodecodeError as error:
             return error
 
 
 def _decoded(
-    meta: dict[str, Any], files: Iterable[tuple[Path, Codec]], workers: int
+    info: TaskModelInfo, files: Iterable[tuple[Path, Codec]], workers: int
 ) -> Iterator[tuple[Decoded, int]]:
     """Each file decoded, in order, with its codec's key (files of one codec batch together)."""
     if workers == 0:
-        yield from ((_decode(meta, path, codec), id(codec)) for path, codec in files)
+        yield from ((_decode(info, path, codec), id(codec)) for path, codec in files)
         return
     pairs = list(files)
     loader = DataLoader(
-        _DecodedFiles(meta, pairs),
+        _DecodedFiles(info, pairs),
         batch_size=None,
         num_workers=workers,
         prefetch_factor=8,
@@ -120,7 +119,7 @@ def _decoded(
 @torch.no_grad()
 def predict_files(
     model: nn.Module,
-    meta: dict[str, Any],
+    info: TaskModelInfo,
     files: Iterable[tuple[Path, Codec]],
     batch_size: int = 16,
     workers: int = 0,
@@ -131,7 +130,7 @@ def predict_files(
     `workers`, files are entropy-decoded in that many DataLoader workers (codecs on the CPU)
     while the network runs; `precision` "bf16" runs the network under bf16 autocast."""
     device = next(model.parameters()).device
-    segmentation = meta["task"] == "segmentation"
+    segmentation = info.task == "segmentation"
     pending: list[Decoded] = []
 
     def flush() -> Iterator[Decoded]:
@@ -144,7 +143,7 @@ def predict_files(
         pending.clear()
 
     key = None
-    for (path, header, latent), codec_key in _decoded(meta, files, workers):
+    for (path, header, latent), codec_key in _decoded(info, files, workers):
         new_key = (codec_key, tuple(latent.shape), header.image_size)
         if pending and (new_key != key or len(pending) == batch_size):
             yield from flush()
@@ -155,8 +154,8 @@ def predict_files(
 
 
 def predict_file(
-    model: nn.Module, meta: dict[str, Any], codec: Codec, path: str | os.PathLike
+    model: nn.Module, info: TaskModelInfo, codec: Codec, path: str | os.PathLike
 ) -> tuple[NdcHeader, torch.Tensor]:
     """Class probabilities (K,) for a classifier, or (K, H, W) for a segmenter."""
-    _, header, probs = next(predict_files(model, meta, [(Path(path), codec)]))
+    _, header, probs = next(predict_files(model, info, [(Path(path), codec)]))
     return header, probs

@@ -17,7 +17,7 @@ from nodecode.data.latent_cache import LatentCache, encode_dataset
 from nodecode.errors import BitstreamError, ConfigError
 from nodecode.inference import predict_files
 from nodecode.models import create
-from nodecode.models.checkpoint import load_task_model, write_task_model
+from nodecode.models.checkpoint import TaskModelInfo, load_task_model, write_task_model
 
 ARCH = "bmshj2018-hyperprior"
 QUALITY = 1  # N=128, M=192: the smallest networks
@@ -125,7 +125,7 @@ def task_model(tmp_path, codec, task: str, kind: str, classes: int = 3):
     meta = {"model": name, "task": task, "input": kind, "num_classes": classes}
     meta |= {"in_channels": 192, "width": 0.125, "classes": [], "codec": codec.name}
     meta["codec_id"] = codec.identity().hex()
-    write_task_model(tmp_path / f"{name}.safetensors", model, meta)
+    write_task_model(tmp_path / f"{name}.safetensors", model, TaskModelInfo(**meta))
     return load_task_model(tmp_path / f"{name}.safetensors")
 
 
@@ -133,7 +133,7 @@ def task_model(tmp_path, codec, task: str, kind: str, classes: int = 3):
 def test_classify_on_a_hyperprior_file_never_runs_g_s(tmp_path, codec, image, kind):
     compress_image(codec, image, tmp_path / "x.ndc")
     model, meta = task_model(tmp_path, codec, "classification", kind)
-    assert meta.get("branches", 1) == (2 if kind == "y+sigma" else 1)
+    assert meta.branches == (2 if kind == "y+sigma" else 1) and meta.latent_stride == 16
     g_s_calls = count_calls(codec.model.g_s)
     [(_, _, probs)] = predict_files(model, meta, [(tmp_path / "x.ndc", codec)])
     assert not g_s_calls and probs.shape == (3,) and probs.sum() == pytest.approx(1.0)
@@ -225,7 +225,7 @@ def test_joint_training_of_a_hyperprior_and_its_classifier(tmp_path, spec, codec
     tuned = load_codec(result["codec"])
     assert tuned.identity() != codec.identity() and result["steps"] == 4
     _, tagged = load_task_model(result["classifier"])
-    assert tagged["codec_id"] == tuned.identity().hex() and tagged["input"] == "y+sigma"
+    assert tagged.codec_id == tuned.identity().hex() and tagged.input == "y+sigma"
     compress_image(tuned, torch.rand(3, 64, 64), tmp_path / "x.ndc")
     assert read_latents(tuned, tmp_path / "x.ndc")[1]["sigma"].shape == (1, 192, 4, 4)
     with pytest.raises(ConfigError, match="--beta"):

@@ -114,3 +114,19 @@ def test_rate_controlled_and_refined_encodings_get_their_own_names_and_curves(ti
     assert sorted(p.stem for p in paths) == [
         "tiny", "tiny-rate-controlled", "tiny-refined", "tiny-refined-rate-controlled",
     ]  # fmt: skip
+
+
+def test_an_unreachable_rate_names_the_image_or_leaves_its_row_out(
+    tiny_codec, photo, tmp_path, caplog
+):
+    from nodecode.errors import RateUnreachableError
+    from nodecode.evaluate.rate_distortion import compare_codecs
+
+    images = {"tiny-photo": photo[:, :32, :32]}  # the header alone is over 0.01 bpp here
+    with pytest.raises(RateUnreachableError, match="tiny-photo: 32x32 image at 0.01 bpp"):
+        compare_codecs([tiny_codec], images, ["jpeg"], tmp_path / "a", rates=[0.01])
+    rows = compare_codecs(
+        [tiny_codec], images, ["jpeg"], tmp_path / "b", rates=[0.01, 8.0], skip_unreachable=True
+    )
+    assert [r["codec"] for r in rows] == ["tiny", "tiny@8"]
+    assert "tiny@0.01 left out: tiny-photo" in caplog.text

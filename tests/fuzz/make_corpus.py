@@ -13,7 +13,7 @@ from PIL import Image
 from nodecode.codec.files import compress_image
 from nodecode.data.images import pil_to_tensor
 from nodecode.data.photos import load_photo
-from nodecode.models.checkpoint import write_task_model
+from nodecode.models.checkpoint import TaskModelInfo, write_task_model
 from nodecode.models.registry import create
 from tests.fuzz.target import GOLDEN, codec
 
@@ -35,7 +35,7 @@ def checkpoint_seeds(folder: Path) -> None:
         network = create(model, num_classes=3, in_channels=4, width=0.0625)
         meta = {"model": model, "task": task, "input": "latent", "num_classes": 3}
         meta |= {"in_channels": 4, "width": 0.0625, "classes": ["a", "b", "c"]}
-        write_task_model(folder / f"{model}.safetensors", network, meta)
+        write_task_model(folder / f"{model}.safetensors", network, TaskModelInfo(**meta))
 
 
 def image_seeds(folder: Path) -> None:

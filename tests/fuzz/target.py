@@ -74,7 +74,7 @@ def check_checkpoint(data: bytes) -> None:
             pass
         try:
             model, meta = load_task_model(path)
-            assert meta["num_classes"] >= 1 and sum(p.numel() for p in model.parameters())
+            assert meta.num_classes >= 1 and sum(p.numel() for p in model.parameters())
         except NodecodeError:
             pass
 

@@ -67,10 +67,10 @@ def test_codec_stages_run_alone_in_time_limited_chunks_and_resume(tmp_path):
     (folder / "key").write_text(codec.key)
     with pytest.raises(StageIncomplete, match="step 1 of 3"):
         _codec(codec, [], folder, "cpu", time_limit=0.0)  # one step, then out of time
-    assert saved_step(folder / "codec.state.safetensors") == 1
+    assert saved_step(folder / "codec.state.pt") == 1
     results = run_plan(plan, tmp_path, kinds={"codec"}, log=lambda _: None)
     assert set(results) == {s.name for s in plan if s.kind == "codec"}  # nothing else ran
-    assert saved_step(folder / "codec.state.safetensors") == 3  # resumed, not restarted
+    assert saved_step(folder / "codec.state.pt") == 3  # resumed, not restarted
     assert run_plan(plan, tmp_path, kinds={"codec"}, time_limit=0.0, log=print) == results
     with pytest.raises(ConfigError, match="needs codec-q1|not done"):
         run_plan(plan, tmp_path / "other", kinds={"rate"}, log=lambda _: None)

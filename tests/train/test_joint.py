@@ -8,7 +8,7 @@ from nodecode.data import fashion_scenes
 from nodecode.data.fashion_scenes import ScenesConfig
 from nodecode.errors import CodecMismatchError, ConfigError
 from nodecode.models import create
-from nodecode.models.checkpoint import load_task_model, write_task_model
+from nodecode.models.checkpoint import TaskModelInfo, load_task_model, write_task_model
 from nodecode.train.joint import JointTrainConfig, train_joint
 from nodecode.utils.digest import state_digest
 from tests.conftest import make_tiny_codec
@@ -34,7 +34,7 @@ def setup(tmp_path, monkeypatch):
         "codec": codec.name,
         "codec_id": codec.identity().hex(),
     }
-    write_task_model(tmp_path / "cls.safetensors", classifier, meta)
+    write_task_model(tmp_path / "cls.safetensors", classifier, TaskModelInfo(**meta))
     return tmp_path, codec
 
 
@@ -53,7 +53,7 @@ def test_joint_fine_tuning_updates_both_and_retags_the_classifier(setup):
     assert tuned.ready and tuned.identity() != codec.identity()
     assert state_digest(tuned.g_a).digest() != state_digest(codec.g_a).digest()
     _, meta = load_task_model(result["classifier"])
-    assert meta["codec_id"] == tuned.identity().hex()
+    assert meta.codec_id == tuned.identity().hex()
     log = (folder / "joint" / "log.csv").read_text().splitlines()
     assert log[0] == "epoch,step,loss,mse,entropy_bits,ce,seconds" and len(log) == 3
     again = train_joint(config, folder / "joint", resume=True)  # finished: nothing left to do

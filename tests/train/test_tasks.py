@@ -44,17 +44,16 @@ def test_config_rejects_mismatched_model_and_input():
         TaskTrainConfig(model="cresnet51-d", input="latent").validate()
 
 
-def test_paper_schedules_are_the_defaults():
+def test_paper_schedules_are_the_defaults(lr_factors):
     cls = TaskTrainConfig()
     assert (cls.batch(), cls.base_lr(), cls.decay(), cls.epochs) == (64, 0.025, 1e-4, 28)
     seg = TaskTrainConfig(task="segmentation", model="cresnet51-d")
     assert (seg.batch(), seg.base_lr(), seg.decay(), seg.iters) == (10, 1e-3, 5e-4, 20_000)
-    from nodecode.train.tasks import lr_factor
+    from nodecode.train.tasks import lr_schedule
 
-    assert [lr_factor(cls, s, 280) for s in (0, 79, 80, 160, 240)] == pytest.approx(
-        [1, 1, 0.1, 0.01, 0.001]
-    )
-    assert lr_factor(seg, 50, 100) == pytest.approx(0.5**0.9)
+    factors = lr_factors(lr_schedule(cls, 280), 280)
+    assert [factors[s] for s in (0, 79, 80, 160, 240)] == pytest.approx([1, 1, 0.1, 0.01, 0.001])
+    assert lr_factors(lr_schedule(seg, 100), 100)[50] == pytest.approx(0.5**0.9)
 
 
 def test_resume_after_a_kill_halfway_reaches_the_weights_of_an_uninterrupted_run(
@@ -98,7 +97,7 @@ def test_a_validation_split_is_held_out_and_the_test_set_scored_once(tmp_path, l
     assert "val_top1" in header and "top1" not in header  # rounds see the validation split
     assert 0 <= final["top1"] <= 100 and 0 <= final["val_top1"] <= 100  # test: once, at the end
     _, meta = load_task_model(tmp_path / "v" / "model.safetensors")
-    assert meta["metrics"]["top1"] == final["top1"]
+    assert meta.metrics["top1"] == final["top1"]
     from nodecode.data.datasets import load_task_data
     from nodecode.train.tasks import split_validation
 
@@ -125,8 +124,8 @@ def test_segmenter_from_classifier_then_segment_files_without_decoding(
     )
     result = train_task(seg_config, tmp_path / "seg")
     model, meta = load_task_model(tmp_path / "seg" / "model.safetensors")
-    assert meta["task"] == "segmentation" and len(meta["classes"]) == 11
-    assert meta["metrics"]["miou"] == pytest.approx(result["miou"])  # the header tells the truth
+    assert meta.task == "segmentation" and len(meta.classes) == 11
+    assert meta.metrics["miou"] == pytest.approx(result["miou"])  # the header tells the truth
 
     codec = make_tiny_codec()
     save_codec(codec, tmp_path / "tiny.safetensors")
@@ -220,11 +219,10 @@ def test_a_tiny_run_on_fashion_scenes_latents_clearly_beats_chance(tmp_path, mon
     assert final["top1"] > 25.0, final
 
 
-def test_cosine_schedule_warms_up_then_decays_to_zero():
-    from nodecode.train.tasks import lr_factor
+def test_cosine_schedule_warms_up_then_decays_to_zero(lr_factors):
+    from nodecode.train.tasks import lr_schedule
 
-    config = TaskTrainConfig(schedule="cosine")
-    factors = [lr_factor(config, s, 100) for s in range(100)]
+    factors = lr_factors(lr_schedule(TaskTrainConfig(schedule="cosine"), 100), 100)
     assert factors[0] == pytest.approx(0.2) and factors[4] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(factors[4:-1], factors[5:], strict=True))
     assert factors[-1] < 0.01
@@ -254,7 +252,7 @@ def test_train_classifier_and_evaluate_commands(tmp_path, latents, capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["step"] == 96 // 16
     _, meta = load_task_model(tmp_path / "run" / "model.safetensors")
-    assert meta["input"] == "latent" and meta["width"] == 0.125
+    assert meta.input == "latent" and meta.width == 0.125
     assert main(["evaluate", str(tmp_path / "run" / "model.safetensors")]) == 0
     # Re-evaluating the saved checkpoint gives the score training reported.
     assert f"top1: {result['top1']:.2f}" in capsys.readouterr().out
@@ -283,7 +281,7 @@ def test_absurd_task_checkpoints_are_refused_before_the_model_is_built(tmp_path,
     from nodecode.models.checkpoint import load_task_model
     from nodecode.utils.checkpoint import save_tensors
 
-    base = {"task": "classification", "model": "cresnet39", "num_classes": 4}
+    base = {"task": "classification", "input": "latent", "model": "cresnet39", "num_classes": 4}
     base |= {"in_channels": 8, "width": 0.125, "classes": list("abcd")}
     path = tmp_path / "model.safetensors"
     save_tensors(path, {"x": torch.zeros(1)}, "classifier", base | meta)
@@ -301,12 +299,12 @@ def test_absurd_task_checkpoints_are_refused_before_the_model_is_built(tmp_path,
 
 def test_task_checkpoints_remember_a_16x_latent_stride(tmp_path):
     from nodecode.models import create
-    from nodecode.models.checkpoint import load_task_model, write_task_model
+    from nodecode.models.checkpoint import TaskModelInfo, load_task_model, write_task_model
 
     net = create("cresnet39-d", num_classes=3, in_channels=8, width=0.125, latent_stride=16)
     meta = {"model": "cresnet39-d", "task": "segmentation", "input": "latent", "num_classes": 3}
     meta |= {"in_channels": 8, "width": 0.125, "classes": ["a", "b", "c"]}
-    write_task_model(tmp_path / "seg.safetensors", net, meta)
+    write_task_model(tmp_path / "seg.safetensors", net, TaskModelInfo(**meta))
     model, saved = load_task_model(tmp_path / "seg.safetensors")
-    assert saved["latent_stride"] == 16 and model.backbone.input_stride == 16
+    assert saved.latent_stride == 16 and model.backbone.input_stride == 16
     assert model(torch.rand(1, 8, 3, 4)).shape == (1, 3, 48, 64)

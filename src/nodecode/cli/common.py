@@ -57,6 +57,19 @@ def refine_config(steps: int) -> RefineConfig | None:
     return RefineConfig(steps=steps) if steps > 0 else None
 
 
+def add_rates_argument(parser: argparse.ArgumentParser, default: list[str]) -> None:
+    """`--bpp RATE…` of the evaluating verbs: rate-controlled rows beside the plain ones."""
+    parser.add_argument(
+        "--bpp",
+        nargs="*",
+        type=rate_target,
+        default=default,
+        metavar="RATE",
+        help="also evaluate each codec rate-controlled to these rates (bpp, or 'nominal' "
+        f"for its operating point): rows named CODEC@RATE (default: {' '.join(default) or 'none'})",
+    )
+
+
 def rate_target(text: str) -> float | str:
     """The argparse type of `--bpp`: a positive rate, or "nominal"."""
     from nodecode.codec.rate_control import parse_target

@@ -9,9 +9,9 @@ from nodecode.cli.common import (
     CODEC_HELP,
     JSON_HELP,
     REFINE_HELP,
+    add_rates_argument,
     cached_codec,
     non_negative_int,
-    rate_target,
     refine_config,
     write_json,
 )
@@ -69,15 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_false",
         help="write files without the colour offset (measures the decoder's own colour error)",
     )
-    p.add_argument(
-        "--bpp",
-        nargs="+",
-        type=rate_target,
-        default=[],
-        metavar="RATE",
-        help="also evaluate each codec rate-controlled to these rates (bpp, or 'nominal' "
-        "for its operating point): rows named CODEC@RATE",
-    )
+    add_rates_argument(p, default=[])
     p.add_argument("--refine", type=non_negative_int, default=0, metavar="STEPS", help=REFINE_HELP)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None, help=JSON_HELP)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -22,6 +23,9 @@ from nodecode.codec.zoo import Codec
 from nodecode.errors import ConfigError
 from nodecode.utils.io import atomic_path
 from nodecode.utils.precision import PRECISIONS
+
+if TYPE_CHECKING:
+    from nodecode.models.checkpoint import TaskModelInfo
 
 PRECISION_HELP = "bf16: the network under bf16 autocast (AMX CPUs, GPUs)"
 WORKERS_HELP = (
@@ -66,13 +70,13 @@ def run_classify(args: argparse.Namespace) -> None:
     from nodecode.models.inference import for_inference
     from nodecode.models.zoo import load_task
 
-    model, meta = load_task(args.model, args.device)
-    require_task(meta, "classification", args.model, "segment")
-    model = for_inference(model)
-    names = meta["classes"] or [str(i) for i in range(meta["num_classes"])]
+    network, info = load_task(args.model, args.device)
+    require_task(info, "classification", args.model, "segment")
+    model = for_inference(network)
+    names = info.class_names
     records = []
     predictions = predict_files(
-        model, meta, _with_codecs(args), args.batch_size, args.workers, args.precision
+        model, info, _with_codecs(args), args.batch_size, args.workers, args.precision
     )
     for path, _, probs in predictions:
         top = probs.topk(min(args.top, len(probs)))
@@ -92,10 +96,10 @@ def _with_codecs(args: argparse.Namespace) -> Iterator[tuple[Path, Codec]]:
         yield path, codec_for_file(path, args.codec, device)
 
 
-def require_task(meta: dict, task: str, model: str, other_command: str) -> None:
-    if meta["task"] != task:
+def require_task(info: TaskModelInfo, task: str, model: str, other_command: str) -> None:
+    if info.task != task:
         raise ConfigError(
-            f"{model}: is a {meta['task']} model ({meta['model']}); "
+            f"{model}: is a {info.task} model ({info.model}); "
             f"use `nodecode {other_command}` with it"
         )
 
@@ -113,15 +117,15 @@ def run_segment(args: argparse.Namespace) -> None:
     from nodecode.models.inference import for_inference
     from nodecode.models.zoo import load_task
 
-    model, meta = load_task(args.model, args.device)
-    require_task(meta, "segmentation", args.model, "classify")
-    model = for_inference(model)
-    colors = (palette(meta["num_classes"]) * 255).astype(np.uint8)
+    network, info = load_task(args.model, args.device)
+    require_task(info, "segmentation", args.model, "classify")
+    model = for_inference(network)
+    colors = (palette(info.num_classes) * 255).astype(np.uint8)
     targets = output_paths(args.out, args.files, ".mask.png")
-    names = meta["classes"] or [str(i) for i in range(meta["num_classes"])]
+    names = info.class_names
     records = []
     predictions = predict_files(
-        model, meta, _with_codecs(args), args.batch_size, args.workers, args.precision
+        model, info, _with_codecs(args), args.batch_size, args.workers, args.precision
     )
     for (path, _, probs), target in zip(predictions, targets, strict=True):
         mask = probs.argmax(0).numpy().astype(np.uint8)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import signal
 import sys
@@ -66,6 +67,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "write report/REPORT.md",
     ),
     "demo": ("demo", "codecs vs JPEG, and classify/segment straight from bitstreams"),
+    "zoo": ("zoo", "the shipped codecs and task models, and how they were made"),
 }
 
 
@@ -115,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_program = argv is None  # the console script; a library call keeps its own signals
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(_invoked_command(argv)).parse_args(argv)
+    if as_program:  # the library's progress messages (logging.INFO) on stderr
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
     in_main_thread = threading.current_thread() is threading.main_thread()
     if as_program and in_main_thread and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)

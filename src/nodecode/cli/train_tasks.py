@@ -107,19 +107,19 @@ def run_evaluate(args: argparse.Namespace) -> None:
     from nodecode.evaluate.tasks import evaluate_model
     from nodecode.models.zoo import load_task
 
-    model, meta = load_task(args.checkpoint, args.device)
+    model, info = load_task(args.checkpoint, args.device)
     data = load_task_data(
-        meta["task"], meta["input"], args.data or meta["data"], args.latents or meta.get("latents")
+        info.task, info.input, args.data or info.data or "", args.latents or info.latents
     )
     loader = DataLoader(data.test, batch_size=64)
     metrics = evaluate_model(
-        model, loader, meta["task"], meta["num_classes"], args.device, args.precision
+        model, loader, info.task, info.num_classes, args.device, args.precision
     )
     for key, value in metrics.items():
         if isinstance(value, list):
             print(
                 f"{key}: "
-                + ", ".join(f"{c} {v:.1f}" for c, v in zip(meta["classes"], value, strict=True))
+                + ", ".join(f"{c} {v:.1f}" for c, v in zip(info.classes, value, strict=True))
             )
         else:
             print(f"{key}: {value:.2f}")

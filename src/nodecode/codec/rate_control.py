@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from nodecode.codec.autoencoder import ConvAutoencoder
-from nodecode.errors import ConfigError
+from nodecode.errors import ConfigError, RateUnreachableError
 
 NOMINAL = "nominal"
 # λ in latent units² per bit. From FIRST_WEIGHT it grows ×4 until the file fits; by
@@ -83,7 +83,7 @@ def strings_within(
     while not fits(candidate := strings_at(high)):
         if high >= MAX_WEIGHT:
             lowest = sum(map(len, candidate))
-            raise ConfigError(
+            raise RateUnreachableError(
                 f"{where}: cannot fit a payload of {max_payload_bytes} bytes; codec "
                 f"{codec.name!r} needs at least {lowest} bytes for it (every entry at its "
                 "cheapest center): ask for a higher --bpp"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -35,13 +36,16 @@ class RefineConfig:
     never the test photos: docs/RESULTS.md §2b gives the commands and the grid."""
 
     steps: int = 80
-    lr: float = 1e-2
+    lr: float = 2e-2
     rate_weight: float = 30.0  # squared 8-bit levels of MSE that one bit per pixel is worth
-    adapt: float = 0.15  # per step: rate weight ×= exp(adapt · (rate / target − 1))
+    adapt: float = 0.5  # per step: rate weight ×= exp(adapt · (rate / target − 1))
+    schedule: Literal["constant", "cosine"] = "cosine"  # cosine: lr decays to 0 at the end
 
     def __post_init__(self) -> None:
         if self.steps < 0:
             raise ConfigError(f"refinement steps must be 0 or more, not {self.steps}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ConfigError(f"refinement schedule must be constant or cosine: {self.schedule!r}")
         if not all(math.isfinite(v) and v >= 0 for v in (self.lr, self.rate_weight, self.adapt)):
             raise ConfigError(f"refinement settings must be finite and non-negative: {self}")
 
@@ -73,6 +77,11 @@ def refine_latent(
     weight = config.rate_weight
     z = z.detach().clone().requires_grad_(True)
     optimizer = torch.optim.Adam([z], lr=config.lr)
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.steps, 1))
+        if config.schedule == "cosine"
+        else None
+    )
     for _ in range(config.steps):
         with torch.enable_grad():
             q = codec.quantizer(z)
@@ -81,6 +90,8 @@ def refine_latent(
             rate = expected_bits(q.soft_assignment, bits) / pixels
             (z.grad,) = torch.autograd.grad(distortion + weight * rate, [z])
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         rate_now = _table_bpp(codec, q.symbols, pixels)
         weight *= math.exp(config.adapt * (rate_now / max(target_bpp, 1e-9) - 1.0))
     return z.detach()

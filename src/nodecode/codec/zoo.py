@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from nodecode.codec.autoencoder import ConvAutoencoder
-from nodecode.codec.checkpoint import load_codec_checkpoint
+from nodecode.codec.checkpoint import CodecInfo, load_codec_checkpoint, read_codec_info
 from nodecode.codec.compressai_models import (
     CompressAICodec,
     is_compressai_spec,
@@ -76,6 +76,16 @@ def load_codec(spec: str | Path, device: str | torch.device = "cpu") -> Codec:
     if Path(spec).is_file():
         return load_codec_checkpoint(spec, device)
     raise ConfigError(f"unknown codec {spec!r}: not a file, and not one of {list_codecs()}")
+
+
+def codec_info(spec: str | Path) -> CodecInfo:
+    """What a shipped codec (by name) or a codec checkpoint says about itself, from its header."""
+    spec = str(spec)
+    if spec in shipped_codecs():
+        return read_codec_info(_shipped_path(spec))
+    if Path(spec).is_file():
+        return read_codec_info(spec)
+    raise ConfigError(f"unknown codec {spec!r}: not a file, and not one of {shipped_codecs()}")
 
 
 def paper_codec_only(codec: Codec, what: str) -> ConvAutoencoder:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import tempfile
 from collections.abc import Iterable
@@ -21,10 +22,13 @@ from nodecode.codec.rate_control import target_bpp
 from nodecode.codec.refine import RefineConfig
 from nodecode.codec.zoo import Codec, paper_codec_only
 from nodecode.data.images import save_image
+from nodecode.errors import ConfigError, RateUnreachableError
 from nodecode.evaluate.baselines import BASELINES
 from nodecode.evaluate.metrics import quality
 from nodecode.evaluate.plotting import pyplot, save_figure
 from nodecode.utils.io import atomic_path, atomic_write_text, json_safe
+
+logger = logging.getLogger(__name__)
 
 METRICS = ("psnr", "ssim", "ms_ssim", "color_error")
 
@@ -79,7 +83,10 @@ def evaluate_codec(
         progress = tqdm(images.items(), desc=method, unit="image", leave=False, disable=None)
         for name, x in progress:
             path = folder / f"{name}.ndc"
-            info = compress_image(codec, x, path, correct_color, bpp, refine)
+            try:
+                info = compress_image(codec, x, path, correct_color, bpp, refine)
+            except ConfigError as error:
+                raise type(error)(f"{name}: {error}") from None
             estimate = math.nan  # the table estimate: the paper codec's symbols only
             if isinstance(codec, ConvAutoencoder):
                 header, symbols = read_symbols(codec, path)
@@ -249,16 +256,24 @@ def compare_codecs(
     correct_color: bool = True,
     rates: Iterable[float | str] = (),
     refine: RefineConfig | None = None,
+    skip_unreachable: bool = False,
 ) -> list[dict]:
     """Codecs against baselines on `images`: writes rd_points.csv, rd_summary.json, rd.png
     and compressai/<method>.json to `out` (and each codec's `.ndc` and decoded PNGs under
     out/<codec> with `keep_files`). Each codec runs at its own rate and then rate-controlled
-    to each of `rates` (bpp, or "nominal"); `refine` refines every latent first."""
+    to each of `rates` (bpp, or "nominal"); `refine` refines every latent first. With
+    `skip_unreachable`, a rate that some image cannot be brought to leaves that row out
+    (logged) rather than stopping the comparison."""
     points = []
     for codec in codecs:
         for bpp in (None, *rates):
             workdir = out / method_name(codec, bpp, refine) if keep_files else None
-            points += evaluate_codec(codec, images, workdir, correct_color, bpp, refine)
+            try:
+                points += evaluate_codec(codec, images, workdir, correct_color, bpp, refine)
+            except RateUnreachableError as error:
+                if not skip_unreachable:
+                    raise
+                logger.warning("%s left out: %s", method_name(codec, bpp, refine), error)
     baseline_points = evaluate_baselines(images, baselines)
     rows = summarize(points, baseline_points)
     out.mkdir(parents=True, exist_ok=True)

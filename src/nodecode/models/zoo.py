@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from nodecode.errors import ConfigError
+
+if TYPE_CHECKING:
+    from nodecode.models.checkpoint import TaskModelInfo, TaskNetwork
 
 
 def _weights() -> Path:
@@ -26,14 +27,32 @@ def shipped_task_models() -> list[str]:
     return sorted(p.stem for p in folder.glob("*.safetensors")) if folder.is_dir() else []
 
 
-def load_task(spec: str, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """A task model by shipped name or checkpoint path."""
-    from nodecode.models.checkpoint import load_task_model
+# How the shipped task models were made (the module docstring says more).
+RECIPE = "nodecode reproduce --preset small  # then scripts/ship_demo_models.sh"
 
+
+def task_model_info(spec: str) -> TaskModelInfo:
+    """What a shipped task model (by name) or a checkpoint says about itself, read from its
+    header alone: no weight is loaded."""
+    from nodecode.models.checkpoint import TaskModelInfo
+    from nodecode.utils.checkpoint import read_meta
+
+    path = _resolve(spec)
+    return TaskModelInfo.from_header(path, read_meta(path, ("classifier", "segmenter")))
+
+
+def _resolve(spec: str) -> Path:
     if spec in shipped_task_models():
-        return load_task_model(_weights() / f"{spec}.safetensors", device)
+        return _weights() / f"{spec}.safetensors"
     if Path(spec).is_file():
-        return load_task_model(spec, device)
+        return Path(spec)
     raise ConfigError(
         f"unknown task model {spec!r}: not a file, and not one of {shipped_task_models()}"
     )
+
+
+def load_task(spec: str, device: str = "cpu") -> tuple[TaskNetwork, TaskModelInfo]:
+    """A task model by shipped name or checkpoint path."""
+    from nodecode.models.checkpoint import load_task_model
+
+    return load_task_model(_resolve(spec), device)

@@ -88,9 +88,9 @@ def _macs(model_path: str, size: int) -> int:
     from nodecode.evaluate.cost import count_macs
     from nodecode.models.checkpoint import load_task_model
 
-    model, meta = load_task_model(model_path)
-    side = size // 8 if meta["input"] == "latent" else size
-    return count_macs(model, torch.zeros(1, meta["in_channels"], side, side))
+    model, info = load_task_model(model_path)
+    side = size // 8 if info.input == "latent" else size
+    return count_macs(model, torch.zeros(1, info.in_channels, side, side))
 
 
 @cache

@@ -197,13 +197,13 @@ def _evaluate(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, 
     from nodecode.models.checkpoint import load_task_model
 
     path = _find(deps, "classifier")
-    model, meta = load_task_model(path, device)
-    test = LatentCache(_find(deps, "latents"), stage.params["task"], "test", meta["input"])
+    model, info = load_task_model(path, device)
+    test = LatentCache(_find(deps, "latents"), stage.params["task"], "test", info.input)
     require_same_codec(
-        meta["codec_id"], test.codec_id, f"{path} and its latents come from different codecs"
+        info.codec_id, test.codec_id, f"{path} and its latents come from different codecs"
     )
     metrics = evaluate_model(
-        model, DataLoader(test, batch_size=64), meta["task"], meta["num_classes"], device
+        model, DataLoader(test, batch_size=64), info.task, info.num_classes, device
     )
     return {"model": path, "metrics": metrics}
 

@@ -13,7 +13,7 @@ nominal is kept. Only validation photos are used, never the test photos.
 from __future__ import annotations
 
 import dataclasses
-import json
+import logging
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -23,12 +23,13 @@ import numpy as np
 from torch import Tensor
 
 from nodecode.codec.autoencoder import ConvAutoencoder
-from nodecode.codec.checkpoint import KIND, load_codec_checkpoint, save_codec
+from nodecode.codec.checkpoint import load_codec_checkpoint, read_codec_info, save_codec
 from nodecode.codec.config import operating_point
 from nodecode.codec.files import compress_image
 from nodecode.data.crops import training_crops
 from nodecode.train.codec import CodecTrainConfig, correct_color_cast, train_codec
-from nodecode.utils.checkpoint import read_meta
+
+logger = logging.getLogger(__name__)
 
 # Ht changes by at most this factor per round: a codec whose rate is limited by distortion
 # rather than by the hinge would otherwise have its target run away.
@@ -93,7 +94,9 @@ def calibrate_rate(
             bpp = measured_bpp(codec, images)
             ht = codec.config.target_entropy
             history.append({"round": round_index, "target_entropy": ht, "bpp": bpp})
-            print(f"calibration round {round_index}: Ht={ht:.4f} → {bpp:.4f} bpp ({nominal})")
+            logger.info(
+                "calibration round %d: Ht=%.4f → %.4f bpp (%s)", round_index, ht, bpp, nominal
+            )
             if abs(bpp / nominal - 1.0) <= config.tolerance or round_index == config.rounds:
                 break
             tuned = dataclasses.replace(
@@ -107,7 +110,7 @@ def calibrate_rate(
             rounds.append(Path(tmp) / f"round-{round_index + 1}.safetensors")
             train_codec(tuned, rounds[-1], device=device, init=rounds[-2])
         best = closest_round(history, nominal)
-        training = json.loads(read_meta(codec_path, KIND).get("training", "{}"))
+        training = dict(read_codec_info(codec_path).training)
         if "calibration" in training:  # a codec calibrated before: keep that record too
             earlier = {k: training.pop(k) for k in CALIBRATION_KEYS if k in training}
             training.setdefault("earlier_calibrations", []).append(earlier)

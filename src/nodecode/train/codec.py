@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+from torch.optim.lr_scheduler import LRScheduler
 from tqdm import tqdm
 
 from nodecode.bitstream.tables import count_symbols
@@ -19,15 +20,16 @@ from nodecode.codec.config import CodecConfig, operating_point
 from nodecode.codec.loss import rate_distortion_loss
 from nodecode.data.crops import MultiScaleCrops, RandomCrops, crop_batches, training_crops
 from nodecode.errors import CheckpointError
+from nodecode.train import schedules
 from nodecode.train.runtime import (
     device_name,
-    final_decay_lr,
     prepare_device,
     previous_wall_clock,
     run_identity,
     run_paths,
     time_is_up,
 )
+from nodecode.train.schedules import replayed
 from nodecode.train.state import load_train_state, save_train_state
 from nodecode.utils.precision import autocast, check_precision
 
@@ -67,8 +69,8 @@ class CodecTrainConfig:
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else operating_point(self.op).lr
 
-    def lr_at(self, step: int) -> float:
-        return final_decay_lr(self.learning_rate(), step, self.max_steps, self.lr_decay_fraction)
+    def schedule(self, optimizer: torch.optim.Optimizer) -> LRScheduler:
+        return schedules.final_decay(optimizer, self.max_steps, self.lr_decay_fraction)
 
     def codec_config(self) -> CodecConfig:
         overrides = {} if self.target_entropy is None else {"target_entropy": self.target_entropy}
@@ -127,6 +129,7 @@ def train_codec(
     codec = ConvAutoencoder(config.codec_config(), name=config.name).to(dev)
     codec.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(codec.parameters(), lr=config.learning_rate())
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
     dataset = training_crops(config.data, config.crop, config.min_scale, config.seed)
     step = 0
     if resume and state_path.is_file():
@@ -140,6 +143,7 @@ def train_codec(
         if log_path.exists():
             log_path.unlink()
     previous = previous_wall_clock(log_path)
+    scheduler = replayed(config.schedule, optimizer, base_lrs, step)
 
     codec.train()
     log_file = log_path.open("a", newline="")
@@ -151,8 +155,6 @@ def train_codec(
     batches = crop_batches(dataset, config.batch_size, step, dev, config.workers)
     try:
         while step < config.max_steps:
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr_at(step)
             x = next(batches).contiguous(memory_format=torch.channels_last)
             with autocast(dev, config.precision):
                 output = codec(x)
@@ -160,6 +162,7 @@ def train_codec(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            scheduler.step()
             step += 1
             bar.update(1)
             if step % config.log_every == 0 or step == config.max_steps:

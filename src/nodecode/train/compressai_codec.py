@@ -17,20 +17,22 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.optim.lr_scheduler import LRScheduler
 from tqdm import tqdm
 
 from nodecode.codec.compressai_models import CHECKPOINT_KIND
 from nodecode.data.crops import crop_batches, training_crops
 from nodecode.errors import CheckpointError, ConfigError
+from nodecode.train import schedules
 from nodecode.train.runtime import (
     device_name,
-    final_decay_lr,
     prepare_device,
     previous_wall_clock,
     run_identity,
     run_paths,
     time_is_up,
 )
+from nodecode.train.schedules import replayed
 from nodecode.train.state import load_train_state, save_train_state
 from nodecode.utils.checkpoint import save_tensors
 
@@ -66,8 +68,8 @@ class CompressAITrainConfig:
     def rate_weight(self) -> float:
         return self.lmbda if self.lmbda is not None else LAMBDAS_MSE[self.quality]
 
-    def lr_at(self, step: int) -> float:
-        return final_decay_lr(self.lr, step, self.max_steps, self.lr_decay_fraction)
+    def schedule(self, optimizer: torch.optim.Optimizer) -> LRScheduler:
+        return schedules.final_decay(optimizer, self.max_steps, self.lr_decay_fraction)
 
     def validate(self) -> None:
         from nodecode.codec.compressai_models import architectures
@@ -112,6 +114,7 @@ def train_compressai(
     torch.manual_seed(config.seed)
     model = build_model(config.arch, config.quality).to(dev)
     optimizer, aux_optimizer = _optimizers(model, config)
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
     dataset = training_crops(config.data, config.crop, config.min_scale, config.seed)
     criterion = RateDistortionLoss(lmbda=config.rate_weight())
     step = 0
@@ -122,6 +125,7 @@ def train_compressai(
     elif log_path.exists():
         log_path.unlink()
     previous = previous_wall_clock(log_path)
+    scheduler = replayed(config.schedule, optimizer, base_lrs, step)
     model.train()
     with log_path.open("a", newline="") as log_file:
         writer = csv.writer(log_file)
@@ -131,8 +135,6 @@ def train_compressai(
         bar = tqdm(total=config.max_steps, initial=step, desc=config.arch, unit="step")
         batches = crop_batches(dataset, config.batch_size, step, dev, config.workers)
         while step < config.max_steps:
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr_at(step)
             x = next(batches)
             losses = criterion(model(x), x)
             optimizer.zero_grad(set_to_none=True)
@@ -141,6 +143,7 @@ def train_compressai(
             if config.clip_max_norm > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_max_norm)
             optimizer.step()
+            scheduler.step()
             aux_loss = model.aux_loss()
             aux_loss.backward()
             aux_optimizer.step()

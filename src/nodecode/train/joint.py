@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader, RandomSampler
 from tqdm import tqdm
 
@@ -29,9 +33,15 @@ from nodecode.codec.zoo import load_codec, paper_codec_only
 from nodecode.data.augment import MirrorShift
 from nodecode.data.datasets import image_splits
 from nodecode.errors import CheckpointError, ConfigError, require_same_codec
-from nodecode.models.checkpoint import TaskNetwork, load_task_model, write_task_model
-from nodecode.train.state import load_train_state, save_train_state
-from nodecode.train.tasks import FINETUNE_DECAYS, RunLogger, step_decay
+from nodecode.models.checkpoint import (
+    TaskModelInfo,
+    TaskNetwork,
+    load_task_model,
+    write_task_model,
+)
+from nodecode.train.schedules import THIRDS, replayed, step_decay
+from nodecode.train.state import TRAIN_STATE, load_train_state, save_train_state
+from nodecode.train.tasks import RunLogger
 
 MODES = ("joint", "compression")
 
@@ -64,28 +74,28 @@ class JointTrainConfig:
 
 def _models(
     config: JointTrainConfig,
-) -> tuple[ConvAutoencoder, TaskNetwork | None, dict[str, Any]]:
-    """The codec (β, Ht overridden as asked), and in joint mode the classifier and its meta."""
+) -> tuple[ConvAutoencoder, TaskNetwork | None, TaskModelInfo | None]:
+    """The codec (β, Ht overridden as asked), and in joint mode the classifier and its info."""
     codec = paper_codec_only(load_codec(config.codec), "joint training")
     classifier: TaskNetwork | None = None
-    meta: dict[str, Any] = {}
+    info: TaskModelInfo | None = None
     if config.mode == "joint":
         if config.classifier is None:
             raise ConfigError("joint training needs --classifier")
-        classifier, meta = load_task_model(config.classifier)
-        if meta["task"] != "classification" or meta["input"] != "latent":
+        classifier, info = load_task_model(config.classifier)
+        if info.task != "classification" or info.input != "latent":
             raise ConfigError(f"{config.classifier}: not a classifier on latents")
         require_same_codec(
-            meta["codec_id"],
+            info.codec_id,
             codec.identity(),
-            f"{config.classifier}: trained on latents of codec {meta['codec']!r}, "
+            f"{config.classifier}: trained on latents of codec {info.codec!r}, "
             f"not of {config.codec!r}",
         )
     if config.beta is not None:
         codec.config = dataclasses.replace(codec.config, beta=config.beta)
     if config.target_entropy is not None:
         codec.config = dataclasses.replace(codec.config, target_entropy=config.target_entropy)
-    return codec, classifier, meta
+    return codec, classifier, info
 
 
 def train_joint(
@@ -109,7 +119,7 @@ def train_joint(
         return train_joint_compressai(config, codec_model, out, resume, device)
     torch.manual_seed(config.seed)
     dev = torch.device(device)
-    codec, classifier, classifier_meta = _models(config)
+    codec, classifier, classifier_info = _models(config)
     codec.to(dev)
     if classifier is not None:
         classifier.to(dev)
@@ -125,8 +135,10 @@ def train_joint(
     train_set = MirrorShift(data.train, data.image_size // 8)
     steps_per_epoch = max(1, len(train_set) // config.batch_size)
     total = config.epochs * steps_per_epoch
-    state_path = out / "train-state.safetensors"
+    state_path = out / TRAIN_STATE
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
     step = resume_step(state_path, model, optimizer, config, resume)
+    scheduler = replayed(finetune_schedule(total), optimizer, base_lrs, step)
     logger = RunLogger(out, enabled=True, fresh=step == 0)
     start = time.time()
     for epoch in range(step // steps_per_epoch, config.epochs):
@@ -136,8 +148,6 @@ def train_joint(
         bar = tqdm(loader, desc=f"{config.mode} ft epoch {epoch + 1}/{config.epochs}", leave=False)
         for x, label in bar:
             x, label = x.to(dev), label.to(dev)
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr * step_decay(step, total, FINETUNE_DECAYS)
             output = codec(x)
             codec_loss, mse = rate_distortion_loss(x, output, codec.config)
             loss = config.gamma * codec_loss
@@ -148,6 +158,7 @@ def train_joint(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            scheduler.step()
             step += 1
             for key, value in zip(sums, (loss, mse, output.entropy_bits, ce), strict=True):
                 sums[key] += value.item()
@@ -165,14 +176,11 @@ def train_joint(
     codec.name = f"{config.mode}-ft-{codec.name}"
     save_codec(codec, out / "codec.safetensors")
     result = {"codec": str(out / "codec.safetensors"), "steps": step}
-    if classifier is not None:
-        meta = {
-            **classifier_meta,
-            "codec": codec.name,
-            "codec_id": codec.identity().hex(),
-            "metrics": {},
-        }
-        write_task_model(out / "classifier.safetensors", classifier.eval(), meta)
+    if classifier is not None and classifier_info is not None:
+        tuned = dataclasses.replace(
+            classifier_info, codec=codec.name, codec_id=codec.identity().hex(), metrics={}
+        )
+        write_task_model(out / "classifier.safetensors", classifier.eval(), tuned)
         result["classifier"] = str(out / "classifier.safetensors")
     return result
 
@@ -187,6 +195,11 @@ def resume_step(
     if saved != dataclasses.asdict(config):
         raise CheckpointError(f"{state_path}: saved with a different configuration")
     return step
+
+
+def finetune_schedule(total: int) -> Callable[[Optimizer], LRScheduler]:
+    """§6's fine-tuning schedule (App. A.8: 9 epochs, ÷10 every 3), scaled to `total` steps."""
+    return partial(step_decay, total=total, fractions=THIRDS)
 
 
 def epoch_loader(dataset: Any, config: Any, epoch: int) -> DataLoader:

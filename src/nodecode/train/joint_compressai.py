@@ -25,11 +25,17 @@ from nodecode.codec.files import pad_to_multiple
 from nodecode.data.datasets import image_splits
 from nodecode.data.inputs import select_latents
 from nodecode.errors import ConfigError, require_same_codec
-from nodecode.models.checkpoint import TaskNetwork, load_task_model, write_task_model
+from nodecode.models.checkpoint import (
+    TaskModelInfo,
+    TaskNetwork,
+    load_task_model,
+    write_task_model,
+)
 from nodecode.train.compressai_codec import LAMBDAS_MSE, split_aux_parameters
-from nodecode.train.joint import epoch_loader, resume_step
-from nodecode.train.state import save_train_state
-from nodecode.train.tasks import FINETUNE_DECAYS, RunLogger, step_decay
+from nodecode.train.joint import epoch_loader, finetune_schedule, resume_step
+from nodecode.train.schedules import replayed
+from nodecode.train.state import TRAIN_STATE, save_train_state
+from nodecode.train.tasks import RunLogger
 from nodecode.utils.checkpoint import save_tensors
 
 
@@ -41,13 +47,13 @@ def train_joint_compressai(
 
     torch.manual_seed(config.seed)
     dev = torch.device(device)
-    classifier, meta = _classifier(config, codec)
+    joint = _classifier(config, codec)
+    classifier, info = joint if joint is not None else (None, None)
     model = codec.model.to(dev)
     data = image_splits("classification", config.data, fashion_mnist=config.fashion_mnist)
-    if classifier is not None and meta["num_classes"] != data.num_classes:
+    if info is not None and info.num_classes != data.num_classes:
         raise ConfigError(
-            f"{config.classifier}: {meta['num_classes']} classes, {config.data} has "
-            f"{data.num_classes}"
+            f"{config.classifier}: {info.num_classes} classes, {config.data} has {data.num_classes}"
         )
     main, aux = split_aux_parameters(model)
     groups: list[dict[str, Any]] = [{"params": main, "weight_decay": 0.0}]
@@ -62,8 +68,10 @@ def train_joint_compressai(
     criterion = RateDistortionLoss(lmbda=LAMBDAS_MSE[codec.quality])
     steps_per_epoch = max(1, len(data.train) // config.batch_size)  # type: ignore[arg-type]
     total = config.epochs * steps_per_epoch
-    state_path = out / "train-state.safetensors"
+    state_path = out / TRAIN_STATE
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
     step = resume_step(state_path, modules, (optimizer, aux_optimizer), config, resume)
+    scheduler = replayed(finetune_schedule(total), optimizer, base_lrs, step)
     logger = RunLogger(out, enabled=True, fresh=step == 0)
     start = time.time()
     for epoch in range(step // steps_per_epoch, config.epochs):
@@ -72,19 +80,18 @@ def train_joint_compressai(
         sums = {"loss": 0.0, "mse": 0.0, "bpp": 0.0, "ce": 0.0}
         for x, label in tqdm(loader, desc=f"{config.mode} ft {epoch + 1}", leave=False):
             x, label = pad_to_multiple(x, codec.alignment).to(dev), label.to(dev)
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr * step_decay(step, total, FINETUNE_DECAYS)
             output, latents = codec.recording_latents(partial(model, x), True)
             rd = criterion(output, x)
             loss = config.gamma * rd["loss"]
             ce = torch.zeros((), device=dev)
-            if classifier is not None:
-                ce = F.cross_entropy(classifier(select_latents(meta["input"], latents)), label)
+            if classifier is not None and info is not None:
+                ce = F.cross_entropy(classifier(select_latents(info.input, latents)), label)
                 loss = loss + ce
             optimizer.zero_grad(set_to_none=True)
             aux_optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            scheduler.step()
             model.aux_loss().backward()
             aux_optimizer.step()
             step += 1
@@ -110,24 +117,26 @@ def train_joint_compressai(
     )
     spec = f"compressai:{codec.arch}:{codec.quality}:{path}"
     result: dict[str, Any] = {"codec": spec, "steps": step}
-    if classifier is not None:
+    if classifier is not None and info is not None:
         tuned = CompressAICodec(model, codec.arch, codec.quality, str(path))
-        tagged = {**meta, "codec": tuned.name, "codec_id": tuned.identity().hex(), "metrics": {}}
+        tagged = dataclasses.replace(
+            info, codec=tuned.name, codec_id=tuned.identity().hex(), metrics={}
+        )
         write_task_model(out / "classifier.safetensors", classifier.eval(), tagged)
         result["classifier"] = str(out / "classifier.safetensors")
     return result
 
 
-def _classifier(config: Any, codec: CompressAICodec) -> tuple[TaskNetwork | None, dict]:
+def _classifier(config: Any, codec: CompressAICodec) -> tuple[TaskNetwork, TaskModelInfo] | None:
+    """In joint mode, the classifier on this codec's ŷ / σ̂ and its info."""
     if config.mode != "joint":
-        return None, {}
-    classifier, meta = load_task_model(config.classifier)
-    if meta["task"] != "classification" or meta["input"] not in ("y", "sigma", "y+sigma"):
+        return None
+    classifier, info = load_task_model(config.classifier)
+    if info.task != "classification" or info.input not in ("y", "sigma", "y+sigma"):
         raise ConfigError(f"{config.classifier}: not a classifier on ŷ / σ̂ latents")
     require_same_codec(
-        meta["codec_id"],
+        info.codec_id,
         codec.identity(),
-        f"{config.classifier}: trained on latents of codec {meta['codec']!r}, "
-        f"not of {config.codec!r}",
+        f"{config.classifier}: trained on latents of codec {info.codec!r}, not of {config.codec!r}",
     )
-    return classifier, meta
+    return classifier, info

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from nodecode.train.state import SUFFIX
+
 # Settings that may change on resume without changing what is being trained.
 RESUMABLE = {
     "max_steps",
@@ -22,7 +24,8 @@ RESUMABLE = {
 def run_paths(out: Path) -> tuple[Path, Path]:
     """Beside a codec checkpoint `out`: its resumable train state and its CSV log."""
     stem = out.with_suffix("")
-    return stem.with_name(stem.name + ".state.safetensors"), stem.with_name(stem.name + ".log.csv")
+    state = stem.with_name(stem.name + ".state" + SUFFIX)
+    return state, stem.with_name(stem.name + ".log.csv")
 
 
 def run_identity(config: dict) -> dict:
@@ -38,13 +41,6 @@ def prepare_device(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-
-
-def final_decay_lr(lr: float, step: int, max_steps: int, decay_fraction: float) -> float:
-    """`lr`, divided by 10 for the last `decay_fraction` of `max_steps` (0: constant). A fixed
-    point, not a plateau detector, so resumed runs follow the same schedule."""
-    decay_start = max_steps * (1.0 - decay_fraction)
-    return lr * (0.1 if step >= decay_start > 0 else 1.0)
 
 
 def time_is_up(limit: float | None, start: float) -> bool:
@@ -68,3 +64,4 @@ def device_name(device: torch.device) -> str:
         return torch.cuda.get_device_name(device)
     cpu = platform.processor() or platform.machine()
     return f"{device.type}: {cpu}, {torch.get_num_threads()} threads"
+

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Subset
 from tqdm import tqdm
 
@@ -29,17 +34,18 @@ from nodecode.data.inputs import INPUTS, branches, is_latent_input
 from nodecode.errors import CheckpointError, ConfigError
 from nodecode.evaluate.tasks import evaluate_model
 from nodecode.models import create
-from nodecode.models.checkpoint import TaskNetwork, write_task_model
+from nodecode.models.checkpoint import TaskModelInfo, TaskNetwork, write_task_model
 from nodecode.models.resnet import ResNetClassifier
 from nodecode.models.segmentation import DeepLabV2, load_classifier_into
-from nodecode.train import distributed
-from nodecode.train.state import load_train_state, save_train_state
+from nodecode.train import distributed, schedules
+from nodecode.train.schedules import replayed
+from nodecode.train.state import TRAIN_STATE, load_train_state, save_train_state
 from nodecode.utils.checkpoint import load_tensors
 from nodecode.utils.digest import state_digest
 
+logger = logging.getLogger(__name__)
 SCHEDULES = ("paper", "cosine", "finetune")
 WARMUP = 0.05  # fraction of the run spent warming up under the cosine schedule
-FINETUNE_DECAYS = (1 / 3, 2 / 3)
 
 
 @dataclass
@@ -112,23 +118,16 @@ class TaskTrainConfig:
             raise ConfigError(f"{self.model} is not a {self.task} network")
 
 
-def step_decay(step: int, total: int, fractions: tuple[float, ...]) -> float:
-    """÷10 at each of `fractions` of the run."""
-    return 0.1 ** sum(step >= round(total * f) for f in fractions)
-
-
-def lr_factor(config: TaskTrainConfig, step: int, total: int) -> float:
-    """÷10 at epochs 8, 16, 24 of 28 (scaled to the run) or poly decay with power 0.9."""
+def lr_schedule(config: TaskTrainConfig, total: int) -> Callable[[Optimizer], LRScheduler]:
+    """The paper's: ÷10 at epochs 8, 16, 24 of 28 (scaled to the run) for classifiers, poly
+    decay with power 0.9 for segmentation; or warm-up + cosine, or ÷10 every third."""
     if config.schedule == "cosine":
-        warmup = max(1, round(WARMUP * total))
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * min(step - warmup, total) / max(1, total - warmup)))
+        return partial(schedules.warmup_cosine, total=total, warmup_fraction=WARMUP)
     if config.schedule == "finetune":
-        return step_decay(step, total, FINETUNE_DECAYS)
+        return partial(schedules.step_decay, total=total, fractions=schedules.THIRDS)
     if config.classification:
-        return step_decay(step, total, (8 / 28, 16 / 28, 24 / 28))
-    return (1 - min(step, total) / total) ** 0.9
+        return partial(schedules.step_decay, total=total, fractions=schedules.RESNET_EPOCHS)
+    return partial(schedules.poly, total=total)
 
 
 def param_groups(model: TaskNetwork, config: TaskTrainConfig) -> list[dict[str, Any]]:
@@ -184,13 +183,13 @@ def train_task(
         init_model(model, config)
     model.to(dev)
     groups = param_groups(model, config)
-    base_lrs = [group["lr"] for group in groups]  # resume restores scaled lrs; keep the bases
     optimizer = torch.optim.SGD(
         groups,
         lr=config.base_lr(),
         momentum=config.momentum,
         weight_decay=config.decay(),
     )
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
     pad = 1 if is_latent_input(config.input) else data.image_size // 8
     scale = data.latent_stride if is_latent_input(config.input) else 1
     train_set = MirrorShift(train_data, pad, mask_scale=scale)
@@ -208,19 +207,20 @@ def train_task(
     else:
         total, per_round = config.iters, min(config.eval_every, config.iters)
     rounds = math.ceil(total / per_round)
-    state_path = out / "train-state.safetensors"
+    state_path = out / TRAIN_STATE
     step, history = 0, []
     if resume and state_path.is_file():
         step, saved = load_train_state(state_path, model, optimizer)
         if saved["config"] != dataclasses.asdict(config):
             raise CheckpointError(f"{state_path}: saved with a different configuration")
         history = saved["history"]
+    scheduler = replayed(lr_schedule(config, total), optimizer, base_lrs, step)
     net = DistributedDataParallel(model) if info.enabled else model
     eval_batch = max(config.batch(), 32)
     round_loader = DataLoader(val_data if val_data is not None else data.test, eval_batch)
     prefix = "val_" if val_data is not None else ""
     out.mkdir(parents=True, exist_ok=True)
-    logger = RunLogger(out, enabled=info.is_main, fresh=step == 0)
+    run_log = RunLogger(out, enabled=info.is_main, fresh=step == 0)
     start = time.time()
     metrics: dict[str, Any] = {}
     for round_index in range(step // per_round, rounds):
@@ -245,12 +245,11 @@ def train_task(
         losses = []
         while step < end:
             for x, target in loader:
-                for group, base_lr in zip(optimizer.param_groups, base_lrs, strict=True):
-                    group["lr"] = base_lr * lr_factor(config, step, total)
                 loss = _loss(net(x.to(dev)), target.to(dev))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                scheduler.step()
                 losses.append(loss.item())
                 step += 1
                 bar.update(1)
@@ -271,12 +270,13 @@ def train_task(
                 **{k: v for k, v in metrics.items() if not isinstance(v, list)},
             }
             history.append(row)
-            logger.log(row)
+            run_log.log(row)
+            logger.info("%s round %d/%d: %s", config.model, round_index + 1, rounds, _summary(row))
             snapshot = {"config": dataclasses.asdict(config), "history": history}
             save_train_state(state_path, model, optimizer, step, snapshot)
             save_task_model(out / "model.safetensors", model, config, data, metrics)
         distributed.barrier(info)
-    logger.close()
+    run_log.close()
     final = dict(history[-1]) if history and info.is_main else {}
     if val_data is not None and info.is_main:  # the test set, once, at the end
         test = evaluate_model(
@@ -287,6 +287,10 @@ def train_task(
     final["weights_sha256"] = weights_digest(model)
     distributed.cleanup(info)
     return final
+
+
+def _summary(row: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items())
 
 
 def split_validation(train: Dataset, fraction: float) -> tuple[Dataset, Dataset | None]:
@@ -358,19 +362,19 @@ def save_task_model(
     write_task_model(path, model, task_meta(config, data, metrics))
 
 
-def task_meta(config: TaskTrainConfig, data: TaskData, metrics: dict[str, Any]) -> dict[str, Any]:
+def task_meta(config: TaskTrainConfig, data: TaskData, metrics: dict[str, Any]) -> TaskModelInfo:
     """What a task checkpoint records: the network, its input, its data and its codec."""
-    return {
-        "model": config.model,
-        "task": config.task,
-        "input": config.input,
-        "num_classes": data.num_classes,
-        "in_channels": data.in_channels,
-        "width": config.width,
-        "classes": list(data.classes),
-        "data": config.data,
-        "latents": config.latents,
-        "codec": data.codec,
-        "codec_id": data.codec_id,
-        "metrics": metrics,
-    }
+    return TaskModelInfo(
+        model=config.model,
+        task=config.task,
+        input=config.input,
+        num_classes=data.num_classes,
+        in_channels=data.in_channels,
+        width=config.width,
+        classes=tuple(data.classes),
+        data=config.data,
+        latents=config.latents,
+        codec=data.codec,
+        codec_id=data.codec_id,
+        metrics=metrics,
+    )
