@@ -80,3 +80,22 @@ def test_zoo_command_lists_everything_shipped(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "paper-0.635" in out and "cresnet51-d-0.330" in out
+
+
+def test_the_weight_enums_list_exactly_the_shipped_files_and_load_them():
+    from nodecode.codec.zoo import CodecWeights
+    from nodecode.models.zoo import TaskModelWeights
+
+    assert sorted(m.value.spec for m in CodecWeights) == sorted(shipped_codecs())
+    assert sorted(m.value.spec for m in TaskModelWeights) == shipped_task_models()
+    weights = TaskModelWeights.from_spec("cresnet51-0.330")
+    assert weights is TaskModelWeights.CRESNET51_0_330
+    network, info = weights.load()
+    assert info == weights.info and network.backbone.on_latents
+    codec = CodecWeights.from_spec(info.codec).load()
+    assert codec.identity().hex() == info.codec_id  # the model names the codec it reads
+    assert CodecWeights.PAPER_0_330.info.config.nominal_bpp == pytest.approx(0.330)
+    with pytest.raises(ConfigError, match="no shipped codec 'paper-9'"):
+        CodecWeights.from_spec("paper-9")
+    with pytest.raises(ConfigError, match="no shipped task model"):
+        TaskModelWeights.from_spec("resnet18")

@@ -89,6 +89,23 @@ def test_resume_after_a_kill_halfway_reaches_the_weights_of_an_uninterrupted_run
     assert log[0].startswith("round,step,train_loss,lr") and len(log) == 3
 
 
+def test_dataloader_workers_give_a_reproducible_run(tmp_path, latents):
+    config = TaskTrainConfig(
+        model="cresnet39",
+        latents=str(latents),
+        data="fashion-scenes:tiny",
+        width=0.125,
+        epochs=1,
+        batch_size=16,
+        workers=2,
+    )
+    first = train_task(config, tmp_path / "a")
+    again = train_task(config, tmp_path / "b")
+    assert first["weights_sha256"] == again["weights_sha256"]  # workers are seeded per loader
+    with pytest.raises(ConfigError, match="--workers"):
+        TaskTrainConfig(workers=-1).validate()
+
+
 def test_a_validation_split_is_held_out_and_the_test_set_scored_once(tmp_path, latents):
     base = dict(model="cresnet39", latents=str(latents), data="fashion-scenes:tiny")
     base |= dict(width=0.125, epochs=2, batch_size=16, lr=0.05)

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from nodecode.cli.common import JSON_HELP, config_from_args, write_json
+from nodecode.cli.common import JSON_HELP, config_from_args, non_negative_int, write_json
 from nodecode.data.datasets import DATASET_HELP
 from nodecode.models import list_models
 from nodecode.train.tasks import INPUTS, SCHEDULES, TaskTrainConfig
@@ -60,6 +60,12 @@ def _common(p: argparse.ArgumentParser, task: str) -> None:
     )
     p.add_argument("-o", "--out", type=Path, required=True, help="run directory")
     p.add_argument("--resume", action="store_true")
+    p.add_argument(
+        "--workers",
+        type=non_negative_int,
+        default=0,
+        help="DataLoader worker processes for batches and augmentation (resume keeps the count)",
+    )
     p.add_argument("--device", default="cpu")
 
 
@@ -91,9 +97,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> None:
+    from nodecode.models import reads_latents
     from nodecode.train.tasks import train_task
 
-    default_input = "latent" if args.model.startswith("cresnet") else "rgb"
+    default_input = "latent" if reads_latents(args.model) else "rgb"
     config = config_from_args(TaskTrainConfig, args, input=args.input or default_input)
     final = train_task(config, args.out, resume=args.resume, device=args.device)
     if final:

@@ -20,12 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def codec_rows() -> list[dict[str, Any]]:
-    from nodecode.codec.zoo import codec_info, default_codecs, shipped_codecs
+    from nodecode.codec.zoo import CodecWeights, default_codecs
 
     defaults = set(default_codecs())
     rows = []
-    for name in shipped_codecs():
-        info = codec_info(name)
+    for weights in CodecWeights:
+        name, info = weights.value.spec, weights.info
         training = info.training
         rows.append(
             {
@@ -39,17 +39,18 @@ def codec_rows() -> list[dict[str, Any]]:
                 "steps": training.get("steps"),
                 "device": training.get("device"),
                 "wall_clock_s": training.get("wall_clock_s"),
+                "recipe": weights.value.recipe,
             }
         )
     return rows
 
 
 def task_model_rows() -> list[dict[str, Any]]:
-    from nodecode.models.zoo import RECIPE, shipped_task_models, task_model_info
+    from nodecode.models.zoo import TaskModelWeights
 
     rows = []
-    for name in shipped_task_models():
-        info = task_model_info(name)
+    for weights in TaskModelWeights:
+        name, info = weights.value.spec, weights.info
         metrics = {k: v for k, v in info.metrics.items() if isinstance(v, int | float)}
         rows.append(
             {
@@ -63,7 +64,7 @@ def task_model_rows() -> list[dict[str, Any]]:
                 "data": info.data,
                 "classes": info.num_classes,
                 "metrics": metrics,
-                "recipe": RECIPE,
+                "recipe": weights.value.recipe,
             }
         )
     return rows

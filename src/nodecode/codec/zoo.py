@@ -10,6 +10,8 @@ the shipped fashion-scenes task models were trained on their latents.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import Enum
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -86,6 +88,48 @@ def codec_info(spec: str | Path) -> CodecInfo:
     if Path(spec).is_file():
         return read_codec_info(spec)
     raise ConfigError(f"unknown codec {spec!r}: not a file, and not one of {shipped_codecs()}")
+
+
+@dataclass(frozen=True)
+class ShippedWeights:
+    """A codec file in the package and how it was made, as torchvision's `Weights`."""
+
+    spec: str  # the name every command takes (`--codec paper-0.330`)
+    recipe: str  # where the commands that made it are written down
+
+
+PAPER_RECIPE = "docs/RESULTS.md §2b: train-codec on photos:train, rate-calibrated"
+SMALL_RECIPE = "docs/RESULTS.md §2: train-codec --width 0.5 on the 13 bundled images"
+
+
+class CodecWeights(Enum):
+    """The shipped codecs, in the style of torchvision's weight enums::
+
+    codec = CodecWeights.PAPER_0_330.load()
+    CodecWeights.PAPER_0_330.info.training["steps"]
+    """
+
+    PAPER_0_0983 = ShippedWeights("paper-0.0983", PAPER_RECIPE)
+    PAPER_0_330 = ShippedWeights("paper-0.330", PAPER_RECIPE)
+    PAPER_0_635 = ShippedWeights("paper-0.635", PAPER_RECIPE)
+    SMALL_0_0983 = ShippedWeights("small-0.0983", SMALL_RECIPE)
+    SMALL_0_330 = ShippedWeights("small-0.330", SMALL_RECIPE)
+    SMALL_0_635 = ShippedWeights("small-0.635", SMALL_RECIPE)
+
+    @property
+    def info(self) -> CodecInfo:
+        """Configuration and training record, from the file's header alone."""
+        return codec_info(self.value.spec)
+
+    def load(self, device: str | torch.device = "cpu") -> Codec:
+        return load_codec(self.value.spec, device)
+
+    @classmethod
+    def from_spec(cls, spec: str) -> CodecWeights:
+        for member in cls:
+            if member.value.spec == spec:
+                return member
+        raise ConfigError(f"no shipped codec {spec!r}: one of {[m.value.spec for m in cls]}")
 
 
 def paper_codec_only(codec: Codec, what: str) -> ConvAutoencoder:

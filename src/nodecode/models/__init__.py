@@ -8,6 +8,7 @@ Every network is built by name::
 """
 
 from nodecode.models import builders as _builders  # noqa: F401  (registers the networks)
+from nodecode.models.builders import reads_latents
 from nodecode.models.registry import create, list_models
 from nodecode.models.resnet import SPECS, ResNetBackbone, ResNetClassifier
 from nodecode.models.segmentation import ASPP, DeepLabV2, init_from_classifier
@@ -21,4 +22,5 @@ __all__ = [
     "create",
     "init_from_classifier",
     "list_models",
+    "reads_latents",
 ]

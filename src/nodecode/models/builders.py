@@ -50,6 +50,11 @@ def segmenter(
     return DeepLabV2(backbone(name, in_channels, width, True, branches, latent_stride), num_classes)
 
 
+def reads_latents(name: str) -> bool:
+    """Whether the registered network `name` (classifier or `-d` segmenter) is a cResNet."""
+    return SPECS[name.removesuffix("-d")].on_latents
+
+
 for _name in SPECS:
     register(_name)(partial(classifier, _name))
     register(f"{_name}-d")(partial(segmenter, _name))

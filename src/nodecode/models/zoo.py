@@ -8,6 +8,8 @@ trained on the latents (cResNets) or decoded images (ResNets) of the shipped cod
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import Enum
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,3 +58,50 @@ def load_task(spec: str, device: str = "cpu") -> tuple[TaskNetwork, TaskModelInf
     from nodecode.models.checkpoint import load_task_model
 
     return load_task_model(_resolve(spec), device)
+
+
+@dataclass(frozen=True)
+class ShippedTaskModel:
+    """A task-model file in the package and how it was made, as torchvision's `Weights`."""
+
+    spec: str  # the name every command takes (`--model cresnet51-0.330`)
+    recipe: str = RECIPE
+
+
+class TaskModelWeights(Enum):
+    """The shipped task models, in the style of torchvision's weight enums::
+
+    net, info = TaskModelWeights.CRESNET51_0_330.load()
+    TaskModelWeights.CRESNET51_0_330.info.metrics["top1"]
+
+    Each reads the latents (cResNets) or decoded images (ResNets) of the shipped codec
+    `small-OP`, named by `info.codec` and `info.codec_id`.
+    """
+
+    CRESNET51_0_0983 = ShippedTaskModel("cresnet51-0.0983")
+    CRESNET51_0_330 = ShippedTaskModel("cresnet51-0.330")
+    CRESNET51_0_635 = ShippedTaskModel("cresnet51-0.635")
+    CRESNET51_D_0_0983 = ShippedTaskModel("cresnet51-d-0.0983")
+    CRESNET51_D_0_330 = ShippedTaskModel("cresnet51-d-0.330")
+    CRESNET51_D_0_635 = ShippedTaskModel("cresnet51-d-0.635")
+    RESNET50_0_0983 = ShippedTaskModel("resnet50-0.0983")
+    RESNET50_0_330 = ShippedTaskModel("resnet50-0.330")
+    RESNET50_0_635 = ShippedTaskModel("resnet50-0.635")
+    RESNET50_D_0_0983 = ShippedTaskModel("resnet50-d-0.0983")
+    RESNET50_D_0_330 = ShippedTaskModel("resnet50-d-0.330")
+    RESNET50_D_0_635 = ShippedTaskModel("resnet50-d-0.635")
+
+    @property
+    def info(self) -> TaskModelInfo:
+        """Task, input, codec, metrics: from the file's header alone."""
+        return task_model_info(self.value.spec)
+
+    def load(self, device: str = "cpu") -> tuple[TaskNetwork, TaskModelInfo]:
+        return load_task(self.value.spec, device)
+
+    @classmethod
+    def from_spec(cls, spec: str) -> TaskModelWeights:
+        for member in cls:
+            if member.value.spec == spec:
+                return member
+        raise ConfigError(f"no shipped task model {spec!r}: one of {[m.value.spec for m in cls]}")

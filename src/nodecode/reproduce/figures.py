@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from nodecode.evaluate.plotting import pyplot, save_figure
+from nodecode.models import reads_latents
 from nodecode.reproduce.presets import LOWEST, OPS
 from nodecode.reproduce.results import codec_name, cost_rows, joint_ops, quality_rows, stage_log
 from nodecode.reproduce.runner import Results
@@ -25,7 +26,7 @@ def figure_curves(results: Results, path: Path) -> None:
                 ax.plot(
                     [int(r["round"]) for r in rows],
                     [float(r["top1"]) for r in rows],
-                    "o-" if model.startswith("c") else "s--",
+                    "o-" if reads_latents(model) else "s--",
                     color=f"C{index}",
                     label=model,
                 )
@@ -54,7 +55,7 @@ def figure_costs(results: Results, size: int, path: Path) -> None:
     for ax, metric, macs in ((axes[0], "top1", ""), (axes[1], "miou", "seg_")):
         for row in rows:
             x0, x1 = row[f"{macs}macs"] / 1e6, row[f"{macs}macs_with_decoder"] / 1e6
-            marker = "o" if row["network"].startswith("c") else "s"
+            marker = "o" if reads_latents(row["network"]) else "s"
             ax.plot([x0], [row[metric]], marker, label=row["network"])
             if x1 != x0:
                 ax.plot([x1], [row[metric]], marker, mfc="none", c=ax.lines[-1].get_color())

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from nodecode.models import reads_latents
 from nodecode.reproduce.presets import OPS
 from nodecode.reproduce.runner import Results
 
@@ -89,7 +90,7 @@ def _macs(model_path: str, size: int) -> int:
     from nodecode.models.checkpoint import load_task_model
 
     model, info = load_task_model(model_path)
-    side = size // 8 if info.input == "latent" else size
+    side = size // info.latent_stride if info.on_latents else size
     return count_macs(model, torch.zeros(1, info.in_channels, side, side))
 
 
@@ -119,7 +120,7 @@ def cost_rows(results: Results, op: str, size: int) -> list[dict[str, Any]]:
         if name not in results:
             continue
         macs = _macs(results[name]["model"], size)
-        on_rgb = not model.startswith("c")
+        on_rgb = not reads_latents(model)
         seg = f"seg-{op}-{model}-d-s0"
         seg_macs = _macs(results[seg]["model"], size) if seg in results else math.nan
         rows.append(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -21,13 +20,14 @@ from nodecode.codec.loss import rate_distortion_loss
 from nodecode.data.crops import MultiScaleCrops, RandomCrops, crop_batches, training_crops
 from nodecode.errors import CheckpointError
 from nodecode.train import schedules
+from nodecode.train.engine import Optimization, StepSchedule, train_steps
 from nodecode.train.runtime import (
+    CsvLog,
     device_name,
     prepare_device,
     previous_wall_clock,
     run_identity,
     run_paths,
-    time_is_up,
 )
 from nodecode.train.schedules import replayed
 from nodecode.train.state import load_train_state, save_train_state
@@ -72,9 +72,21 @@ class CodecTrainConfig:
     def schedule(self, optimizer: torch.optim.Optimizer) -> LRScheduler:
         return schedules.final_decay(optimizer, self.max_steps, self.lr_decay_fraction)
 
+    def step_schedule(self) -> StepSchedule:
+        return StepSchedule(self.max_steps, self.log_every, self.checkpoint_every, self.time_limit)
+
     def codec_config(self) -> CodecConfig:
         overrides = {} if self.target_entropy is None else {"target_entropy": self.target_entropy}
         return operating_point(self.op).codec_config(width=self.width, **overrides)
+
+
+# CSV column → loss term, as train_steps logs them.
+LOG_COLUMNS = {
+    "loss": "loss",
+    "mse": "mse",
+    "entropy_bits": "entropy_bits",
+    "bpp_estimate": "bpp_estimate",
+}
 
 
 @torch.no_grad()
@@ -146,46 +158,43 @@ def train_codec(
     scheduler = replayed(config.schedule, optimizer, base_lrs, step)
 
     codec.train()
-    log_file = log_path.open("a", newline="")
-    writer = csv.writer(log_file)
-    if step == 0:
-        writer.writerow(["step", "loss", "mse", "entropy_bits", "bpp_estimate", "seconds"])
+
+    def objective(x: Tensor) -> dict[str, Tensor]:
+        x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(dev, config.precision):
+            output = codec(x)
+            loss, mse = rate_distortion_loss(x, output, codec.config)
+        return {
+            "loss": loss,
+            "mse": mse,
+            "entropy_bits": output.entropy_bits,
+            "bpp_estimate": output.bpp_estimate,
+        }
+
+    def save_state(at: int) -> None:
+        record = dataclasses.asdict(config) | {"init": None if init is None else str(init)}
+        save_train_state(state_path, codec, optimizer, at, record)
+
     start = time.time()
-    bar = tqdm(total=config.max_steps, initial=step, desc=f"codec {config.op}", unit="step")
-    batches = crop_batches(dataset, config.batch_size, step, dev, config.workers)
-    try:
-        while step < config.max_steps:
-            x = next(batches).contiguous(memory_format=torch.channels_last)
-            with autocast(dev, config.precision):
-                output = codec(x)
-                loss, mse = rate_distortion_loss(x, output, codec.config)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            bar.update(1)
-            if step % config.log_every == 0 or step == config.max_steps:
-                row = [
-                    step,
-                    loss.item(),
-                    mse.item(),
-                    output.entropy_bits.item(),
-                    output.bpp_estimate.item(),
-                    round(previous + time.time() - start, 1),
-                ]
-                writer.writerow(row)
-                log_file.flush()
-                bar.set_postfix(mse=f"{row[2]:.1f}", H=f"{row[3]:.3f}", bpp=f"{row[4]:.3f}")
-            out_of_time = time_is_up(config.time_limit, start)
-            if step % config.checkpoint_every == 0 or step == config.max_steps or out_of_time:
-                record = dataclasses.asdict(config) | {"init": None if init is None else str(init)}
-                save_train_state(state_path, codec, optimizer, step, record)
-            if out_of_time:
-                break
-    finally:
-        bar.close()
-        log_file.close()
+    with (
+        CsvLog(log_path, LOG_COLUMNS, fresh=step == 0) as log,
+        tqdm(total=config.max_steps, initial=step, desc=f"codec {config.op}", unit="step") as bar,
+    ):
+
+        def log_row(at: int, terms: dict[str, Tensor]) -> None:
+            row = log.write(at, terms, previous + time.time() - start)
+            bar.set_postfix(mse=f"{row[2]:.1f}", H=f"{row[3]:.3f}", bpp=f"{row[4]:.3f}")
+
+        step = train_steps(
+            objective,
+            Optimization(optimizer, scheduler),
+            crop_batches(dataset, config.batch_size, step, dev, config.workers),
+            step,
+            config.step_schedule(),
+            log_row,
+            save_state,
+            bar,
+        )
     codec.to(memory_format=torch.contiguous_format)
     cast = correct_color_cast(codec, dataset, config.table_batches, config.batch_size)
     fit_tables(codec, dataset, config.table_batches, config.batch_size)

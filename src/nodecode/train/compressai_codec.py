@@ -9,7 +9,6 @@ that `compressai:ARCH:QUALITY:FILE` loads.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm import tqdm
 
@@ -24,18 +24,21 @@ from nodecode.codec.compressai_models import CHECKPOINT_KIND
 from nodecode.data.crops import crop_batches, training_crops
 from nodecode.errors import CheckpointError, ConfigError
 from nodecode.train import schedules
+from nodecode.train.engine import Optimization, StepSchedule, train_steps
 from nodecode.train.runtime import (
+    CsvLog,
     device_name,
     prepare_device,
     previous_wall_clock,
     run_identity,
     run_paths,
-    time_is_up,
 )
 from nodecode.train.schedules import replayed
 from nodecode.train.state import load_train_state, save_train_state
 from nodecode.utils.checkpoint import save_tensors
 
+# CSV column → CompressAI's RateDistortionLoss term, as train_steps logs them.
+LOG_COLUMNS = {"loss": "loss", "mse": "mse_loss", "bpp": "bpp_loss", "aux_loss": "aux_loss"}
 # CompressAI's λ per quality for MSE (compressai.zoo: the models' published training).
 LAMBDAS_MSE = {1: 0.0018, 2: 0.0035, 3: 0.0067, 4: 0.0130, 5: 0.0250, 6: 0.0483, 7: 0.0932, 8: 0.18}
 
@@ -70,6 +73,9 @@ class CompressAITrainConfig:
 
     def schedule(self, optimizer: torch.optim.Optimizer) -> LRScheduler:
         return schedules.final_decay(optimizer, self.max_steps, self.lr_decay_fraction)
+
+    def step_schedule(self) -> StepSchedule:
+        return StepSchedule(self.max_steps, self.log_every, self.checkpoint_every, self.time_limit)
 
     def validate(self) -> None:
         from nodecode.codec.compressai_models import architectures
@@ -127,43 +133,43 @@ def train_compressai(
     previous = previous_wall_clock(log_path)
     scheduler = replayed(config.schedule, optimizer, base_lrs, step)
     model.train()
-    with log_path.open("a", newline="") as log_file:
-        writer = csv.writer(log_file)
-        if step == 0:
-            writer.writerow(["step", "loss", "mse", "bpp", "aux_loss", "seconds"])
-        start = time.time()
-        bar = tqdm(total=config.max_steps, initial=step, desc=config.arch, unit="step")
-        batches = crop_batches(dataset, config.batch_size, step, dev, config.workers)
-        while step < config.max_steps:
-            x = next(batches)
-            losses = criterion(model(x), x)
-            optimizer.zero_grad(set_to_none=True)
-            aux_optimizer.zero_grad(set_to_none=True)
-            losses["loss"].backward()
-            if config.clip_max_norm > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_max_norm)
-            optimizer.step()
-            scheduler.step()
-            aux_loss = model.aux_loss()
-            aux_loss.backward()
-            aux_optimizer.step()
-            step += 1
-            bar.update(1)
-            if step % config.log_every == 0 or step == config.max_steps:
-                row = [step, losses["loss"].item(), losses["mse_loss"].item()]
-                row += [losses["bpp_loss"].item(), aux_loss.item()]
-                row.append(round(previous + time.time() - start, 1))
-                writer.writerow(row)
-                log_file.flush()
-                bar.set_postfix(mse=f"{row[2]:.5f}", bpp=f"{row[3]:.3f}")
-            out_of_time = time_is_up(config.time_limit, start)
-            if step % config.checkpoint_every == 0 or step == config.max_steps or out_of_time:
-                save_train_state(
-                    state_path, model, (optimizer, aux_optimizer), step, dataclasses.asdict(config)
-                )
-            if out_of_time:
-                break
-        bar.close()
+
+    def objective(x: Tensor) -> dict[str, Tensor]:
+        return criterion(model(x), x)
+
+    def save_state(at: int) -> None:
+        save_train_state(
+            state_path, model, (optimizer, aux_optimizer), at, dataclasses.asdict(config)
+        )
+
+    optimization = Optimization(
+        optimizer,
+        scheduler,
+        clip_max_norm=config.clip_max_norm,
+        clip_parameters=list(model.parameters()),
+        aux_optimizer=aux_optimizer,
+        aux_loss=model.aux_loss,
+    )
+    start = time.time()
+    with (
+        CsvLog(log_path, LOG_COLUMNS, fresh=step == 0) as log,
+        tqdm(total=config.max_steps, initial=step, desc=config.arch, unit="step") as bar,
+    ):
+
+        def log_row(at: int, terms: dict[str, Tensor]) -> None:
+            row = log.write(at, terms, previous + time.time() - start)
+            bar.set_postfix(mse=f"{row[2]:.5f}", bpp=f"{row[3]:.3f}")
+
+        step = train_steps(
+            objective,
+            optimization,
+            crop_batches(dataset, config.batch_size, step, dev, config.workers),
+            step,
+            config.step_schedule(),
+            log_row,
+            save_state,
+            bar,
+        )
     model.eval().update(force=True)  # the integer tables files are coded with
     training = {
         **dataclasses.asdict(config),

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader, RandomSampler
@@ -39,9 +40,16 @@ from nodecode.models.checkpoint import (
     load_task_model,
     write_task_model,
 )
+from nodecode.train.engine import (
+    Objective,
+    Optimization,
+    Postfix,
+    progress_hook,
+    train_one_epoch,
+)
+from nodecode.train.runtime import RunLogger
 from nodecode.train.schedules import THIRDS, replayed, step_decay
 from nodecode.train.state import TRAIN_STATE, load_train_state, save_train_state
-from nodecode.train.tasks import RunLogger
 
 MODES = ("joint", "compression")
 
@@ -64,8 +72,13 @@ class JointTrainConfig:
     weight_decay: float = 1e-4
     seed: int = 0
     fashion_mnist: str | None = None
+    # DataLoader worker processes (augmentation then draws from their seeded RNGs: a run
+    # resumes only with the count it started with).
+    workers: int = 0
 
     def validate(self) -> None:
+        if self.workers < 0:
+            raise ConfigError(f"--workers must be 0 or more, not {self.workers}")
         if self.mode not in MODES:
             raise ConfigError(f"--mode must be one of {MODES}, not {self.mode!r}")
         if self.mode == "joint" and not self.classifier:
@@ -139,39 +152,29 @@ def train_joint(
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     step = resume_step(state_path, model, optimizer, config, resume)
     scheduler = replayed(finetune_schedule(total), optimizer, base_lrs, step)
-    logger = RunLogger(out, enabled=True, fresh=step == 0)
-    start = time.time()
-    for epoch in range(step // steps_per_epoch, config.epochs):
-        loader = epoch_loader(train_set, config, epoch)
-        model.train()
-        sums = {"loss": 0.0, "mse": 0.0, "entropy_bits": 0.0, "ce": 0.0}
-        bar = tqdm(loader, desc=f"{config.mode} ft epoch {epoch + 1}/{config.epochs}", leave=False)
-        for x, label in bar:
-            x, label = x.to(dev), label.to(dev)
-            output = codec(x)
-            codec_loss, mse = rate_distortion_loss(x, output, codec.config)
-            loss = config.gamma * codec_loss
-            ce = torch.zeros((), device=dev)
-            if classifier is not None:
-                ce = F.cross_entropy(classifier(output.latent), label)
-                loss = loss + ce
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            for key, value in zip(sums, (loss, mse, output.entropy_bits, ce), strict=True):
-                sums[key] += value.item()
-            bar.set_postfix(mse=f"{mse.item():.1f}", H=f"{output.entropy_bits.item():.3f}")
-        row = {
-            "epoch": epoch + 1,
-            "step": step,
-            **{k: v / steps_per_epoch for k, v in sums.items()},
-            "seconds": round(time.time() - start, 1),
+
+    def objective(batch: tuple[Tensor, Tensor]) -> dict[str, Tensor]:
+        x, label = batch[0].to(dev), batch[1].to(dev)
+        output = codec(x)
+        codec_loss, mse = rate_distortion_loss(x, output, codec.config)
+        loss = config.gamma * codec_loss
+        ce = torch.zeros((), device=dev)
+        if classifier is not None:
+            ce = F.cross_entropy(classifier(output.latent), label)
+            loss = loss + ce
+        return {
+            "loss": loss,
+            "mse": mse,
+            "entropy_bits": output.entropy_bits,
+            "ce": ce,
         }
-        logger.log(row)
-        save_train_state(state_path, model, optimizer, step, dataclasses.asdict(config))
-    logger.close()
+
+    def show(terms: dict[str, Tensor]) -> dict[str, str]:
+        return {"mse": f"{terms['mse'].item():.1f}", "H": f"{terms['entropy_bits'].item():.3f}"}
+
+    step = fine_tune_epochs(
+        objective, Optimization(optimizer, scheduler), train_set, config, out, model, step, show
+    )
     _refit_tables(codec, data.train, config.batch_size, dev)
     codec.name = f"{config.mode}-ft-{codec.name}"
     save_codec(codec, out / "codec.safetensors")
@@ -183,6 +186,39 @@ def train_joint(
         write_task_model(out / "classifier.safetensors", classifier.eval(), tuned)
         result["classifier"] = str(out / "classifier.safetensors")
     return result
+
+
+def fine_tune_epochs(
+    objective: Objective,
+    optimization: Optimization,
+    train_set: Any,
+    config: Any,
+    out: Path,
+    modules: torch.nn.Module,
+    step: int,
+    show: Postfix | None = None,
+) -> int:
+    """The remaining epochs of a joint or compression-only run (`config` is a
+    JointTrainConfig), each logged and checkpointed; returns the step reached."""
+    optimizers: Any = optimization.optimizer
+    if optimization.aux_optimizer is not None:
+        optimizers = (optimization.optimizer, optimization.aux_optimizer)
+    steps_per_epoch = max(1, len(train_set) // config.batch_size)
+    run_log = RunLogger(out, enabled=True, fresh=step == 0)
+    start = time.time()
+    for epoch in range(step // steps_per_epoch, config.epochs):
+        loader = epoch_loader(train_set, config, epoch)
+        modules.train()
+        desc = f"{config.mode} ft epoch {epoch + 1}/{config.epochs}"
+        with tqdm(total=len(loader), desc=desc, leave=False) as bar:
+            hook = progress_hook(bar, show)
+            trained = train_one_epoch(objective, optimization, loader, on_step=hook)
+        step += trained.steps
+        row = {"epoch": epoch + 1, "step": step, **trained.means}
+        run_log.log(row | {"seconds": round(time.time() - start, 1)})
+        save_train_state(out / TRAIN_STATE, modules, optimizers, step, dataclasses.asdict(config))
+    run_log.close()
+    return step
 
 
 def resume_step(
@@ -210,6 +246,7 @@ def epoch_loader(dataset: Any, config: Any, epoch: int) -> DataLoader:
         batch_size=config.batch_size,
         drop_last=True,
         sampler=RandomSampler(dataset, generator=generator),
+        num_workers=config.workers,
     )
 
 

@@ -11,14 +11,12 @@ written as safetensors that `compressai:ARCH:QUALITY:FILE` loads.
 from __future__ import annotations
 
 import dataclasses
-import time
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from nodecode.codec.compressai_models import CHECKPOINT_KIND, CompressAICodec
 from nodecode.codec.files import pad_to_multiple
@@ -32,10 +30,10 @@ from nodecode.models.checkpoint import (
     write_task_model,
 )
 from nodecode.train.compressai_codec import LAMBDAS_MSE, split_aux_parameters
-from nodecode.train.joint import epoch_loader, finetune_schedule, resume_step
+from nodecode.train.engine import Optimization
+from nodecode.train.joint import fine_tune_epochs, finetune_schedule, resume_step
 from nodecode.train.schedules import replayed
-from nodecode.train.state import TRAIN_STATE, save_train_state
-from nodecode.train.tasks import RunLogger
+from nodecode.train.state import TRAIN_STATE
 from nodecode.utils.checkpoint import save_tensors
 
 
@@ -72,44 +70,22 @@ def train_joint_compressai(
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     step = resume_step(state_path, modules, (optimizer, aux_optimizer), config, resume)
     scheduler = replayed(finetune_schedule(total), optimizer, base_lrs, step)
-    logger = RunLogger(out, enabled=True, fresh=step == 0)
-    start = time.time()
-    for epoch in range(step // steps_per_epoch, config.epochs):
-        loader = epoch_loader(data.train, config, epoch)
-        modules.train()
-        sums = {"loss": 0.0, "mse": 0.0, "bpp": 0.0, "ce": 0.0}
-        for x, label in tqdm(loader, desc=f"{config.mode} ft {epoch + 1}", leave=False):
-            x, label = pad_to_multiple(x, codec.alignment).to(dev), label.to(dev)
-            output, latents = codec.recording_latents(partial(model, x), True)
-            rd = criterion(output, x)
-            loss = config.gamma * rd["loss"]
-            ce = torch.zeros((), device=dev)
-            if classifier is not None and info is not None:
-                ce = F.cross_entropy(classifier(select_latents(info.input, latents)), label)
-                loss = loss + ce
-            optimizer.zero_grad(set_to_none=True)
-            aux_optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            model.aux_loss().backward()
-            aux_optimizer.step()
-            step += 1
-            values = (loss, rd["mse_loss"], rd["bpp_loss"], ce)
-            for key, value in zip(sums, values, strict=True):
-                sums[key] += value.item()
-        logger.log(
-            {
-                "epoch": epoch + 1,
-                "step": step,
-                **{k: v / steps_per_epoch for k, v in sums.items()},
-                "seconds": round(time.time() - start, 1),
-            }
-        )
-        save_train_state(
-            state_path, modules, (optimizer, aux_optimizer), step, dataclasses.asdict(config)
-        )
-    logger.close()
+
+    def objective(batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        x, label = pad_to_multiple(batch[0], codec.alignment).to(dev), batch[1].to(dev)
+        output, latents = codec.recording_latents(partial(model, x), True)
+        rd = criterion(output, x)
+        loss = config.gamma * rd["loss"]
+        ce = torch.zeros((), device=dev)
+        if classifier is not None and info is not None:
+            ce = F.cross_entropy(classifier(select_latents(info.input, latents)), label)
+            loss = loss + ce
+        return {"loss": loss, "mse": rd["mse_loss"], "bpp": rd["bpp_loss"], "ce": ce}
+
+    optimization = Optimization(
+        optimizer, scheduler, aux_optimizer=aux_optimizer, aux_loss=model.aux_loss
+    )
+    step = fine_tune_epochs(objective, optimization, data.train, config, out, modules, step)
     model.eval().update(force=True)  # the entropy models' tables, from the new weights
     path = out / "codec.safetensors"
     save_tensors(

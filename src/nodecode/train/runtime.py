@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import platform
 import time
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 import torch
 
@@ -65,3 +68,64 @@ def device_name(device: torch.device) -> str:
     cpu = platform.processor() or platform.machine()
     return f"{device.type}: {cpu}, {torch.get_num_threads()} threads"
 
+
+class CsvLog:
+    """A step-counted run's CSV log: step, the chosen loss terms, cumulative seconds (the
+    last column, which `previous_wall_clock` reads back on resume)."""
+
+    def __init__(self, path: Path, columns: dict[str, str], fresh: bool) -> None:
+        self.columns = columns  # CSV column → loss term
+        self.file = path.open("w" if fresh else "a", newline="")
+        self.writer = csv.writer(self.file)
+        if fresh:
+            self.writer.writerow(["step", *columns, "seconds"])
+
+    def write(self, step: int, terms: dict[str, Any], seconds: float) -> list:
+        row = [step, *(terms[k].item() for k in self.columns.values()), round(seconds, 1)]
+        self.writer.writerow(row)
+        self.file.flush()
+        return row
+
+    def __enter__(self) -> CsvLog:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.file.close()
+
+
+class RunLogger:
+    """CSV and TensorBoard logs, written by the main rank only."""
+
+    def __init__(self, out: Path, enabled: bool, fresh: bool) -> None:
+        self.enabled = enabled
+        if not enabled:
+            return
+        self.csv_path = out / "log.csv"
+        if fresh and self.csv_path.exists():
+            self.csv_path.unlink()
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.tensorboard = SummaryWriter(str(out / "tensorboard"))
+
+    def log(self, row: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        new = not self.csv_path.exists()
+        with self.csv_path.open("a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        for key, value in row.items():
+            if key not in ("round", "epoch", "step"):
+                self.tensorboard.add_scalar(key, value, row["step"])
+        self.tensorboard.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.tensorboard.close()

@@ -8,7 +8,6 @@ with the same model, optimizer, schedule and RNG state.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import logging
 import math
@@ -33,11 +32,13 @@ from nodecode.data.datasets import TaskData, load_task_data
 from nodecode.data.inputs import INPUTS, branches, is_latent_input
 from nodecode.errors import CheckpointError, ConfigError
 from nodecode.evaluate.tasks import evaluate_model
-from nodecode.models import create
+from nodecode.models import create, reads_latents
 from nodecode.models.checkpoint import TaskModelInfo, TaskNetwork, write_task_model
 from nodecode.models.resnet import ResNetClassifier
 from nodecode.models.segmentation import DeepLabV2, load_classifier_into
 from nodecode.train import distributed, schedules
+from nodecode.train.engine import Optimization, progress_hook, repeat_epochs, train_one_epoch
+from nodecode.train.runtime import RunLogger
 from nodecode.train.schedules import replayed
 from nodecode.train.state import TRAIN_STATE, load_train_state, save_train_state
 from nodecode.utils.checkpoint import load_tensors
@@ -78,6 +79,10 @@ class TaskTrainConfig:
     # evaluates on it (for choosing hyperparameters), the test set is evaluated once, at
     # the end. 0: evaluate on the test set each round (the paper's curves, Figs. 3–4).
     val_fraction: float = 0.0
+    # DataLoader worker processes for training and evaluation batches. Augmentation then
+    # draws from each worker's seeded RNG: an equally reproducible but different stream, so
+    # a run resumes only with the count it started with.
+    workers: int = 0
 
     @property
     def classification(self) -> bool:
@@ -102,13 +107,15 @@ class TaskTrainConfig:
     def validate(self) -> None:
         if self.task not in ("classification", "segmentation"):
             raise ConfigError(f"unknown task {self.task!r}")
+        if self.workers < 0:
+            raise ConfigError(f"--workers must be 0 or more, not {self.workers}")
         if not 0.0 <= self.val_fraction < 0.5:
             raise ConfigError(f"--val-fraction must be in [0, 0.5), not {self.val_fraction}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"--schedule must be one of {SCHEDULES}, not {self.schedule!r}")
         if self.input not in INPUTS:
             raise ConfigError(f"--input must be one of {INPUTS}, not {self.input!r}")
-        on_latents = self.model.startswith("cresnet")
+        on_latents = reads_latents(self.model)
         if on_latents != is_latent_input(self.input):
             raise ConfigError(
                 f"{self.model} reads {'latents' if on_latents else 'images'}; "
@@ -216,8 +223,16 @@ def train_task(
         history = saved["history"]
     scheduler = replayed(lr_schedule(config, total), optimizer, base_lrs, step)
     net = DistributedDataParallel(model) if info.enabled else model
+
+    def objective(batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        x, target = batch
+        return {"loss": _loss(net(x.to(dev)), target.to(dev))}
+
+    optimization = Optimization(optimizer, scheduler)
     eval_batch = max(config.batch(), 32)
-    round_loader = DataLoader(val_data if val_data is not None else data.test, eval_batch)
+    loading: dict[str, Any] = {"num_workers": config.workers, "pin_memory": dev.type == "cuda"}
+    round_data = val_data if val_data is not None else data.test
+    round_loader = DataLoader(round_data, eval_batch, **loading)
     prefix = "val_" if val_data is not None else ""
     out.mkdir(parents=True, exist_ok=True)
     run_log = RunLogger(out, enabled=info.is_main, fresh=step == 0)
@@ -232,31 +247,21 @@ def train_task(
             batch_size=per_rank,
             drop_last=True,
             sampler=sampler or RandomSampler(train_set, generator=generator),
+            **loading,
         )
         net.train()
         end = min(total, (round_index + 1) * per_round)
-        bar = tqdm(
+        with tqdm(
             total=end - step,
             desc=f"{config.model} round {round_index + 1}/{rounds}",
             unit="step",
             disable=not info.is_main,
             leave=False,
-        )
-        losses = []
-        while step < end:
-            for x, target in loader:
-                loss = _loss(net(x.to(dev)), target.to(dev))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                losses.append(loss.item())
-                step += 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}")
-                if step >= end:
-                    break
-        bar.close()
+        ) as bar:
+            trained = train_one_epoch(
+                objective, optimization, repeat_epochs(loader), end - step, progress_hook(bar)
+            )
+        step += trained.steps
         distributed.sync_buffers(model, info)
         if info.is_main:
             metrics = evaluate_model(model, round_loader, config.task, data.num_classes, dev)
@@ -264,7 +269,7 @@ def train_task(
             row = {
                 "round": round_index + 1,
                 "step": step,
-                "train_loss": sum(losses) / len(losses),
+                "train_loss": trained.means["loss"],
                 "lr": optimizer.param_groups[0]["lr"],
                 "seconds": round(time.time() - start, 1),
                 **{k: v for k, v in metrics.items() if not isinstance(v, list)},
@@ -280,7 +285,7 @@ def train_task(
     final = dict(history[-1]) if history and info.is_main else {}
     if val_data is not None and info.is_main:  # the test set, once, at the end
         test = evaluate_model(
-            model, DataLoader(data.test, eval_batch), config.task, data.num_classes, dev
+            model, DataLoader(data.test, eval_batch, **loading), config.task, data.num_classes, dev
         )
         final |= {k: v for k, v in test.items() if not isinstance(v, list)}
         save_task_model(out / "model.safetensors", model, config, data, {**metrics, **test})
@@ -321,39 +326,6 @@ def init_model(model: TaskNetwork, config: TaskTrainConfig) -> None:
 def weights_digest(model: nn.Module) -> str:
     """SHA-256 of every parameter and buffer: equal digests mean bit-identical models."""
     return state_digest(model).hexdigest()
-
-
-class RunLogger:
-    """CSV and TensorBoard logs, written by the main rank only."""
-
-    def __init__(self, out: Path, enabled: bool, fresh: bool) -> None:
-        self.enabled = enabled
-        if not enabled:
-            return
-        self.csv_path = out / "log.csv"
-        if fresh and self.csv_path.exists():
-            self.csv_path.unlink()
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.tensorboard = SummaryWriter(str(out / "tensorboard"))
-
-    def log(self, row: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        new = not self.csv_path.exists()
-        with self.csv_path.open("a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
-        for key, value in row.items():
-            if key not in ("round", "epoch", "step"):
-                self.tensorboard.add_scalar(key, value, row["step"])
-        self.tensorboard.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.tensorboard.close()
 
 
 def save_task_model(

@@ -1,0 +1,139 @@
+"""The one optimisation loop every trainer runs (codec, CompressAI codec, task, joint), in
+the shape of torchvision's references: `train_one_epoch` over a stream of batches.
+
+A trainer supplies an objective (batch → named loss terms, "loss" being the one minimised)
+and its optimisers; the engine owns the order of operations, which exact resume depends
+on: objective, zero the gradients, backward, clip, step, schedule, then CompressAI's
+auxiliary loss.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+
+from nodecode.train.runtime import time_is_up
+
+Objective = Callable[[Any], dict[str, Tensor]]
+Postfix = Callable[[dict[str, Tensor]], dict[str, str]]  # loss terms → a progress bar's postfix
+# Called after each step with the steps taken in this call and the step's loss terms;
+# returning True ends the epoch early (a time limit).
+StepHook = Callable[[int, dict[str, Tensor]], bool | None]
+
+
+@dataclass
+class Optimization:
+    """What one step updates: the main optimiser and its schedule, optionally gradient
+    clipping and CompressAI's auxiliary optimiser (entropy-bottleneck quantiles)."""
+
+    optimizer: Optimizer
+    scheduler: LRScheduler
+    clip_max_norm: float = 0.0
+    clip_parameters: list[Tensor] = field(default_factory=list)
+    aux_optimizer: Optimizer | None = None
+    aux_loss: Callable[[], Tensor] | None = None
+
+
+@dataclass
+class EpochResult:
+    steps: int
+    means: dict[str, float]  # each loss term averaged over the steps taken
+
+
+def train_one_epoch(
+    objective: Objective,
+    optimization: Optimization,
+    batches: Iterable[Any],
+    steps: int | None = None,
+    on_step: StepHook | None = None,
+) -> EpochResult:
+    """Up to `steps` optimisation steps (None: until `batches` ends)."""
+    sums: dict[str, Tensor] = {}
+    taken = 0
+    opt, aux = optimization.optimizer, optimization.aux_optimizer
+    for batch in itertools.islice(batches, steps):
+        terms = objective(batch)
+        opt.zero_grad(set_to_none=True)
+        if aux is not None:
+            aux.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        if optimization.clip_max_norm > 0:
+            torch.nn.utils.clip_grad_norm_(optimization.clip_parameters, optimization.clip_max_norm)
+        opt.step()
+        optimization.scheduler.step()
+        if aux is not None and optimization.aux_loss is not None:
+            aux_loss = optimization.aux_loss()
+            aux_loss.backward()
+            aux.step()
+            terms["aux_loss"] = aux_loss
+        taken += 1
+        for key, value in terms.items():  # summed on the device: no sync per step
+            sums[key] = sums.get(key, 0) + value.detach().double()
+        if on_step is not None and on_step(taken, terms):
+            break
+    return EpochResult(taken, {k: v.item() / taken for k, v in sums.items()})
+
+
+def progress_hook(bar: Any, show: Postfix | None = None) -> StepHook:
+    """A step hook that advances a tqdm bar and shows the step's loss (or what `show` picks)."""
+
+    def hook(taken: int, terms: dict[str, Tensor]) -> None:
+        bar.update(1)
+        bar.set_postfix(show(terms) if show else {"loss": f"{terms['loss'].item():.3f}"})
+
+    return hook
+
+
+def repeat_epochs(loader: Iterable[Any]) -> Iterator[Any]:
+    """A loader's batches, pass after pass (a round of task training spans several)."""
+    return itertools.chain.from_iterable(itertools.repeat(loader))
+
+
+@dataclass
+class StepSchedule:
+    """When a step-counted run logs, checkpoints and stops."""
+
+    max_steps: int
+    log_every: int
+    checkpoint_every: int
+    time_limit: float | None = None
+
+
+def train_steps(
+    objective: Objective,
+    optimization: Optimization,
+    batches: Iterable[Any],
+    step: int,
+    schedule: StepSchedule,
+    log: Callable[[int, dict[str, Tensor]], None],
+    save_state: Callable[[int], None],
+    progress: Any = None,
+) -> int:
+    """From `step` to `schedule.max_steps` (or the time limit): the codec trainers' loop.
+    Returns the step reached; the state is saved at it."""
+    first, start = step, time.time()
+
+    def after_step(taken: int, terms: dict[str, Tensor]) -> bool:
+        current = first + taken
+        if progress is not None:
+            progress.update(1)
+        last = current == schedule.max_steps
+        if current % schedule.log_every == 0 or last:
+            log(current, terms)
+        out_of_time = time_is_up(schedule.time_limit, start)
+        if current % schedule.checkpoint_every == 0 or last or out_of_time:
+            save_state(current)
+        return out_of_time
+
+    result = train_one_epoch(
+        objective, optimization, batches, schedule.max_steps - step, after_step
+    )
+    return first + result.steps
