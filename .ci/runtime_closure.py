@@ -15,24 +15,31 @@ from importlib import metadata
 from packaging.requirements import Requirement
 
 # A new virtual environment has its own installer; copying another version beside it would
-# leave two dist-infos of one package.
-BROUGHT_BY_VENV = {"pip", "setuptools"}
+# leave two dist-infos of one package. (Its setuptools is too old for CompressAI's
+# requirement, so the smoke test replaces that one with the closure's.)
+BROUGHT_BY_VENV = {"pip"}
 
 
 def closure(name: str) -> set[str]:
-    """Names of the distributions `name` needs at run time, itself excluded."""
-    seen: set[str] = set()
-    todo = [Requirement(r) for r in metadata.requires(name) or []]
+    """Names of the distributions `name` needs at run time, itself excluded, following the
+    extras each requirement asks for (torch asks for cuda-toolkit[cublas,…])."""
+    followed: dict[str, set[str]] = {}  # distribution → the extras already followed
+    todo: list[tuple[str, set[str]]] = [(name, set())]
     while todo:
-        requirement = todo.pop()
-        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
-            continue
-        key = requirement.name.lower().replace("_", "-")
-        if key in seen or key in BROUGHT_BY_VENV:
-            continue
-        seen.add(key)
-        todo.extend(Requirement(r) for r in metadata.requires(requirement.name) or [])
-    return seen
+        dist, extras = todo.pop()
+        for line in metadata.requires(dist) or []:
+            requirement = Requirement(line)
+            marker = requirement.marker
+            if marker is not None and not any(marker.evaluate({"extra": e}) for e in {"", *extras}):
+                continue
+            key = requirement.name.lower().replace("_", "-")
+            if key in BROUGHT_BY_VENV:
+                continue
+            if key in followed and requirement.extras <= followed[key]:
+                continue
+            followed.setdefault(key, set()).update(requirement.extras)
+            todo.append((requirement.name, set(requirement.extras)))
+    return set(followed)
 
 
 def top_level_entries(dist_name: str) -> set[str]:
