@@ -95,7 +95,7 @@ def test_the_weight_enums_list_exactly_the_shipped_files_and_load_them():
     codec = CodecWeights.from_spec(info.codec).load()
     assert codec.identity().hex() == info.codec_id  # the model names the codec it reads
     assert CodecWeights.PAPER_0_330.info.config.nominal_bpp == pytest.approx(0.330)
-    with pytest.raises(ConfigError, match="no shipped codec 'paper-9'"):
+    with pytest.raises(ConfigError, match="no CodecWeights named 'paper-9'"):
         CodecWeights.from_spec("paper-9")
-    with pytest.raises(ConfigError, match="no shipped task model"):
+    with pytest.raises(ConfigError, match="no TaskModelWeights named"):
         TaskModelWeights.from_spec("resnet18")

@@ -21,5 +21,23 @@ def schedule_factors(build: Callable[[Optimizer], LRScheduler], steps: int) -> l
 
 
 @pytest.fixture
+def kill_after(monkeypatch) -> Callable[[object, str], None]:
+    """`kill_after(module, name)`: `module.name` runs once more, then the run dies
+    (KeyboardInterrupt), as a run killed right after a checkpoint reached the disk."""
+
+    def patch(module: object, name: str) -> None:
+        original = getattr(module, name)
+
+        def killed_after(*args, **kwargs):
+            original(*args, **kwargs)
+            monkeypatch.setattr(module, name, original)  # the resumed run saves normally
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(module, name, killed_after)
+
+    return patch
+
+
+@pytest.fixture
 def lr_factors() -> Callable[[Callable[[Optimizer], LRScheduler], int], list[float]]:
     return schedule_factors

@@ -5,6 +5,7 @@ import torch
 
 from nodecode.train.engine import (
     Optimization,
+    StepLog,
     StepSchedule,
     repeat_epochs,
     train_one_epoch,
@@ -65,27 +66,31 @@ def test_the_auxiliary_loss_steps_its_own_optimiser_after_the_main_step():
     assert step == pytest.approx(0.1 * 1e-3, rel=1e-3)  # lr × clipped gradient norm
 
 
-def test_a_step_counted_run_logs_saves_and_stops_on_its_schedule():
+def test_a_step_counted_run_logs_saves_and_stops_on_its_schedule(tmp_path):
     _, objective, optimization, batches = _regression()
-    logged, saved = [], []
-    reached = train_steps(
-        objective,
-        optimization,
-        repeat_epochs(batches),
-        step=2,
-        schedule=StepSchedule(max_steps=11, log_every=4, checkpoint_every=5),
-        log=lambda step, terms: logged.append(step),
-        save_state=saved.append,
-    )
-    assert reached == 11 and logged == [4, 8, 11] and saved == [5, 10, 11]
-    saved.clear()
+    saved = []
+    log = StepLog(tmp_path / "log.csv", {"mse": "loss"}, "test")
     reached = train_steps(
         objective,
         optimization,
         repeat_epochs(batches),
         step=0,
-        schedule=StepSchedule(max_steps=100, log_every=50, checkpoint_every=50, time_limit=0),
-        log=lambda step, terms: None,
+        schedule=StepSchedule(max_steps=11, log_every=4, checkpoint_every=5),
+        log=log,
         save_state=saved.append,
     )
-    assert reached == 1 and saved == [1]  # out of time: the state is saved at the step reached
+    assert reached == 11 and saved == [5, 10, 11]
+    rows = (tmp_path / "log.csv").read_text().splitlines()
+    assert rows[0] == "step,mse,seconds" and [r.split(",")[0] for r in rows[1:]] == ["4", "8", "11"]
+    saved.clear()
+    reached = train_steps(  # a resumed chunk that runs out of time after one step
+        objective,
+        optimization,
+        repeat_epochs(batches),
+        step=11,
+        schedule=StepSchedule(max_steps=100, log_every=50, checkpoint_every=50, time_limit=0),
+        log=log,
+        save_state=saved.append,
+    )
+    assert reached == 12 and saved == [12]  # out of time: the state is saved at the step reached
+    assert len((tmp_path / "log.csv").read_text().splitlines()) == 4  # appended, not rewritten

@@ -60,7 +60,7 @@ def test_joint_fine_tuning_updates_both_and_retags_the_classifier(setup):
     assert load_codec(again["codec"]).identity() == tuned.identity()
 
 
-def test_joint_resume_after_a_kill_between_epochs_matches_an_uninterrupted_run(setup, monkeypatch):
+def test_joint_resume_after_a_kill_between_epochs_matches_an_uninterrupted_run(setup, kill_after):
     from nodecode.train import joint
 
     folder, _ = setup
@@ -72,16 +72,9 @@ def test_joint_resume_after_a_kill_between_epochs_matches_an_uninterrupted_run(s
         batch_size=8,
     )
     straight = train_joint(config, folder / "a")
-    save = joint.save_train_state
-
-    def killed_after_saving(*args, **kwargs):
-        save(*args, **kwargs)
-        raise KeyboardInterrupt  # the run dies right after epoch 1 is on disk
-
-    monkeypatch.setattr(joint, "save_train_state", killed_after_saving)
+    kill_after(joint, "save_train_state")  # the run dies right after epoch 1 is on disk
     with pytest.raises(KeyboardInterrupt):
         train_joint(config, folder / "b")
-    monkeypatch.setattr(joint, "save_train_state", save)
     resumed = train_joint(config, folder / "b", resume=True)
     # Bit-exact only if weights, momentum, schedule, data order and RNG all resume.
     assert load_codec(resumed["codec"]).identity() == load_codec(straight["codec"]).identity()

@@ -1,5 +1,6 @@
 """Classifier / segmenter training: learning, resume, DDP, and inference from files."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -56,31 +57,21 @@ def test_paper_schedules_are_the_defaults(lr_factors):
     assert lr_factors(lr_schedule(seg, 100), 100)[50] == pytest.approx(0.5**0.9)
 
 
+def _tiny(latents, **overrides) -> TaskTrainConfig:
+    base = dict(model="cresnet39", latents=str(latents), data="fashion-scenes:tiny")
+    return TaskTrainConfig(**base, width=0.125, epochs=2, batch_size=16, **overrides)
+
+
 def test_resume_after_a_kill_halfway_reaches_the_weights_of_an_uninterrupted_run(
-    tmp_path, latents, monkeypatch
+    tmp_path, latents, kill_after
 ):
     from nodecode.train import tasks
 
-    config = TaskTrainConfig(
-        model="cresnet39",
-        latents=str(latents),
-        data="fashion-scenes:tiny",
-        width=0.125,
-        epochs=2,
-        batch_size=16,
-        lr=0.05,
-    )
+    config = _tiny(latents, lr=0.05)
     straight = train_task(config, tmp_path / "a")
-    save = tasks.save_task_model
-
-    def killed_after_saving(*args, **kwargs):
-        save(*args, **kwargs)
-        raise KeyboardInterrupt  # the run dies right after round 1 is on disk
-
-    monkeypatch.setattr(tasks, "save_task_model", killed_after_saving)
+    kill_after(tasks, "save_task_model")  # the run dies right after round 1 is on disk
     with pytest.raises(KeyboardInterrupt):
         train_task(config, tmp_path / "b")
-    monkeypatch.setattr(tasks, "save_task_model", save)
     assert len((tmp_path / "b" / "log.csv").read_text().splitlines()) == 2  # header + round 1
     resumed = train_task(config, tmp_path / "b", resume=True)
     # Bit-exact only if weights, optimizer momentum, step and data order all resume.
@@ -90,26 +81,16 @@ def test_resume_after_a_kill_halfway_reaches_the_weights_of_an_uninterrupted_run
 
 
 def test_dataloader_workers_give_a_reproducible_run(tmp_path, latents):
-    config = TaskTrainConfig(
-        model="cresnet39",
-        latents=str(latents),
-        data="fashion-scenes:tiny",
-        width=0.125,
-        epochs=1,
-        batch_size=16,
-        workers=2,
-    )
-    first = train_task(config, tmp_path / "a")
-    again = train_task(config, tmp_path / "b")
+    config = _tiny(latents, workers=2)
+    first = train_task(dataclasses.replace(config, epochs=1), tmp_path / "a")
+    again = train_task(dataclasses.replace(config, epochs=1), tmp_path / "b")
     assert first["weights_sha256"] == again["weights_sha256"]  # workers are seeded per loader
     with pytest.raises(ConfigError, match="--workers"):
         TaskTrainConfig(workers=-1).validate()
 
 
 def test_a_validation_split_is_held_out_and_the_test_set_scored_once(tmp_path, latents):
-    base = dict(model="cresnet39", latents=str(latents), data="fashion-scenes:tiny")
-    base |= dict(width=0.125, epochs=2, batch_size=16, lr=0.05)
-    final = train_task(TaskTrainConfig(**base, val_fraction=0.25), tmp_path / "v")
+    final = train_task(_tiny(latents, lr=0.05, val_fraction=0.25), tmp_path / "v")
     header = (tmp_path / "v" / "log.csv").read_text().splitlines()[0].split(",")
     assert "val_top1" in header and "top1" not in header  # rounds see the validation split
     assert 0 <= final["top1"] <= 100 and 0 <= final["val_top1"] <= 100  # test: once, at the end

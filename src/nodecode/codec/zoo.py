@@ -10,8 +10,6 @@ the shipped fashion-scenes task models were trained on their latents.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -27,6 +25,7 @@ from nodecode.codec.compressai_models import (
 )
 from nodecode.codec.config import OPERATING_POINTS, operating_point
 from nodecode.errors import ConfigError
+from nodecode.utils.shipped import ShippedEnum, ShippedWeights
 
 FAMILIES = ("paper", "small")
 DEFAULT_FAMILY = "paper"
@@ -90,19 +89,11 @@ def codec_info(spec: str | Path) -> CodecInfo:
     raise ConfigError(f"unknown codec {spec!r}: not a file, and not one of {shipped_codecs()}")
 
 
-@dataclass(frozen=True)
-class ShippedWeights:
-    """A codec file in the package and how it was made, as torchvision's `Weights`."""
-
-    spec: str  # the name every command takes (`--codec paper-0.330`)
-    recipe: str  # where the commands that made it are written down
-
-
 PAPER_RECIPE = "docs/RESULTS.md §2b: train-codec on photos:train, rate-calibrated"
 SMALL_RECIPE = "docs/RESULTS.md §2: train-codec --width 0.5 on the 13 bundled images"
 
 
-class CodecWeights(Enum):
+class CodecWeights(ShippedEnum):
     """The shipped codecs, in the style of torchvision's weight enums::
 
     codec = CodecWeights.PAPER_0_330.load()
@@ -123,13 +114,6 @@ class CodecWeights(Enum):
 
     def load(self, device: str | torch.device = "cpu") -> Codec:
         return load_codec(self.value.spec, device)
-
-    @classmethod
-    def from_spec(cls, spec: str) -> CodecWeights:
-        for member in cls:
-            if member.value.spec == spec:
-                return member
-        raise ConfigError(f"no shipped codec {spec!r}: one of {[m.value.spec for m in cls]}")
 
 
 def paper_codec_only(codec: Codec, what: str) -> ConvAutoencoder:

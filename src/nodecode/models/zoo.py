@@ -8,13 +8,12 @@ trained on the latents (cResNets) or decoded images (ResNets) of the shipped cod
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nodecode.errors import ConfigError
+from nodecode.utils.shipped import ShippedEnum, ShippedWeights
 
 if TYPE_CHECKING:
     from nodecode.models.checkpoint import TaskModelInfo, TaskNetwork
@@ -60,15 +59,7 @@ def load_task(spec: str, device: str = "cpu") -> tuple[TaskNetwork, TaskModelInf
     return load_task_model(_resolve(spec), device)
 
 
-@dataclass(frozen=True)
-class ShippedTaskModel:
-    """A task-model file in the package and how it was made, as torchvision's `Weights`."""
-
-    spec: str  # the name every command takes (`--model cresnet51-0.330`)
-    recipe: str = RECIPE
-
-
-class TaskModelWeights(Enum):
+class TaskModelWeights(ShippedEnum):
     """The shipped task models, in the style of torchvision's weight enums::
 
     net, info = TaskModelWeights.CRESNET51_0_330.load()
@@ -78,18 +69,18 @@ class TaskModelWeights(Enum):
     `small-OP`, named by `info.codec` and `info.codec_id`.
     """
 
-    CRESNET51_0_0983 = ShippedTaskModel("cresnet51-0.0983")
-    CRESNET51_0_330 = ShippedTaskModel("cresnet51-0.330")
-    CRESNET51_0_635 = ShippedTaskModel("cresnet51-0.635")
-    CRESNET51_D_0_0983 = ShippedTaskModel("cresnet51-d-0.0983")
-    CRESNET51_D_0_330 = ShippedTaskModel("cresnet51-d-0.330")
-    CRESNET51_D_0_635 = ShippedTaskModel("cresnet51-d-0.635")
-    RESNET50_0_0983 = ShippedTaskModel("resnet50-0.0983")
-    RESNET50_0_330 = ShippedTaskModel("resnet50-0.330")
-    RESNET50_0_635 = ShippedTaskModel("resnet50-0.635")
-    RESNET50_D_0_0983 = ShippedTaskModel("resnet50-d-0.0983")
-    RESNET50_D_0_330 = ShippedTaskModel("resnet50-d-0.330")
-    RESNET50_D_0_635 = ShippedTaskModel("resnet50-d-0.635")
+    CRESNET51_0_0983 = ShippedWeights("cresnet51-0.0983", RECIPE)
+    CRESNET51_0_330 = ShippedWeights("cresnet51-0.330", RECIPE)
+    CRESNET51_0_635 = ShippedWeights("cresnet51-0.635", RECIPE)
+    CRESNET51_D_0_0983 = ShippedWeights("cresnet51-d-0.0983", RECIPE)
+    CRESNET51_D_0_330 = ShippedWeights("cresnet51-d-0.330", RECIPE)
+    CRESNET51_D_0_635 = ShippedWeights("cresnet51-d-0.635", RECIPE)
+    RESNET50_0_0983 = ShippedWeights("resnet50-0.0983", RECIPE)
+    RESNET50_0_330 = ShippedWeights("resnet50-0.330", RECIPE)
+    RESNET50_0_635 = ShippedWeights("resnet50-0.635", RECIPE)
+    RESNET50_D_0_0983 = ShippedWeights("resnet50-d-0.0983", RECIPE)
+    RESNET50_D_0_330 = ShippedWeights("resnet50-d-0.330", RECIPE)
+    RESNET50_D_0_635 = ShippedWeights("resnet50-d-0.635", RECIPE)
 
     @property
     def info(self) -> TaskModelInfo:
@@ -98,10 +89,3 @@ class TaskModelWeights(Enum):
 
     def load(self, device: str = "cpu") -> tuple[TaskNetwork, TaskModelInfo]:
         return load_task(self.value.spec, device)
-
-    @classmethod
-    def from_spec(cls, spec: str) -> TaskModelWeights:
-        for member in cls:
-            if member.value.spec == spec:
-                return member
-        raise ConfigError(f"no shipped task model {spec!r}: one of {[m.value.spec for m in cls]}")

@@ -10,7 +10,6 @@ from pathlib import Path
 import torch
 from torch import Tensor
 from torch.optim.lr_scheduler import LRScheduler
-from tqdm import tqdm
 
 from nodecode.bitstream.tables import count_symbols
 from nodecode.codec.autoencoder import ConvAutoencoder
@@ -20,9 +19,8 @@ from nodecode.codec.loss import rate_distortion_loss
 from nodecode.data.crops import MultiScaleCrops, RandomCrops, crop_batches, training_crops
 from nodecode.errors import CheckpointError
 from nodecode.train import schedules
-from nodecode.train.engine import Optimization, StepSchedule, train_steps
+from nodecode.train.engine import Optimization, StepLog, StepSchedule, train_steps
 from nodecode.train.runtime import (
-    CsvLog,
     device_name,
     prepare_device,
     previous_wall_clock,
@@ -176,25 +174,15 @@ def train_codec(
         save_train_state(state_path, codec, optimizer, at, record)
 
     start = time.time()
-    with (
-        CsvLog(log_path, LOG_COLUMNS, fresh=step == 0) as log,
-        tqdm(total=config.max_steps, initial=step, desc=f"codec {config.op}", unit="step") as bar,
-    ):
-
-        def log_row(at: int, terms: dict[str, Tensor]) -> None:
-            row = log.write(at, terms, previous + time.time() - start)
-            bar.set_postfix(mse=f"{row[2]:.1f}", H=f"{row[3]:.3f}", bpp=f"{row[4]:.3f}")
-
-        step = train_steps(
-            objective,
-            Optimization(optimizer, scheduler),
-            crop_batches(dataset, config.batch_size, step, dev, config.workers),
-            step,
-            config.step_schedule(),
-            log_row,
-            save_state,
-            bar,
-        )
+    step = train_steps(
+        objective,
+        Optimization(optimizer, scheduler),
+        crop_batches(dataset, config.batch_size, step, dev, config.workers),
+        step,
+        config.step_schedule(),
+        StepLog(log_path, LOG_COLUMNS, f"codec {config.op}", previous),
+        save_state,
+    )
     codec.to(memory_format=torch.contiguous_format)
     cast = correct_color_cast(codec, dataset, config.table_batches, config.batch_size)
     fit_tables(codec, dataset, config.table_batches, config.batch_size)

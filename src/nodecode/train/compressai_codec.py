@@ -18,15 +18,13 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch.optim.lr_scheduler import LRScheduler
-from tqdm import tqdm
 
 from nodecode.codec.compressai_models import CHECKPOINT_KIND
 from nodecode.data.crops import crop_batches, training_crops
 from nodecode.errors import CheckpointError, ConfigError
 from nodecode.train import schedules
-from nodecode.train.engine import Optimization, StepSchedule, train_steps
+from nodecode.train.engine import Optimization, StepLog, StepSchedule, train_steps
 from nodecode.train.runtime import (
-    CsvLog,
     device_name,
     prepare_device,
     previous_wall_clock,
@@ -151,25 +149,15 @@ def train_compressai(
         aux_loss=model.aux_loss,
     )
     start = time.time()
-    with (
-        CsvLog(log_path, LOG_COLUMNS, fresh=step == 0) as log,
-        tqdm(total=config.max_steps, initial=step, desc=config.arch, unit="step") as bar,
-    ):
-
-        def log_row(at: int, terms: dict[str, Tensor]) -> None:
-            row = log.write(at, terms, previous + time.time() - start)
-            bar.set_postfix(mse=f"{row[2]:.5f}", bpp=f"{row[3]:.3f}")
-
-        step = train_steps(
-            objective,
-            optimization,
-            crop_batches(dataset, config.batch_size, step, dev, config.workers),
-            step,
-            config.step_schedule(),
-            log_row,
-            save_state,
-            bar,
-        )
+    step = train_steps(
+        objective,
+        optimization,
+        crop_batches(dataset, config.batch_size, step, dev, config.workers),
+        step,
+        config.step_schedule(),
+        StepLog(log_path, LOG_COLUMNS, config.arch, previous),
+        save_state,
+    )
     model.eval().update(force=True)  # the integer tables files are coded with
     training = {
         **dataclasses.asdict(config),

@@ -13,14 +13,16 @@ import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
+from tqdm import tqdm
 
-from nodecode.train.runtime import time_is_up
+from nodecode.train.runtime import CsvLog, time_is_up
 
 Objective = Callable[[Any], dict[str, Tensor]]
 Postfix = Callable[[dict[str, Tensor]], dict[str, str]]  # loss terms → a progress bar's postfix
@@ -107,33 +109,45 @@ class StepSchedule:
     time_limit: float | None = None
 
 
+@dataclass
+class StepLog:
+    """A step-counted run's CSV log and progress bar."""
+
+    path: Path
+    columns: dict[str, str]  # CSV column → loss term
+    desc: str
+    previous_seconds: float = 0.0  # spent by the earlier chunks of a resumed run
+
+
 def train_steps(
     objective: Objective,
     optimization: Optimization,
     batches: Iterable[Any],
     step: int,
     schedule: StepSchedule,
-    log: Callable[[int, dict[str, Tensor]], None],
+    log: StepLog,
     save_state: Callable[[int], None],
-    progress: Any = None,
 ) -> int:
     """From `step` to `schedule.max_steps` (or the time limit): the codec trainers' loop.
     Returns the step reached; the state is saved at it."""
     first, start = step, time.time()
+    with (
+        CsvLog(log.path, log.columns, fresh=step == 0) as csv_log,
+        tqdm(total=schedule.max_steps, initial=step, desc=log.desc, unit="step") as bar,
+    ):
 
-    def after_step(taken: int, terms: dict[str, Tensor]) -> bool:
-        current = first + taken
-        if progress is not None:
-            progress.update(1)
-        last = current == schedule.max_steps
-        if current % schedule.log_every == 0 or last:
-            log(current, terms)
-        out_of_time = time_is_up(schedule.time_limit, start)
-        if current % schedule.checkpoint_every == 0 or last or out_of_time:
-            save_state(current)
-        return out_of_time
+        def after_step(taken: int, terms: dict[str, Tensor]) -> bool:
+            current = first + taken
+            bar.update(1)
+            last = current == schedule.max_steps
+            if current % schedule.log_every == 0 or last:
+                row = csv_log.write(current, terms, log.previous_seconds + time.time() - start)
+                bar.set_postfix({c: f"{v:.4g}" for c, v in zip(log.columns, row[1:], strict=False)})
+            out_of_time = time_is_up(schedule.time_limit, start)
+            if current % schedule.checkpoint_every == 0 or last or out_of_time:
+                save_state(current)
+            return out_of_time
 
-    result = train_one_epoch(
-        objective, optimization, batches, schedule.max_steps - step, after_step
-    )
+        remaining = schedule.max_steps - step
+        result = train_one_epoch(objective, optimization, batches, remaining, after_step)
     return first + result.steps
