@@ -38,6 +38,16 @@ def non_negative_int(text: str) -> int:
     return count
 
 
+TRAIN_WORKERS_HELP = (
+    "DataLoader worker processes for batches and augmentation (resume keeps the count)"
+)
+
+
+def add_workers_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """`--workers N` (0: load in this process), as every verb that loads data takes it."""
+    parser.add_argument("--workers", type=non_negative_int, default=0, help=help)
+
+
 BPP_HELP = (
     "rate control: cap each whole file at this many bits per pixel, or 'nominal' for the "
     "codec's operating point (paper codecs; the decoder is unchanged)"

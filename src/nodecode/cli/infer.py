@@ -13,8 +13,8 @@ from PIL import Image
 from nodecode.cli.common import (
     CODEC_HELP,
     JSON_HELP,
+    add_workers_argument,
     codec_for_file,
-    non_negative_int,
     output_path,
     output_paths,
     write_json,
@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--codec", default=None, help=f"{CODEC_HELP} (default: from the file)")
     p.add_argument("--top", type=int, default=3, help="how many labels to print")
     p.add_argument("--batch-size", type=int, default=16, help="files per network call")
-    p.add_argument("--workers", type=non_negative_int, default=0, help=WORKERS_HELP)
+    add_workers_argument(p, WORKERS_HELP)
     p.add_argument("--precision", choices=PRECISIONS, default="fp32", help=PRECISION_HELP)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--codec", default=None, help=f"{CODEC_HELP} (default: from the file)")
     p.add_argument("-o", "--out", type=Path, required=True)
     p.add_argument("--batch-size", type=int, default=16, help="files per network call")
-    p.add_argument("--workers", type=non_negative_int, default=0, help=WORKERS_HELP)
+    add_workers_argument(p, WORKERS_HELP)
     p.add_argument("--precision", choices=PRECISIONS, default="fp32", help=PRECISION_HELP)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None, help=JSON_HELP)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nodecode.cli.common import config_from_args, non_negative_int
+from nodecode.cli.common import add_workers_argument, config_from_args
 from nodecode.codec.config import OPERATING_POINTS, operating_point
 from nodecode.errors import ConfigError
 from nodecode.train.calibrate import CalibrationConfig
@@ -46,12 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="draw crops afresh from whole photos at random scales down to this factor "
         "(e.g. 0.125) instead of cropping the images as they are",
     )
-    p.add_argument(
-        "--workers",
-        type=non_negative_int,
-        default=0,
-        help="DataLoader workers drawing multi-scale crops",
-    )
+    add_workers_argument(p, "DataLoader workers drawing multi-scale crops")
     p.add_argument(
         "--time-limit",
         type=float,

@@ -6,7 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-from nodecode.cli.common import CODEC_HELP, config_from_args, non_negative_int
+from nodecode.cli.common import (
+    CODEC_HELP,
+    TRAIN_WORKERS_HELP,
+    add_workers_argument,
+    config_from_args,
+)
 from nodecode.data.datasets import DATASET_HELP
 from nodecode.train.joint import MODES, JointTrainConfig, train_joint
 
@@ -40,12 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fashion-mnist", default=None)
     p.add_argument("-o", "--out", type=Path, required=True, help="run directory")
     p.add_argument("--resume", action="store_true")
-    p.add_argument(
-        "--workers",
-        type=non_negative_int,
-        default=0,
-        help="DataLoader worker processes for batches and augmentation (resume keeps the count)",
-    )
+    add_workers_argument(p, TRAIN_WORKERS_HELP)
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, …")
     p.set_defaults(run=run)
 

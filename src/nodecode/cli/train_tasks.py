@@ -6,7 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
-from nodecode.cli.common import JSON_HELP, config_from_args, non_negative_int, write_json
+from nodecode.cli.common import (
+    JSON_HELP,
+    TRAIN_WORKERS_HELP,
+    add_workers_argument,
+    config_from_args,
+    write_json,
+)
 from nodecode.data.datasets import DATASET_HELP
 from nodecode.models import list_models
 from nodecode.train.tasks import INPUTS, SCHEDULES, TaskTrainConfig
@@ -60,12 +66,7 @@ def _common(p: argparse.ArgumentParser, task: str) -> None:
     )
     p.add_argument("-o", "--out", type=Path, required=True, help="run directory")
     p.add_argument("--resume", action="store_true")
-    p.add_argument(
-        "--workers",
-        type=non_negative_int,
-        default=0,
-        help="DataLoader worker processes for batches and augmentation (resume keeps the count)",
-    )
+    add_workers_argument(p, TRAIN_WORKERS_HELP)
     p.add_argument("--device", default="cpu")
 
 

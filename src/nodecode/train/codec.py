@@ -24,11 +24,11 @@ from nodecode.train.runtime import (
     device_name,
     prepare_device,
     previous_wall_clock,
-    run_identity,
+    resume_or_start,
     run_paths,
 )
 from nodecode.train.schedules import replayed
-from nodecode.train.state import load_train_state, save_train_state
+from nodecode.train.state import save_train_state
 from nodecode.utils.precision import autocast, check_precision
 
 
@@ -141,17 +141,14 @@ def train_codec(
     optimizer = torch.optim.Adam(codec.parameters(), lr=config.learning_rate())
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     dataset = training_crops(config.data, config.crop, config.min_scale, config.seed)
-    step = 0
-    if resume and state_path.is_file():
-        step, saved = load_train_state(state_path, codec, optimizer)
-        init = saved.pop("init", None)  # where step 0's weights came from
-        if run_identity(saved) != run_identity(dataclasses.asdict(config)):
-            raise CheckpointError(f"{state_path}: saved with a different configuration: {saved}")
-    else:
-        if init is not None:
-            load_weights_from(codec, init)
-        if log_path.exists():
-            log_path.unlink()
+    record = dataclasses.asdict(config)
+    step, saved = resume_or_start(
+        (state_path, log_path), codec, optimizer, record, resume, extra=("init",)
+    )
+    if saved is not None:
+        init = saved.get("init")  # where step 0's weights came from
+    elif init is not None:
+        load_weights_from(codec, init)
     previous = previous_wall_clock(log_path)
     scheduler = replayed(config.schedule, optimizer, base_lrs, step)
 
@@ -170,8 +167,8 @@ def train_codec(
         }
 
     def save_state(at: int) -> None:
-        record = dataclasses.asdict(config) | {"init": None if init is None else str(init)}
-        save_train_state(state_path, codec, optimizer, at, record)
+        source = {"init": None if init is None else str(init)}
+        save_train_state(state_path, codec, optimizer, at, record | source)
 
     start = time.time()
     step = train_steps(

@@ -21,18 +21,18 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from nodecode.codec.compressai_models import CHECKPOINT_KIND
 from nodecode.data.crops import crop_batches, training_crops
-from nodecode.errors import CheckpointError, ConfigError
+from nodecode.errors import ConfigError
 from nodecode.train import schedules
 from nodecode.train.engine import Optimization, StepLog, StepSchedule, train_steps
 from nodecode.train.runtime import (
     device_name,
     prepare_device,
     previous_wall_clock,
-    run_identity,
+    resume_or_start,
     run_paths,
 )
 from nodecode.train.schedules import replayed
-from nodecode.train.state import load_train_state, save_train_state
+from nodecode.train.state import save_train_state
 from nodecode.utils.checkpoint import save_tensors
 
 # CSV column → CompressAI's RateDistortionLoss term, as train_steps logs them.
@@ -121,13 +121,9 @@ def train_compressai(
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     dataset = training_crops(config.data, config.crop, config.min_scale, config.seed)
     criterion = RateDistortionLoss(lmbda=config.rate_weight())
-    step = 0
-    if resume and state_path.is_file():
-        step, saved = load_train_state(state_path, model, (optimizer, aux_optimizer))
-        if run_identity(saved) != run_identity(dataclasses.asdict(config)):
-            raise CheckpointError(f"{state_path}: saved with a different configuration: {saved}")
-    elif log_path.exists():
-        log_path.unlink()
+    optimizers = (optimizer, aux_optimizer)
+    record = dataclasses.asdict(config)
+    step, _ = resume_or_start((state_path, log_path), model, optimizers, record, resume)
     previous = previous_wall_clock(log_path)
     scheduler = replayed(config.schedule, optimizer, base_lrs, step)
     model.train()
@@ -136,9 +132,7 @@ def train_compressai(
         return criterion(model(x), x)
 
     def save_state(at: int) -> None:
-        save_train_state(
-            state_path, model, (optimizer, aux_optimizer), at, dataclasses.asdict(config)
-        )
+        save_train_state(state_path, model, optimizers, at, record)
 
     optimization = Optimization(
         optimizer,

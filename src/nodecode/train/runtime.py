@@ -37,6 +37,31 @@ def run_identity(config: dict) -> dict:
     return {k: v for k, v in config.items() if k not in RESUMABLE and v is not None}
 
 
+def resume_or_start(
+    paths: tuple[Path, Path],
+    model: torch.nn.Module,
+    optimizers: Any,
+    config: dict,
+    resume: bool,
+    extra: tuple[str, ...] = (),
+) -> tuple[int, dict | None]:
+    """A step-counted run's start: (saved step, saved record) when resuming a run with the
+    same identity, else (0, None) with its old log removed. `paths` are `run_paths(out)`;
+    `extra` names record entries beside the configuration (not part of the identity)."""
+    from nodecode.errors import CheckpointError
+    from nodecode.train.state import load_train_state
+
+    state_path, log_path = paths
+    if resume and state_path.is_file():
+        step, saved = load_train_state(state_path, model, optimizers)
+        settings = {k: v for k, v in saved.items() if k not in extra}
+        if run_identity(settings) != run_identity(config):
+            raise CheckpointError(f"{state_path}: saved with a different configuration: {saved}")
+        return step, saved
+    log_path.unlink(missing_ok=True)
+    return 0, None
+
+
 def prepare_device(device: torch.device) -> None:
     """cuDNN autotuning and TF32 on GPUs: training crops have one fixed size, so the tuned
     kernels are reused for every step."""
