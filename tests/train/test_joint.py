@@ -38,15 +38,20 @@ def setup(tmp_path, monkeypatch):
     return tmp_path, codec
 
 
-def test_joint_fine_tuning_updates_both_and_retags_the_classifier(setup):
-    folder, codec = setup
-    config = JointTrainConfig(
+def _joint(folder) -> JointTrainConfig:
+    """Two epochs of joint training of the tiny codec and its classifier."""
+    return JointTrainConfig(
         codec=str(folder / "codec.safetensors"),
         classifier=str(folder / "cls.safetensors"),
         data="fashion-scenes:unit",
         epochs=2,
         batch_size=8,
     )
+
+
+def test_joint_fine_tuning_updates_both_and_retags_the_classifier(setup):
+    folder, codec = setup
+    config = _joint(folder)
     result = train_joint(config, folder / "joint")
     assert result["steps"] == 2 * 32 // 8
     tuned = load_codec(result["codec"])
@@ -64,13 +69,7 @@ def test_joint_resume_after_a_kill_between_epochs_matches_an_uninterrupted_run(s
     from nodecode.train import joint
 
     folder, _ = setup
-    config = JointTrainConfig(
-        codec=str(folder / "codec.safetensors"),
-        classifier=str(folder / "cls.safetensors"),
-        data="fashion-scenes:unit",
-        epochs=2,
-        batch_size=8,
-    )
+    config = _joint(folder)
     straight = train_joint(config, folder / "a")
     kill_after(joint, "save_train_state")  # the run dies right after epoch 1 is on disk
     with pytest.raises(KeyboardInterrupt):
