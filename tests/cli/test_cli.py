@@ -134,8 +134,12 @@ def test_train_codec_command(tmp_path, capsys):
         "1",
         "--out",
         out,
+        "--json",
+        tmp_path / "training.json",
     )
     assert code == 0 and "codec 'mine'" in printed
+    record = json.loads((tmp_path / "training.json").read_text())
+    assert record["codec"] == "mine" and record["training"]["steps"] == 2
     from nodecode.codec import load_codec_checkpoint
 
     codec = load_codec_checkpoint(out)

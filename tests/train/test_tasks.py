@@ -245,10 +245,13 @@ def test_train_classifier_and_evaluate_commands(tmp_path, latents, capsys):
         "16",
         "-o",
         str(tmp_path / "run"),
+        "--json",
+        str(tmp_path / "final.json"),
     ]
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["step"] == 96 // 16
+    assert json.loads((tmp_path / "final.json").read_text())["top1"] == result["top1"]
     _, meta = load_task_model(tmp_path / "run" / "model.safetensors")
     assert meta.input == "latent" and meta.width == 0.125
     assert main(["evaluate", str(tmp_path / "run" / "model.safetensors")]) == 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nodecode.cli.common import add_workers_argument, config_from_args
+from nodecode.cli.common import JSON_HELP, add_workers_argument, config_from_args, write_json
 from nodecode.codec.config import OPERATING_POINTS, operating_point
 from nodecode.errors import ConfigError
 from nodecode.train.calibrate import CalibrationConfig
@@ -54,6 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="stop cleanly after this many seconds (state and codec written; --resume goes on)",
     )
     p.add_argument("-o", "--out", required=True, help="codec checkpoint to write (.safetensors)")
+    p.add_argument(
+        "--json", type=Path, default=None, help=JSON_HELP + " (paper codecs: the training record)"
+    )
     p.add_argument("--width", type=float, default=defaults.width, help="channel multiplier")
     p.add_argument(
         "--crop", type=int, default=None, help="training crop size (default: 224; --arch 256)"
@@ -138,6 +141,11 @@ def run(args: argparse.Namespace) -> None:
     )
     codec = train_codec(config, args.out, resume=args.resume, device=args.device, init=args.init)
     print(f"wrote {args.out} (codec {codec.name!r}, id {codec.identity().hex()})")
+    from nodecode.codec.checkpoint import read_codec_info
+
+    info = read_codec_info(args.out)  # the training record, as written into the checkpoint
+    record = {"checkpoint": str(args.out), "codec": codec.name, "training": info.training}
+    write_json(args.json, record | {"codec_id": codec.identity().hex()})
 
 
 def run_compressai(args: argparse.Namespace) -> None:

@@ -8,9 +8,11 @@ from pathlib import Path
 
 from nodecode.cli.common import (
     CODEC_HELP,
+    JSON_HELP,
     TRAIN_WORKERS_HELP,
     add_workers_argument,
     config_from_args,
+    write_json,
 )
 from nodecode.data.datasets import DATASET_HELP
 from nodecode.train.joint import MODES, JointTrainConfig, train_joint
@@ -44,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--fashion-mnist", default=None)
     p.add_argument("-o", "--out", type=Path, required=True, help="run directory")
+    p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.add_argument("--resume", action="store_true")
     add_workers_argument(p, TRAIN_WORKERS_HELP)
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, …")
@@ -52,4 +55,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     config = config_from_args(JointTrainConfig, args)
-    print(json.dumps(train_joint(config, args.out, resume=args.resume, device=args.device)))
+    result = train_joint(config, args.out, resume=args.resume, device=args.device)
+    print(json.dumps(result))
+    write_json(args.json, result)

@@ -65,6 +65,7 @@ def _common(p: argparse.ArgumentParser, task: str) -> None:
         "train further (§6.1's 9 more epochs)",
     )
     p.add_argument("-o", "--out", type=Path, required=True, help="run directory")
+    p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.add_argument("--resume", action="store_true")
     add_workers_argument(p, TRAIN_WORKERS_HELP)
     p.add_argument("--device", default="cpu")
@@ -104,8 +105,9 @@ def run_train(args: argparse.Namespace) -> None:
     default_input = "latent" if reads_latents(args.model) else "rgb"
     config = config_from_args(TaskTrainConfig, args, input=args.input or default_input)
     final = train_task(config, args.out, resume=args.resume, device=args.device)
-    if final:
+    if final:  # the main rank's final metrics
         print(json.dumps(final))
+        write_json(args.json, {"run": str(args.out), **final})
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
