@@ -62,8 +62,10 @@ def codec_macs(op: str, width: float, side: int) -> int:
 
 
 def _op(stage: Stage) -> str:
-    """The operating point in a stage's name (`cls-0.330-cresnet51-s0` → `0.330`)."""
-    return next(part for part in stage.name.split("-") if part.startswith("0."))
+    """The operating point a stage works at, which its plan recorded."""
+    if stage.op is None:
+        raise ValueError(f"stage {stage.name} works at no operating point")
+    return stage.op
 
 
 def _encode_jobs(stage: Stage) -> list[tuple[str, int, int]]:

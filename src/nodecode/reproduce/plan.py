@@ -33,6 +33,9 @@ class Stage:
     params: dict[str, Any]
     deps: tuple[str, ...] = ()
     key: str = field(default="", compare=False)
+    # The operating point a stage works at (None: original RGB, or not one point); typed
+    # beside the name so nothing parses names, and outside the key so keys stay as they were.
+    op: str | None = field(default=None, compare=False)
 
     def describe(self) -> str:
         p = self.params
@@ -116,10 +119,10 @@ def _task_params(preset: ReproducePreset, task: str, model: str, input: str, see
 
 
 def stage_adder(stages: list[Stage]) -> Callable[..., str]:
-    """`add(name, kind, params, *deps)`: append a stage to `stages`, return its name."""
+    """`add(name, kind, params, *deps, op=None)`: append a stage to `stages`, return its name."""
 
-    def add(name: str, kind: str, params: dict, *deps: str) -> str:
-        stages.append(Stage(name, kind, params, tuple(deps)))
+    def add(name: str, kind: str, params: dict, *deps: str, op: str | None = None) -> str:
+        stages.append(Stage(name, kind, params, tuple(deps), op=op))
         return name
 
     return add
@@ -129,22 +132,26 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
     stages: list[Stage] = []
     add = stage_adder(stages)
 
-    def classifier(name: str, model: str, input: str, seed: int, *deps: str, **extra) -> str:
+    def classifier(
+        name: str, model: str, input: str, seed: int, *deps: str, op: str | None, **extra
+    ) -> str:
         params = {**_task_params(preset, "classification", model, input, seed), **extra}
-        return add(name, "classifier", params, *deps)
+        return add(name, "classifier", params, *deps, op=op)
 
-    def segmenter(name: str, model: str, input: str, seed: int, *deps: str) -> str:
-        return add(
-            name, "segmenter", _task_params(preset, "segmentation", model, input, seed), *deps
-        )
+    def segmenter(name: str, model: str, input: str, seed: int, *deps: str, op: str | None) -> str:
+        params = _task_params(preset, "segmentation", model, input, seed)
+        return add(name, "segmenter", params, *deps, op=op)
 
     data = {"classification": preset.classification_data, "segmentation": preset.segmentation_data}
     for op in OPS:
         if preset.codec_steps:
-            codec = add(f"codec-{op}", "codec", {"op": op, "max_steps": preset.codec_steps})
+            params = {"op": op, "max_steps": preset.codec_steps}
         else:
-            codec = add(f"codec-{op}", "codec", {"spec": f"{preset.codec_prefix}-{op}"})
-        encoded = add(f"encode-{op}", "encode", {**data, "image_size": preset.image_size}, codec)
+            params = {"spec": f"{preset.codec_prefix}-{op}"}
+        codec = add(f"codec-{op}", "codec", params, op=op)
+        encoded = add(
+            f"encode-{op}", "encode", {**data, "image_size": preset.image_size}, codec, op=op
+        )
         runs = [("cresnet51", "latent", preset.seeds), ("resnet50", "decoded", preset.seeds)]
         runs.append(("cresnet39", "latent", preset.seeds[:1]))
         if op == LOWEST:
@@ -152,12 +159,12 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
             runs += [("cresnet72", "latent", preset.seeds[:1])]
         for model, input, seeds in runs:
             for seed in seeds:
-                cls = classifier(f"cls-{op}-{model}-s{seed}", model, input, seed, encoded)
+                cls = classifier(f"cls-{op}-{model}-s{seed}", model, input, seed, encoded, op=op)
                 seg = f"seg-{op}-{model}-d-s{seed}"
-                segmenter(seg, f"{model}-d", input, seed, encoded, cls)
+                segmenter(seg, f"{model}-d", input, seed, encoded, cls, op=op)
     for seed in preset.seeds:
-        cls = classifier(f"cls-rgb-resnet50-s{seed}", "resnet50", "rgb", seed)
-        segmenter(f"seg-rgb-resnet50-d-s{seed}", "resnet50-d", "rgb", seed, cls)
+        cls = classifier(f"cls-rgb-resnet50-s{seed}", "resnet50", "rgb", seed, op=None)
+        segmenter(f"seg-rgb-resnet50-d-s{seed}", "resnet50-d", "rgb", seed, cls, op=None)
 
     seed = preset.seeds[0]
     finetuned = []
@@ -165,19 +172,22 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
         base = f"cls-{op}-cresnet51-s{seed}"
         joint_params = {"data": preset.classification_data, "epochs": preset.joint_epochs}
         for mode in ("joint", "compression"):
-            ft = add(f"{mode}-{op}", "joint", {**joint_params, "mode": mode}, f"codec-{op}", base)
+            params = {**joint_params, "mode": mode}
+            ft = add(f"{mode}-{op}", "joint", params, f"codec-{op}", base, op=op)
             finetuned.append(ft)
             encoded = add(
                 f"encode-{mode}-{op}",
                 "encode",
                 {**data, "image_size": preset.image_size},
                 ft,
+                op=op,
             )
             if mode == "joint":
-                cls = add(f"eval-joint-{op}", "evaluate", {"task": "classification"}, ft, encoded)
+                params = {"task": "classification"}
+                cls = add(f"eval-joint-{op}", "evaluate", params, ft, encoded, op=op)
             else:
                 scratch = classifier(
-                    f"cls-comp-{op}-cresnet51", "cresnet51", "latent", seed, encoded
+                    f"cls-comp-{op}-cresnet51", "cresnet51", "latent", seed, encoded, op=op
                 )
                 # §6.1: then 9 more epochs (the joint schedule) on the fixed new operating point.
                 cls = classifier(
@@ -187,11 +197,13 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
                     seed,
                     encoded,
                     scratch,
+                    op=op,
                     epochs=preset.joint_epochs,
                     lr=0.0025,
                     schedule="finetune",
                 )
-            segmenter(f"seg-{mode}-{op}-cresnet51-d", "cresnet51-d", "latent", seed, encoded, cls)
+            name = f"seg-{mode}-{op}-cresnet51-d"
+            segmenter(name, "cresnet51-d", "latent", seed, encoded, cls, op=op)
     add(
         "rate-distortion",
         "rate-distortion",
