@@ -84,6 +84,11 @@ def train_one_epoch(
     return EpochResult(taken, {k: v.item() / taken for k, v in sums.items()})
 
 
+def epoch_steps(dataset: Any, batch_size: int) -> int:
+    """Optimiser steps in an epoch of full batches (at least one)."""
+    return max(1, len(dataset) // batch_size)
+
+
 def progress_hook(bar: Any, show: Postfix | None = None) -> StepHook:
     """A step hook that advances a tqdm bar and shows the step's loss (or what `show` picks)."""
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -20,8 +19,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader, RandomSampler
 from tqdm import tqdm
 
@@ -44,11 +41,12 @@ from nodecode.train.engine import (
     Objective,
     Optimization,
     Postfix,
+    epoch_steps,
     progress_hook,
     train_one_epoch,
 )
 from nodecode.train.runtime import RunLogger
-from nodecode.train.schedules import THIRDS, replayed, step_decay
+from nodecode.train.schedules import replayed, thirds
 from nodecode.train.state import TRAIN_STATE, load_train_state, save_train_state
 
 MODES = ("joint", "compression")
@@ -146,12 +144,11 @@ def train_joint(
     )
     model = torch.nn.ModuleList(modules)
     train_set = MirrorShift(data.train, data.image_size // 8)
-    steps_per_epoch = max(1, len(train_set) // config.batch_size)
-    total = config.epochs * steps_per_epoch
+    total = config.epochs * epoch_steps(train_set, config.batch_size)
     state_path = out / TRAIN_STATE
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     step = resume_step(state_path, model, optimizer, config, resume)
-    scheduler = replayed(finetune_schedule(total), optimizer, base_lrs, step)
+    scheduler = replayed(partial(thirds, total=total), optimizer, base_lrs, step)
 
     def objective(batch: tuple[Tensor, Tensor]) -> dict[str, Tensor]:
         x, label = batch[0].to(dev), batch[1].to(dev)
@@ -203,7 +200,7 @@ def fine_tune_epochs(
     optimizers: Any = optimization.optimizer
     if optimization.aux_optimizer is not None:
         optimizers = (optimization.optimizer, optimization.aux_optimizer)
-    steps_per_epoch = max(1, len(train_set) // config.batch_size)
+    steps_per_epoch = epoch_steps(train_set, config.batch_size)
     run_log = RunLogger(out, enabled=True, fresh=step == 0)
     start = time.time()
     for epoch in range(step // steps_per_epoch, config.epochs):
@@ -231,11 +228,6 @@ def resume_step(
     if saved != dataclasses.asdict(config):
         raise CheckpointError(f"{state_path}: saved with a different configuration")
     return step
-
-
-def finetune_schedule(total: int) -> Callable[[Optimizer], LRScheduler]:
-    """§6's fine-tuning schedule (App. A.8: 9 epochs, ÷10 every 3), scaled to `total` steps."""
-    return partial(step_decay, total=total, fractions=THIRDS)
 
 
 def epoch_loader(dataset: Any, config: Any, epoch: int) -> DataLoader:

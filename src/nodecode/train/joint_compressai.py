@@ -30,9 +30,9 @@ from nodecode.models.checkpoint import (
     write_task_model,
 )
 from nodecode.train.compressai_codec import LAMBDAS_MSE, split_aux_parameters
-from nodecode.train.engine import Optimization
-from nodecode.train.joint import fine_tune_epochs, finetune_schedule, resume_step
-from nodecode.train.schedules import replayed
+from nodecode.train.engine import Optimization, epoch_steps
+from nodecode.train.joint import fine_tune_epochs, resume_step
+from nodecode.train.schedules import replayed, thirds
 from nodecode.train.state import TRAIN_STATE
 from nodecode.utils.checkpoint import save_tensors
 
@@ -64,12 +64,11 @@ def train_joint_compressai(
     aux_optimizer = torch.optim.Adam(aux, lr=1e-3)
     modules = torch.nn.ModuleList([model] + ([classifier] if classifier is not None else []))
     criterion = RateDistortionLoss(lmbda=LAMBDAS_MSE[codec.quality])
-    steps_per_epoch = max(1, len(data.train) // config.batch_size)  # type: ignore[arg-type]
-    total = config.epochs * steps_per_epoch
+    total = config.epochs * epoch_steps(data.train, config.batch_size)
     state_path = out / TRAIN_STATE
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     step = resume_step(state_path, modules, (optimizer, aux_optimizer), config, resume)
-    scheduler = replayed(finetune_schedule(total), optimizer, base_lrs, step)
+    scheduler = replayed(partial(thirds, total=total), optimizer, base_lrs, step)
 
     def objective(batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
         x, label = pad_to_multiple(batch[0], codec.alignment).to(dev), batch[1].to(dev)

@@ -33,6 +33,11 @@ def step_decay(optimizer: Optimizer, total: int, fractions: Sequence[float]) -> 
     return MultiStepLR(optimizer, [round(total * f) for f in fractions], gamma=0.1)
 
 
+def thirds(optimizer: Optimizer, total: int) -> MultiStepLR:
+    """§6's fine-tuning schedule: ÷10 after each third of the run."""
+    return step_decay(optimizer, total, THIRDS)
+
+
 def final_decay(optimizer: Optimizer, total: int, decay_fraction: float) -> MultiStepLR:
     """÷10 for the last `decay_fraction` of the run (0: constant, the paper's codec recipe).
     A fixed point rather than a plateau detector, so a resumed run decays where it would have."""

@@ -37,7 +37,13 @@ from nodecode.models.checkpoint import TaskModelInfo, TaskNetwork, write_task_mo
 from nodecode.models.resnet import ResNetClassifier
 from nodecode.models.segmentation import DeepLabV2, load_classifier_into
 from nodecode.train import distributed, schedules
-from nodecode.train.engine import Optimization, progress_hook, repeat_epochs, train_one_epoch
+from nodecode.train.engine import (
+    Optimization,
+    epoch_steps,
+    progress_hook,
+    repeat_epochs,
+    train_one_epoch,
+)
 from nodecode.train.runtime import RunLogger
 from nodecode.train.schedules import replayed
 from nodecode.train.state import TRAIN_STATE, load_train_state, save_train_state
@@ -131,7 +137,7 @@ def lr_schedule(config: TaskTrainConfig, total: int) -> Callable[[Optimizer], LR
     if config.schedule == "cosine":
         return partial(schedules.warmup_cosine, total=total, warmup_fraction=WARMUP)
     if config.schedule == "finetune":
-        return partial(schedules.step_decay, total=total, fractions=schedules.THIRDS)
+        return partial(schedules.thirds, total=total)
     if config.classification:
         return partial(schedules.step_decay, total=total, fractions=schedules.RESNET_EPOCHS)
     return partial(schedules.poly, total=total)
@@ -208,7 +214,7 @@ def train_task(
         if info.enabled
         else None
     )
-    steps_per_epoch = max(1, len(train_set) // config.batch())
+    steps_per_epoch = epoch_steps(train_set, config.batch())
     if config.classification:
         total, per_round = config.epochs * steps_per_epoch, steps_per_epoch
     else:
