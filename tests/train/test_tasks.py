@@ -309,3 +309,26 @@ def test_task_checkpoints_remember_a_16x_latent_stride(tmp_path):
     model, saved = load_task_model(tmp_path / "seg.safetensors")
     assert saved.latent_stride == 16 and model.backbone.input_stride == 16
     assert model(torch.rand(1, 8, 3, 4)).shape == (1, 3, 48, 64)
+
+
+def test_evaluate_names_per_class_scores_by_index_when_the_checkpoint_has_no_names(
+    tmp_path, latents, capsys
+):
+    from nodecode.models import create
+    from nodecode.models.checkpoint import TaskModelInfo, write_task_model
+
+    net = create("cresnet39-d", num_classes=11, in_channels=4, width=0.125)
+    info = TaskModelInfo(
+        model="cresnet39-d",
+        task="segmentation",
+        input="latent",
+        num_classes=11,
+        in_channels=4,
+        width=0.125,
+        data="fashion-scenes:tiny",
+        latents=str(latents),
+    )
+    write_task_model(tmp_path / "seg.safetensors", net, info)
+    assert main(["evaluate", str(tmp_path / "seg.safetensors")]) == 0
+    printed = capsys.readouterr().out
+    assert "miou:" in printed and ", 10 " in printed  # classes 0…10, named by index

@@ -129,7 +129,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
         if isinstance(value, list):
             print(
                 f"{key}: "
-                + ", ".join(f"{c} {v:.1f}" for c, v in zip(info.classes, value, strict=True))
+                + ", ".join(f"{c} {v:.1f}" for c, v in zip(info.class_names, value, strict=True))
             )
         else:
             print(f"{key}: {value:.2f}")
