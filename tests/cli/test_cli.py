@@ -144,6 +144,36 @@ def test_train_codec_command(tmp_path, capsys):
 
     codec = load_codec_checkpoint(out)
     assert codec.ready and codec.config.latent_channels == 16 and codec.config.width == 0.125
+    assert codec.config.context_levels == 2  # new codecs code in context by default
+
+
+def test_fit_tables_adds_context_coding_to_a_trained_codec(workspace, capsys):
+    from nodecode.codec import load_codec_checkpoint
+
+    ckpt, fitted = workspace / "tiny.safetensors", workspace / "tiny-ctx.safetensors"
+    args = ("fit-tables", "--codec", ckpt, "--images", workspace / "in", "-o", fitted)
+    code, printed, _ = run(capsys, *args, "--context-levels", "2")
+    assert code == 0 and "wrote" in printed
+    codec = load_codec_checkpoint(fitted)
+    assert codec.config.context_levels == 2 and codec.ready
+    image = workspace / "in" / "photo.png"
+    for name, path in (("static", ckpt), ("context", fitted)):
+        code, _, _ = run(capsys, "compress", image, "--codec", path, "-o", workspace / name)
+        assert code == 0
+        code, _, _ = run(
+            capsys,
+            "decompress",
+            workspace / name / "photo.ndc",
+            "--codec",
+            path,
+            "-o",
+            workspace / f"{name}-png",
+        )
+        assert code == 0
+    same = [load_image(workspace / f"{n}-png" / "photo.png") for n in ("static", "context")]
+    assert (same[0] - same[1]).abs().max() < 1 / 255 + 1e-6  # the same latent decoded
+    code, _, err = run(capsys, *args, "--context-levels", "9")
+    assert code == 1 and "context_levels 9" in err and "Traceback" not in err
 
 
 def test_one_pixel_and_16_bit_images_round_trip(workspace, capsys):

@@ -1,8 +1,13 @@
+import dataclasses
+
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from nodecode.codec import CodecConfig, ConvAutoencoder, operating_point
+from nodecode.data.images import pil_to_tensor
+from nodecode.data.photos import load_photo
+from nodecode.errors import ConfigError
 from tests.conftest import TINY
 
 
@@ -161,3 +166,49 @@ def test_tiled_encode_matches_a_whole_encode(tiny_codec, photo):
     assert tiled.shape == whole.shape == (1, 4, 45, 38)
     # Equal but for a symbol whose value sits on a decision boundary to float precision.
     assert (tiled != whole).float().mean() < 1e-3
+
+
+def make_context_codec(levels: int = 2) -> ConvAutoencoder:
+    """The spread tiny codec (a latent with structure) coding in context, tables fitted."""
+    torch.manual_seed(0)
+    codec = ConvAutoencoder(dataclasses.replace(TINY, context_levels=levels), "tiny-ctx").eval()
+    with torch.no_grad():
+        codec.g_a[-1].weight.mul_(40)
+        codec.g_a[-1].bias.zero_()
+    fit = pil_to_tensor(load_photo("chelsea"))[:, :128, :128]
+    codec.fit_tables([codec.encode(fit[None])])
+    return codec
+
+
+def test_context_coding_round_trips_files_in_fewer_bytes(photo):
+    codec = make_context_codec()
+    static = make_context_codec(levels=0)  # same seed and weights, per-channel tables only
+    assert torch.equal(static.encode(photo[None]), codec.encode(photo[None]))
+    out = codec.compress(photo[None])
+    assert torch.equal(
+        codec.latent(out["strings"], out["shape"])["y_hat"],
+        codec.dequantize(codec.encode(photo[None])),
+    )
+    assert len(out["strings"][0][0]) < len(static.compress(photo[None])["strings"][0][0])
+    assert codec.identity() != static.identity()
+
+
+def test_context_codecs_need_their_context_tables():
+    codec = ConvAutoencoder(dataclasses.replace(TINY, context_levels=1))
+    assert not codec.ready  # nothing fitted yet
+    with pytest.raises(ValueError, match="context_counts"):
+        codec.update(torch.ones(TINY.latent_channels, TINY.num_centers, dtype=torch.int64))
+    # Codecs that do not code in context carry no such tables: older codecs keep their identity.
+    assert "context_cdfs" not in ConvAutoencoder(TINY).state_dict()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"context_levels": 5}, "context_levels"),
+        ({"context_levels": 1, "num_centers": 20}, "at most"),
+    ],
+)
+def test_invalid_context_settings_are_refused(change, message):
+    with pytest.raises(ConfigError, match=message):
+        CodecConfig.from_dict({**dataclasses.asdict(TINY), **change})

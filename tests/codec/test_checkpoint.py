@@ -91,3 +91,18 @@ def test_registry_names_and_unknown_names():
     assert load_codec("paper-0.330-untrained").config.latent_channels == 16
     with pytest.raises(ConfigError, match="unknown codec 'nope'"):
         load_codec("nope")
+
+
+def test_context_codecs_round_trip_and_their_tables_are_checked(tmp_path):
+    from tests.codec.test_autoencoder import make_context_codec
+
+    codec = make_context_codec()
+    save_codec(codec, tmp_path / "ctx.safetensors")
+    assert load_codec_checkpoint(tmp_path / "ctx.safetensors").identity() == codec.identity()
+    state = codec.state_dict()
+    state["context_cdfs"] = state["context_cdfs"].clone()
+    state["context_cdfs"][5, 3] = state["context_cdfs"][5, 2]
+    meta = {"name": "x", "config": codec.config.to_json()}
+    save_tensors(tmp_path / "bad.safetensors", state, "codec", meta)
+    with pytest.raises(CheckpointError, match="zero .or negative. frequency"):
+        load_codec_checkpoint(tmp_path / "bad.safetensors")

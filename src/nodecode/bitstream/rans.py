@@ -35,7 +35,7 @@ def _cached_coder_args(
     return indexes, cdfs.tolist(), lengths, offsets
 
 
-def _without_escape(cdfs: Tensor) -> Tensor:
+def without_escape(cdfs: Tensor) -> Tensor:
     """Decoding tables in which the escape symbol cannot start bypass decoding.
 
     CompressAI's decoder treats symbol `length − 2` as an escape and then reads a number of
@@ -57,9 +57,9 @@ def encode_symbols(symbols: Tensor, cdfs: Tensor) -> bytes:
     return RansEncoder().encode_with_indexes(values, indexes, tables, lengths, offsets)
 
 
-def _padded(data: bytes, num_symbols: int) -> bytes:
+def padded_stream(data: bytes, num_symbols: int) -> bytes:
     """The stream followed by zeros: CompressAI's decoder reads 32-bit words without bounds
-    checks (two to start, at most one per symbol once escapes are off: `_without_escape`),
+    checks (two to start, at most one per symbol once escapes are off: `without_escape`),
     so a crafted stream reads this padding instead of memory past the buffer. Whether
     decoding stayed inside the real stream is checked afterwards (`canonical=True`)."""
     words = -(-len(data) // 4) + 2 * num_symbols + 64
@@ -75,8 +75,8 @@ def decode_symbols(
     padded or spliced decodes to something, but never to symbols whose stream it is.
     Symbols outside the alphabet (escape codes) raise ValueError.
     """
-    indexes, tables, lengths, offsets = _coder_args(shape, _without_escape(cdfs))
-    padded = _padded(data, len(indexes))
+    indexes, tables, lengths, offsets = _coder_args(shape, without_escape(cdfs))
+    padded = padded_stream(data, len(indexes))
     values = RansDecoder().decode_with_indexes(padded, indexes, tables, lengths, offsets)
     # array.array reads the coder's list of ints 3× faster than torch.tensor(list).
     flat = torch.frombuffer(array.array("i", values), dtype=torch.int32) if values else None

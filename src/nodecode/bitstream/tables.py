@@ -55,10 +55,13 @@ def min_bits_per_channel(cdfs: Tensor) -> Tensor:
     return code_lengths(cdfs).min(dim=1).values
 
 
-def max_codable_positions(cdfs: Tensor, payload_bytes: int, slack_bits: int = 64) -> int:
+def max_codable_positions(
+    bits_per_channel: Tensor, payload_bytes: int, slack_bits: int = 64
+) -> int:
     """How many latent positions (one symbol in every channel) a payload can honestly hold:
-    each position costs at least the sum over channels of their cheapest symbols."""
-    per_position = float(min_bits_per_channel(cdfs).sum())
+    each position costs at least the sum over channels of their cheapest symbols
+    (`min_bits_per_channel`, or less where context tables make a symbol cheaper)."""
+    per_position = float(bits_per_channel.sum())
     return int((8 * payload_bytes + slack_bits) / max(per_position, 1e-12))
 
 

@@ -43,6 +43,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "train_codec",
         "fine-tune a codec until its files hit the nominal bpp on validation photos",
     ),
+    "fit-tables": (
+        "train_codec",
+        "refit a codec's entropy-coding tables on whole photos (weights and latents kept)",
+    ),
     "compress": ("codec_files", "encode images to .ndc bitstreams"),
     "decompress": ("codec_files", "decode .ndc bitstreams to PNG images"),
     "info": ("codec_files", "describe a .ndc file: header, rate, entropy"),

@@ -92,6 +92,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="override the operating point's Ht (bits/symbol), e.g. to calibrate the rate",
     )
+    p.add_argument(
+        "--context-levels",
+        type=int,
+        default=defaults.context_levels,
+        help="entropy coding in context, coarse to fine (0: every symbol under its channel's "
+        "static table, as the paper)",
+    )
     p.add_argument("--init", default=None, help="start from this codec checkpoint's weights")
     p.add_argument("--name", default=None, help="codec name stored in files (default: file stem)")
     p.add_argument("--resume", action="store_true", help="continue from the saved train state")
@@ -120,6 +127,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=calibration.lr)
     p.add_argument("--device", default="cpu")
     p.set_defaults(run=run_calibrate)
+
+    p = subparsers.add_parser(
+        "fit-tables",
+        help="refit a codec's entropy-coding tables on whole photos (weights and latents kept)",
+    )
+    p.add_argument("--codec", required=True, help="codec checkpoint or shipped name")
+    p.add_argument("--images", required=True, help="training photos, e.g. photos:train")
+    p.add_argument(
+        "--context-levels",
+        type=int,
+        default=None,
+        help="code in context at this many levels (default: as the codec does now)",
+    )
+    p.add_argument("-o", "--out", required=True, help="codec checkpoint to write")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(run=run_fit_tables)
 
 
 def _given(args: argparse.Namespace, *names: str) -> dict:
@@ -183,6 +206,7 @@ def run_calibrate(args: argparse.Namespace) -> None:
         lr=None,
         max_steps=0,
         checkpoint_every=1 << 30,
+        context_levels=source.config.context_levels,  # calibration keeps the coding
     )
     history = calibrate_rate(
         args.codec,
@@ -195,3 +219,17 @@ def run_calibrate(args: argparse.Namespace) -> None:
     kept = history[closest_round(history, operating_point(args.op).bpp)]
     ht = kept["target_entropy"]
     print(f"wrote {args.out}: round {kept['round']}, {kept['bpp']:.4f} bpp (Ht={ht:.4f})")
+
+
+def run_fit_tables(args: argparse.Namespace) -> None:
+    from nodecode.codec.checkpoint import save_codec
+    from nodecode.codec.zoo import codec_info, load_codec, paper_codec_only
+    from nodecode.data.images import load_images
+    from nodecode.train.codec import refit_tables
+
+    source = paper_codec_only(load_codec(args.codec, args.device), "fit-tables")
+    codec = refit_tables(source, load_images(args.images), args.context_levels)
+    training = dict(codec_info(args.codec).training)
+    training["tables"] = {"images": args.images, "context_levels": codec.config.context_levels}
+    save_codec(codec, args.out, training=training)
+    print(f"wrote {args.out} (codec {codec.name!r}, id {codec.identity().hex()})")

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from nodecode.bitstream import decode_symbols, encode_symbols, quantized_cdfs
-from nodecode.bitstream.tables import code_lengths, max_codable_positions
+from nodecode.bitstream import count_symbols, decode_symbols, encode_symbols, quantized_cdfs
+from nodecode.bitstream.context import ContextCoder, count_contexts, num_contexts, num_passes
+from nodecode.bitstream.tables import (
+    code_lengths,
+    max_codable_positions,
+    min_bits_per_channel,
+    symbol_bits,
+)
 from nodecode.codec.config import CodecConfig
 from nodecode.codec.entropy import hard_entropy_bits, mean_entropy_bits, symbol_probabilities
 from nodecode.codec.layers import ResidualUnit, conv, deconv, subpel_conv
@@ -88,6 +95,7 @@ class ConvAutoencoder(nn.Module):
     # Buffers, declared for type checkers (nn.Module's attribute lookup is untyped).
     symbol_counts: Tensor
     cdfs: Tensor
+    context_cdfs: Tensor  # only with config.context_levels > 0
 
     def __init__(self, config: CodecConfig | None = None, name: str = "custom") -> None:
         super().__init__()
@@ -111,6 +119,10 @@ class ConvAutoencoder(nn.Module):
         )
         self.register_buffer("symbol_counts", torch.zeros(c, config.num_centers, dtype=torch.int64))
         self.register_buffer("cdfs", torch.zeros(c, config.num_centers + 2, dtype=torch.int32))
+        if config.context_levels:  # absent otherwise: older codecs keep their identity
+            rows = num_passes(config.context_levels) * c * num_contexts(config.num_centers)
+            table = torch.zeros(rows, config.num_centers + 2, dtype=torch.int32)
+            self.register_buffer("context_cdfs", table)
 
     @staticmethod
     def _synthesis_transform(c: int, n1: int, n2: int, upsampling: str) -> nn.Sequential:
@@ -240,15 +252,56 @@ class ConvAutoencoder(nn.Module):
 
     @property
     def ready(self) -> bool:
-        return bool(self.cdfs[:, -1].gt(0).all())
+        tables = [self.cdfs] + ([self.context_cdfs] if self.config.context_levels else [])
+        return all(bool(t[:, -1].gt(0).all()) for t in tables)
 
-    def update(self, symbol_counts: Tensor) -> None:
-        """Freeze the integer probability tables from per-channel counts (C, L)."""
+    def update(self, symbol_counts: Tensor, context_counts: Tensor | None = None) -> None:
+        """Freeze the integer probability tables from per-channel counts (C, L) and, for
+        context coding, per-context counts (`count_contexts`)."""
         expected = (self.config.latent_channels, self.num_centers)
         if tuple(symbol_counts.shape) != expected:
             raise ValueError(f"symbol counts {tuple(symbol_counts.shape)}, expected {expected}")
+        if self.config.context_levels:
+            if context_counts is None:
+                raise ValueError(f"codec {self.name!r} codes in context: pass context_counts")
+            rows = context_counts.reshape(-1, self.num_centers)
+            if rows.shape[0] != self.context_cdfs.shape[0]:
+                raise ValueError(f"context counts {tuple(context_counts.shape)} do not fit")
+            self.context_cdfs.copy_(quantized_cdfs(rows.cpu()))
         self.symbol_counts.copy_(symbol_counts)
         self.cdfs.copy_(quantized_cdfs(symbol_counts.cpu()))
+
+    @torch.no_grad()
+    def fit_tables(self, symbol_batches: Iterable[Tensor]) -> None:
+        """Count symbols (N, C, H, W) batch by batch, e.g. of training crops, and freeze
+        every table the entropy coder uses from them."""
+        counts = torch.zeros_like(self.symbol_counts, device="cpu")
+        levels = self.config.context_levels
+        context_counts = None
+        for symbols in symbol_batches:
+            symbols = symbols.cpu()
+            counts += count_symbols(symbols, self.num_centers)
+            if levels:
+                found = count_contexts(symbols, levels, self.num_centers)
+                context_counts = found if context_counts is None else context_counts + found
+        self.update(counts, context_counts)
+
+    def ideal_bits(self, symbols: Tensor) -> float:
+        """Ideal code length in bits of one latent's symbols (C, h, w) under the tables the
+        coder uses (in context, for codecs that code so): the payload, within a few bytes."""
+        self.require_ready()
+        if self.config.context_levels:
+            return self._context_coder().ideal_bits(symbols.cpu())
+        return symbol_bits(symbols.cpu(), self.cdfs.cpu())
+
+    def _context_coder(self) -> ContextCoder:
+        """One coder per table state (building its table lists costs milliseconds)."""
+        key = tuple((t.data_ptr(), t._version) for t in (self.cdfs, self.context_cdfs))
+        cached = self.__dict__.get("_context_coder_cache")
+        if cached is None or cached[0] != key:
+            coder = ContextCoder(self.cdfs, self.context_cdfs, self.config.context_levels)
+            self.__dict__["_context_coder_cache"] = cached = (key, coder)
+        return cached[1]
 
     def require_ready(self) -> None:
         if not self.ready:
@@ -259,13 +312,18 @@ class ConvAutoencoder(nn.Module):
 
     def compress_symbols(self, symbols: Tensor) -> list[bytes]:
         self.require_ready()
+        if self.config.context_levels:
+            return [self._context_coder().encode(s.cpu()) for s in symbols]
         cdfs = self.cdfs.cpu()
         return [encode_symbols(s.cpu(), cdfs) for s in symbols]
 
     def decompress_symbols(self, strings: list[bytes], shape: tuple[int, int]) -> Tensor:
         self.require_ready()
-        cdfs = self.cdfs.cpu()
         full = (self.config.latent_channels, *shape)
+        if self.config.context_levels:
+            coder = self._context_coder()
+            return torch.stack([coder.decode(s, full) for s in strings])
+        cdfs = self.cdfs.cpu()
         return torch.stack([decode_symbols(s, full, cdfs) for s in strings])
 
     # -- CompressAI's contract ------------------------------------------------------------
@@ -294,7 +352,12 @@ class ConvAutoencoder(nn.Module):
 
     def max_positions(self, string_lengths: tuple[int, ...]) -> int:
         """Latent positions the strings can honestly hold under the tables (bomb bound)."""
-        return max_codable_positions(self.cdfs.cpu(), sum(string_lengths))
+        floor = min_bits_per_channel(self.cdfs.cpu())
+        if self.config.context_levels:  # a symbol in context may cost less than any static one
+            per_row = min_bits_per_channel(self.context_cdfs.cpu())
+            per_channel = per_row.view(-1, self.latent_channels, num_contexts(self.num_centers))
+            floor = torch.minimum(floor, per_channel.amin(dim=(0, 2)))
+        return max_codable_positions(floor, sum(string_lengths))
 
     def compress(self, x: Tensor) -> dict:
         """Images (N, 3, H, W) → {"strings": [[bytes per image]], "shape": (h, w)}: one list

@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from nodecode.bitstream.tables import symbol_bits
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.errors import ConfigError
 
@@ -98,5 +97,6 @@ def refine_latent(
 
 
 def _table_bpp(codec: ConvAutoencoder, symbols: Tensor, pixels: int) -> float:
-    """Bits per pixel of one image's symbols (1, C, h, w) under the codec's tables."""
-    return symbol_bits(symbols[0].cpu(), codec.cdfs.cpu()) / pixels
+    """Bits per pixel of one image's symbols (1, C, h, w) as the codec codes them (in
+    context, for codecs that code so): what steers the rate weight to its target."""
+    return codec.ideal_bits(symbols[0]) / pixels

@@ -15,7 +15,6 @@ import numpy as np
 from torch import Tensor
 from tqdm import tqdm
 
-from nodecode.bitstream.tables import symbol_bits
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.files import compress_image, decode_image, decompress_file, read_symbols
 from nodecode.codec.rate_control import target_bpp
@@ -91,7 +90,7 @@ def evaluate_codec(
             if isinstance(codec, ConvAutoencoder):
                 header, symbols = read_symbols(codec, path)
                 x_hat = decode_image(codec, header, symbols)
-                estimate = symbol_bits(symbols, codec.cdfs.cpu()) / info.header.num_pixels
+                estimate = codec.ideal_bits(symbols) / info.header.num_pixels
             else:
                 _, x_hat = decompress_file(codec, path)
             if workdir is not None:

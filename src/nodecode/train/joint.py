@@ -22,7 +22,6 @@ from torch import Tensor
 from torch.utils.data import DataLoader, RandomSampler
 from tqdm import tqdm
 
-from nodecode.bitstream.tables import count_symbols
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.checkpoint import save_codec
 from nodecode.codec.compressai_models import is_compressai_spec
@@ -248,7 +247,6 @@ def _refit_tables(
 ) -> None:
     """Fine-tuning moves the symbol statistics: count them afresh on the training images."""
     codec.eval()
-    counts = torch.zeros_like(codec.symbol_counts, device="cpu")
-    for x, _ in DataLoader(images, batch_size=batch_size):
-        counts += count_symbols(codec.encode(x.to(device)).cpu(), codec.num_centers)
-    codec.update(counts)
+    codec.fit_tables(
+        codec.encode(x.to(device)) for x, _ in DataLoader(images, batch_size=batch_size)
+    )
