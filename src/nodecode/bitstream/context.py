@@ -26,6 +26,7 @@ import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -38,6 +39,7 @@ MAX_CONTEXT_CENTERS = 16
 MAX_CONTEXT_LEVELS = 4
 DIAGONAL = ((-1, -1), (-1, 1), (1, -1), (1, 1))
 DIRECT = ((0, -1), (-1, 0), (0, 1), (1, 0))
+# The passes' small array operations run in NumPy: a fraction of torch's per-call cost.
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,8 @@ class CodingPass:
     """The latent positions one pass codes (flat indexes, raster order) and, for context
     passes, their four neighbours' flat indexes (4, n): H·W stands for "outside"."""
 
-    positions: Tensor
-    neighbours: Tensor | None
+    positions: np.ndarray
+    neighbours: np.ndarray | None
 
 
 def num_passes(levels: int) -> int:
@@ -61,32 +63,33 @@ def num_contexts(num_centers: int) -> int:
 
 
 @lru_cache(maxsize=8)
-def _multiset_codes(num_centers: int) -> Tensor:
+def _multiset_codes(num_centers: int) -> np.ndarray:
     """Every multiset's code Σ 5^v over its four values v (4 < 5, so codes are unique and
     need no sorting), ascending: a context's index is its code's rank here."""
     values = range(num_centers + 1)
     codes = {sum(5**v for v in m) for m in itertools.combinations_with_replacement(values, 4)}
-    return torch.tensor(sorted(codes), dtype=torch.int64)
+    return np.array(sorted(codes), dtype=np.int64)
 
 
 @lru_cache(maxsize=64)
 def coding_passes(height: int, width: int, levels: int) -> tuple[CodingPass, ...]:
     """The passes of a latent of `height` × `width` positions, in coding order."""
-    yy, xx = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
-    yy, xx = yy.reshape(-1), xx.reshape(-1)
+    yy, xx = (
+        a.reshape(-1) for a in np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
+    )
 
-    def context_pass(mask: Tensor, offsets: list[tuple[int, int]]) -> CodingPass:
-        positions = mask.nonzero().squeeze(1)
+    def context_pass(mask: np.ndarray, offsets: list[tuple[int, int]]) -> CodingPass:
+        positions = np.flatnonzero(mask)
         y, x = yy[positions], xx[positions]
         neighbours = []
         for dy, dx in offsets:
             ny, nx = y + dy, x + dx
             inside = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
-            neighbours.append(torch.where(inside, ny * width + nx, height * width))
-        return CodingPass(positions, torch.stack(neighbours))
+            neighbours.append(np.where(inside, ny * width + nx, height * width))
+        return CodingPass(positions, np.stack(neighbours))
 
     step = 1 << levels
-    passes = [CodingPass(((yy % step == 0) & (xx % step == 0)).nonzero().squeeze(1), None)]
+    passes = [CodingPass(np.flatnonzero((yy % step == 0) & (xx % step == 0)), None)]
     for k in reversed(range(levels)):
         d, s = 1 << k, 2 << k
         centre = (yy % s == d) & (xx % s == d)
@@ -96,18 +99,19 @@ def coding_passes(height: int, width: int, levels: int) -> tuple[CodingPass, ...
     return tuple(passes)
 
 
-def with_outside(latent: Tensor, num_centers: int) -> Tensor:
+def with_outside(latent: np.ndarray, num_centers: int) -> np.ndarray:
     """Symbols (C, H·W) with one more column holding L, the value of "outside"."""
-    return torch.cat([latent, latent.new_full((latent.shape[0], 1), num_centers)], dim=1)
+    outside = np.full((latent.shape[0], 1), num_centers, dtype=np.int64)
+    return np.concatenate([latent.astype(np.int64, copy=False), outside], axis=1)
 
 
-def pass_contexts(latent: Tensor, coding_pass: CodingPass, num_centers: int) -> Tensor:
+def pass_contexts(latent: np.ndarray, coding_pass: CodingPass, num_centers: int) -> np.ndarray:
     """Context index of each of a pass's symbols, (C, n), from `latent` (C, H·W + 1) as
     `with_outside` makes it, which must already hold the pass's neighbours."""
     assert coding_pass.neighbours is not None
-    powers = 5 ** torch.arange(num_centers + 1, dtype=torch.int64)
-    code = powers[latent[:, coding_pass.neighbours]].sum(dim=1)  # (C, 4, n) → (C, n)
-    return torch.searchsorted(_multiset_codes(num_centers), code)
+    powers = 5 ** np.arange(num_centers + 1, dtype=np.int64)
+    code = powers[latent[:, coding_pass.neighbours]].sum(axis=1)  # (C, 4, n) → (C, n)
+    return np.searchsorted(_multiset_codes(num_centers), code)
 
 
 def count_contexts(symbols: Tensor, levels: int, num_centers: int) -> Tensor:
@@ -115,15 +119,17 @@ def count_contexts(symbols: Tensor, levels: int, num_centers: int) -> Tensor:
     latents (N, C, H, W): what the context tables are fitted to."""
     n, channels, height, width = symbols.shape
     contexts = num_contexts(num_centers)
-    counts = torch.zeros(num_passes(levels), channels, contexts, num_centers, dtype=torch.int64)
-    rows = torch.arange(channels)[:, None]
-    for flat in symbols.reshape(n, channels, -1).long():
+    size = channels * contexts * num_centers
+    counts = np.zeros((num_passes(levels), size), dtype=np.int64)
+    rows = np.arange(channels)[:, None]
+    for flat in symbols.reshape(n, channels, -1).cpu().numpy():
         latent = with_outside(flat, num_centers)
         for p, coding_pass in enumerate(coding_passes(height, width, levels)[1:]):
             ctx = pass_contexts(latent, coding_pass, num_centers)
-            at = (rows * contexts + ctx) * num_centers + flat[:, coding_pass.positions]
-            counts[p].view(-1).index_add_(0, at.reshape(-1), torch.ones_like(at).reshape(-1))
-    return counts
+            at = (rows * contexts + ctx) * num_centers + latent[:, coding_pass.positions]
+            counts[p] += np.bincount(at.reshape(-1), minlength=size)
+    shape = (num_passes(levels), channels, contexts, num_centers)
+    return torch.from_numpy(counts.reshape(shape))
 
 
 class ContextCoder:
@@ -136,50 +142,51 @@ class ContextCoder:
         self.contexts = num_contexts(self.num_centers)
         stacked = torch.cat([self.cdfs, self.context_cdfs]).to(torch.int32)
         self._encoding = stacked.tolist()
-        self._code_lengths = code_lengths(stacked)
         self._decoding = without_escape(stacked).tolist()
+        self._code_lengths = code_lengths(stacked).numpy()
 
-    def _pass_rows(self, latent: Tensor, p: int, coding_pass: CodingPass) -> Tensor:
+    def _pass_rows(self, latent: np.ndarray, p: int, coding_pass: CodingPass) -> np.ndarray:
         """Each of pass `p`'s symbols' row in the stacked tables (static rows first), (C, n),
         from `latent` (C, H·W + 1): its contexts need only the passes before it."""
         channels = latent.shape[0]
-        channel_rows = torch.arange(channels)[:, None]
+        channel_rows = np.arange(channels)[:, None]
         if coding_pass.neighbours is None:
-            return channel_rows.expand(-1, len(coding_pass.positions))
+            return np.broadcast_to(channel_rows, (channels, len(coding_pass.positions)))
         ctx = pass_contexts(latent, coding_pass, self.num_centers)
         return channels + ((p - 1) * channels + channel_rows) * self.contexts + ctx
 
-    def _subset(self, tables: list[list[int]], rows: Tensor) -> tuple[list[int], list[list[int]]]:
+    def _subset(
+        self, tables: list[list[int]], rows: np.ndarray
+    ) -> tuple[list[int], list[list[int]]]:
         """Rows renumbered to the tables they use, and those tables: the coder converts
         every table it is handed, and all of them cost more than the coding itself."""
         rows = rows.reshape(-1)
-        present = torch.bincount(rows, minlength=len(tables)) > 0
-        renumber = present.cumsum(0) - 1
-        used = present.nonzero().squeeze(1).tolist()
-        return renumber[rows].to(torch.int32).tolist(), [tables[i] for i in used]
-
-    def encode(self, symbols: Tensor) -> bytes:
-        """rANS-code symbols (C, H, W) pass by pass, each under its context's table."""
-        channels, height, width = symbols.shape
-        latent = with_outside(symbols.reshape(channels, -1).long(), self.num_centers)
-        passes = coding_passes(height, width, self.levels)
-        values = torch.cat([latent[:, cp.positions].reshape(-1) for cp in passes])
-        rows = [self._pass_rows(latent, p, cp).reshape(-1) for p, cp in enumerate(passes)]
-        return self._encode(values.to(torch.int32).tolist(), torch.cat(rows))
+        present = np.bincount(rows, minlength=len(tables)) > 0
+        renumber = np.cumsum(present) - 1
+        used = np.flatnonzero(present).tolist()
+        return renumber[rows].tolist(), [tables[i] for i in used]
 
     def ideal_bits(self, symbols: Tensor) -> float:
         """Ideal code length in bits of symbols (C, H, W) under their contexts' tables: what
         `encode` spends, to within the coder's few bytes of overhead."""
         channels, height, width = symbols.shape
-        latent = with_outside(symbols.reshape(channels, -1).long(), self.num_centers)
+        latent = with_outside(symbols.reshape(channels, -1).cpu().numpy(), self.num_centers)
         total = 0.0
         for p, coding_pass in enumerate(coding_passes(height, width, self.levels)):
             rows = self._pass_rows(latent, p, coding_pass)
-            values = latent[:, coding_pass.positions]
-            total += float(self._code_lengths[rows, values].sum())
+            total += float(self._code_lengths[rows, latent[:, coding_pass.positions]].sum())
         return total
 
-    def _encode(self, values: list[int], rows: Tensor) -> bytes:
+    def encode(self, symbols: Tensor) -> bytes:
+        """rANS-code symbols (C, H, W) pass by pass, each under its context's table."""
+        channels, height, width = symbols.shape
+        latent = with_outside(symbols.reshape(channels, -1).cpu().numpy(), self.num_centers)
+        passes = coding_passes(height, width, self.levels)
+        values = np.concatenate([latent[:, cp.positions].reshape(-1) for cp in passes])
+        rows = [self._pass_rows(latent, p, cp).reshape(-1) for p, cp in enumerate(passes)]
+        return self._encode(values.tolist(), np.concatenate(rows))
+
+    def _encode(self, values: list[int], rows: np.ndarray) -> bytes:
         indexes, tables = self._subset(self._encoding, rows)
         lengths = [len(tables[0])] * len(tables)
         return RansEncoder().encode_with_indexes(
@@ -191,7 +198,7 @@ class ContextCoder:
         the alphabet raise ValueError as soon as a pass yields one (before they could index
         a table), and with `canonical` the result must re-encode to exactly `data`."""
         channels, height, width = shape
-        latent = torch.full((channels, height * width + 1), self.num_centers, dtype=torch.int64)
+        latent = np.full((channels, height * width + 1), self.num_centers, dtype=np.int64)
         decoder = RansDecoder()
         decoder.set_stream(padded_stream(data, channels * height * width))
         all_values: list[int] = []
@@ -204,14 +211,13 @@ class ContextCoder:
             decoded = decoder.decode_stream(
                 indexes, tables, [len(tables[0])] * len(tables), [0] * len(tables)
             )
-            all_values += decoded
-            all_rows.append(rows.reshape(-1))
-            got = torch.frombuffer(array.array("i", decoded), dtype=torch.int32).to(torch.int64)
+            got = np.frombuffer(array.array("i", decoded), dtype=np.int32)
             if int(got.min()) < 0 or int(got.max()) >= self.num_centers:
                 raise ValueError("the stream decodes to symbols outside the alphabet")
             latent[:, coding_pass.positions] = got.reshape(channels, -1)
-        symbols = latent[:, :-1].reshape(shape)
+            all_values += decoded
+            all_rows.append(rows.reshape(-1))
         # Re-encode what was decoded, under the rows already found for it.
-        if canonical and self._encode(all_values, torch.cat(all_rows)) != data:
+        if canonical and self._encode(all_values, np.concatenate(all_rows)) != data:
             raise ValueError("the stream is not the encoding of the symbols it decodes to")
-        return symbols
+        return torch.from_numpy(latent[:, :-1].reshape(shape).copy())
