@@ -38,3 +38,16 @@ def test_golden_symbols_re_encode_to_the_same_bytes(name):
     assert codec.compress_symbols(symbols.unsqueeze(0)) == [payload]
     assert header.encode() == (GOLDEN / name).read_bytes()[: len(header.encode())]
     assert codec.cdfs.dtype == torch.int32
+
+
+def test_golden_context_coded_file_decodes_bit_exactly_and_re_encodes():
+    """Context coding (docs/FORMAT.md): the symbols of the v3 golden file, coded in context
+    by the golden codec with context tables; their pass order and context numbering are
+    part of the format."""
+    golden = EXPECTED["context"]
+    codec = load_codec_checkpoint(GOLDEN / golden["codec"])
+    assert codec.identity().hex() == golden["codec_id"] and codec.config.context_levels == 2
+    header, symbols = read_symbols(codec, GOLDEN / golden["file"])
+    assert hashlib.sha256(symbols.numpy().tobytes()).hexdigest() == EXPECTED["symbols_sha256"]
+    _, payload = read_ndc(GOLDEN / golden["file"])
+    assert codec.compress_symbols(symbols.unsqueeze(0)) == [payload]

@@ -15,18 +15,20 @@ from nodecode.data.images import pil_to_tensor
 from nodecode.data.photos import load_photo
 from nodecode.models.checkpoint import TaskModelInfo, write_task_model
 from nodecode.models.registry import create
-from tests.fuzz.target import GOLDEN, codec
+from tests.fuzz.target import GOLDEN, codec, context_codec
 
 CORPUS = Path(__file__).parent / "corpus"
 SIZES = ((1, 1), (8, 8), (9, 17), (33, 64), (64, 40))
 
 
 def ndc_seeds(folder: Path) -> None:
-    for name in ("coffee.ndc", "coffee-v2.ndc", "coffee-v3.ndc"):
+    for name in ("coffee.ndc", "coffee-v2.ndc", "coffee-v3.ndc", "coffee-context.ndc"):
         shutil.copyfile(GOLDEN / name, folder / f"golden-{name}")
     photo = pil_to_tensor(load_photo("astronaut"))
     for h, w in SIZES:
-        compress_image(codec(), photo[:, 100 : 100 + h, 150 : 150 + w], folder / f"{h}x{w}.ndc")
+        crop = photo[:, 100 : 100 + h, 150 : 150 + w]
+        compress_image(codec(), crop, folder / f"{h}x{w}.ndc")
+        compress_image(context_codec(), crop, folder / f"{h}x{w}-context.ndc")
 
 
 def checkpoint_seeds(folder: Path) -> None:
