@@ -2,7 +2,7 @@
 
 Per-channel static tables code each symbol as if its neighbours told nothing about it, yet
 quantized latents are spatially smooth: on the held-out photos, conditioning on
-neighbours saves 14–29 % of the file (docs/RESULTS.md §2c). Conditioning on the left and
+neighbours saves 15–27 % of the file (docs/RESULTS.md §2c). Conditioning on the left and
 top neighbours would force one symbol at a time through the decoder; here the latent is
 coded coarse to fine in a few passes, each one native rANS call over all its symbols
 (a 2×2 scheme, as in checkerboard and multi-pass context models):

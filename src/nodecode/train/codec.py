@@ -63,7 +63,7 @@ class CodecTrainConfig:
     # Stop cleanly after this many seconds of this invocation (state and codec written), so
     # a run can proceed in chunks on a machine lent for minutes; --resume continues it.
     time_limit: float | None = None
-    # Entropy coding in context (CodecConfig.context_levels): the same latent in 14–29 %
+    # Entropy coding in context (CodecConfig.context_levels): the same latent in 15–27 %
     # fewer bits on photos; 0 codes every symbol under its channel's table, as the paper.
     context_levels: int = 2
 
