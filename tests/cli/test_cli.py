@@ -36,6 +36,8 @@ def test_compress_decompress_info_show_latents(workspace, capsys):
     assert code == 0 and "latent_shape: 4x13x15" in out and "bits/symbol" in out
     info = json.loads(out[out.index("{") :])
     assert info["latent_shape"] == "4x13x15" and len(info["channel_entropy_bits"]) == 4
+    assert "static per-channel tables" in out and info["context_levels"] == 0
+    assert info["coded_bits"] == pytest.approx(8 * info["payload_bytes"] / (4 * 13 * 15))
     code, out, _ = run(capsys, "info", ndc)  # a custom codec: header only, and a hint
     assert code == 0 and "codec_id" in out and "pass --codec" in out
     code, _, _ = run(capsys, "show-latents", ndc, "--codec", ckpt, "-o", workspace / "lat.png")

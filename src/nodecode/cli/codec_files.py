@@ -123,16 +123,22 @@ def run_info(args: argparse.Namespace) -> None:
             print(f"{name:>14}: {summary}")
         write_json(args.json, {**description, "latents": stats})
         return
-    _, symbols = read_symbols(codec, args.file)
+    header, symbols = read_symbols(codec, args.file)
     entropy = empirical_entropy_bits(symbols, codec.num_centers)
     print(f"{'entropy':>14}: {entropy.mean():.4f} bits/symbol (empirical, mean over channels)")
     print(f"{'per channel':>14}: " + " ".join(f"{h:.3f}" for h in entropy.tolist()))
+    levels = codec.config.context_levels
+    coded = 8 * sum(header.lengths) / symbols.numel()
+    coding = f"in context, {levels} levels" if levels else "static per-channel tables"
+    print(f"{'coded':>14}: {coded:.4f} bits/symbol ({coding})")
     write_json(
         args.json,
         {
             **description,
             "entropy_bits": entropy.mean().item(),
             "channel_entropy_bits": entropy.tolist(),
+            "coded_bits": coded,
+            "context_levels": levels,
         },
     )
 
