@@ -95,3 +95,16 @@ def test_symbols_outside_the_alphabet_stop_decoding():
     # to the value L: it must be refused before L is used as anyone's neighbour.
     with pytest.raises(ValueError, match="outside the alphabet"):
         coder.decode(b"\xff" * 64, (3, 20, 24), canonical=False)
+
+
+def test_larger_alphabets_round_trip_through_the_searched_context_ranks():
+    """Up to L = 7 a direct table ranks the contexts; beyond, a sorted search must agree."""
+    centers = 9
+    generator = torch.Generator().manual_seed(3)
+    training = torch.randint(0, centers, (2, 2, 12, 12), generator=generator)
+    cdfs = quantized_cdfs(count_symbols(training, centers))
+    context = quantized_cdfs(count_contexts(training, 1, centers).reshape(-1, centers))
+    coder = ContextCoder(cdfs, context, 1)
+    symbols = training[0]
+    assert torch.equal(coder.decode(coder.encode(symbols), tuple(symbols.shape)), symbols)
+    assert num_contexts(centers) == len(set(itertools.combinations_with_replacement(range(10), 4)))

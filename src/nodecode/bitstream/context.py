@@ -109,9 +109,21 @@ def pass_contexts(latent: np.ndarray, coding_pass: CodingPass, num_centers: int)
     """Context index of each of a pass's symbols, (C, n), from `latent` (C, H·W + 1) as
     `with_outside` makes it, which must already hold the pass's neighbours."""
     assert coding_pass.neighbours is not None
-    powers = 5 ** np.arange(num_centers + 1, dtype=np.int64)
+    powers, ranks = _context_lookup(num_centers)
     code = powers[latent[:, coding_pass.neighbours]].sum(axis=1)  # (C, 4, n) → (C, n)
-    return np.searchsorted(_multiset_codes(num_centers), code)
+    return ranks[code] if ranks is not None else np.searchsorted(_multiset_codes(num_centers), code)
+
+
+@lru_cache(maxsize=8)
+def _context_lookup(num_centers: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """5^v per value, and a direct code → rank table where it is small (L ≤ 7)."""
+    powers = 5 ** np.arange(num_centers + 1, dtype=np.int64)
+    if 4 * 5**num_centers >= 1 << 22:
+        return powers, None
+    codes = _multiset_codes(num_centers)
+    ranks = np.full(int(codes[-1]) + 1, -1, dtype=np.int64)
+    ranks[codes] = np.arange(len(codes))
+    return powers, ranks
 
 
 def count_contexts(symbols: Tensor, levels: int, num_centers: int) -> Tensor:
@@ -161,10 +173,11 @@ class ContextCoder:
         """Rows renumbered to the tables they use, and those tables: the coder converts
         every table it is handed, and all of them cost more than the coding itself."""
         rows = rows.reshape(-1)
-        present = np.bincount(rows, minlength=len(tables)) > 0
+        low = int(rows.min())
+        present = np.bincount(rows - low) > 0
         renumber = np.cumsum(present) - 1
-        used = np.flatnonzero(present).tolist()
-        return renumber[rows].tolist(), [tables[i] for i in used]
+        used = (np.flatnonzero(present) + low).tolist()
+        return renumber[rows - low].tolist(), [tables[i] for i in used]
 
     def ideal_bits(self, symbols: Tensor) -> float:
         """Ideal code length in bits of symbols (C, H, W) under their contexts' tables: what
