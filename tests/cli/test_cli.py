@@ -40,7 +40,9 @@ def test_compress_decompress_info_show_latents(workspace, capsys):
     assert info["coded_bits"] == pytest.approx(8 * info["payload_bytes"] / (4 * 13 * 15))
     code, out, _ = run(capsys, "info", ndc)  # a custom codec: header only, and a hint
     assert code == 0 and "codec_id" in out and "pass --codec" in out
-    code, _, _ = run(capsys, "show-latents", ndc, "--codec", ckpt, "-o", workspace / "lat.png")
+    code, _, _ = run(
+        capsys, "show-latents", ndc, "--codec", ckpt, "-o", workspace / "lat.png", "--device", "cpu"
+    )
     assert code == 0 and (workspace / "lat.png").stat().st_size > 1000
 
 
@@ -104,6 +106,8 @@ def test_demo_runs_on_a_small_image_set(workspace, capsys, monkeypatch):
         "6",
         "--segment",
         "2",
+        "--device",
+        "cpu",
     )
     assert code == 0 and "paper-0.330" in out
     assert (workspace / "demo" / "paper-0.330" / "photo.ndc").is_file()

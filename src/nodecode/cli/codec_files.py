@@ -70,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("file", type=Path)
     p.add_argument("--codec", default=None, help=f"{CODEC_HELP} (default: from the file)")
     p.add_argument("-o", "--out", type=Path, required=True, help="PNG to write")
+    p.add_argument("--device", default="cpu")
     p.set_defaults(run=run_show_latents)
 
 
@@ -152,7 +153,7 @@ def _summary(t: Tensor) -> str:
 def run_show_latents(args: argparse.Namespace) -> None:
     from nodecode.evaluate.figures import plot_latent_channels
 
-    codec = paper_codec_only(codec_for_file(args.file, args.codec), "show-latents")
+    codec = paper_codec_only(codec_for_file(args.file, args.codec, args.device), "show-latents")
     header, symbols = read_symbols(codec, args.file)
     image = decode_image(codec, header, symbols)
     plot_latent_channels(image, symbols, codec.num_centers, args.out, title=args.file.name)

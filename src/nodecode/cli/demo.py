@@ -64,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--segment", type=non_negative_int, default=50, help="test images to segment (0: none)"
     )
+    p.add_argument("--device", default="cpu", help="where codecs and networks run (cpu, cuda)")
     p.set_defaults(run=run)
 
 
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> None:
     images = load_images(args.images)
     for name, image in images.items():
         save_image(image, args.out / "photos" / f"{name}.png")
-    codec_models = [cached_codec(spec) for spec in codecs]
+    codec_models = [cached_codec(spec, args.device) for spec in codecs]
     rows = compare_codecs(
         codec_models,
         images,
@@ -127,7 +128,7 @@ def understanding(args: argparse.Namespace) -> list[dict]:
         }
         if not set(names.values()) <= available:
             continue
-        codec = paper_codec_only(cached_codec(spec), "demo")
+        codec = paper_codec_only(cached_codec(spec, args.device), "demo")
         row_by_path: dict[str, dict[str, Any]] = {
             path: {"codec": spec, "path": path} for path in NETWORKS
         }

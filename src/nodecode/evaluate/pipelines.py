@@ -66,11 +66,13 @@ def run_pipelines(
     task: str,
     num_classes: int,
 ) -> list[PipelineResult]:
-    """Both paths over the same files; returns [latent, decoded] with predictions kept."""
+    """Both paths over the same files; returns [latent, decoded] with predictions kept.
+    Networks run where the codec is; predictions come back to the CPU."""
+    device = next(codec.parameters()).device
     total_bytes = sum(f.stat().st_size for f in files)
     results = []
     for path_name, model in (("latent", latent_model), ("decoded", decoded_model)):
-        model.eval()
+        model.to(device).eval()
         result = PipelineResult(path_name, task, 0.0)
         if task == "segmentation":
             result.iou = MulticlassJaccardIndex(
@@ -81,11 +83,11 @@ def run_pipelines(
             start = time.perf_counter()
             header, symbols = read_symbols(codec, file)
             if path_name == "latent":
-                x = codec.dequantize(symbols)[None]
+                x = codec.dequantize(symbols.to(device))[None]
             else:
-                x = decode_image(codec, header, symbols)[None]
+                x = decode_image(codec, header, symbols)[None].to(device)
             kwargs = {"output_size": header.image_size} if task == "segmentation" else {}
-            prediction = model(x, **kwargs)[0].argmax(0)
+            prediction = model(x, **kwargs)[0].argmax(0).cpu()  # waits for the device
             result.seconds += time.perf_counter() - start
             image_pixels += header.num_pixels
             result.predictions.append(prediction)
