@@ -212,3 +212,18 @@ def test_context_codecs_need_their_context_tables():
 def test_invalid_context_settings_are_refused(change, message):
     with pytest.raises(ConfigError, match=message):
         CodecConfig.from_dict({**dataclasses.asdict(TINY), **change})
+
+
+def test_context_codecs_bound_positions_by_their_cheapest_symbol_in_any_context():
+    from nodecode.bitstream.context import num_contexts
+    from nodecode.bitstream.tables import max_codable_positions, min_bits_per_channel
+
+    codec = make_context_codec()
+    static = min_bits_per_channel(codec.cdfs)
+    rows = min_bits_per_channel(codec.context_cdfs)
+    per_channel = rows.view(-1, codec.latent_channels, num_contexts(codec.num_centers))
+    floor = torch.minimum(static, per_channel.amin(dim=(0, 2)))
+    assert bool((floor < static).any())  # some symbol is cheaper in context
+    expected = max_codable_positions(floor, 1000)
+    assert codec.max_positions((600, 400)) == expected
+    assert codec.max_positions((1000,)) > max_codable_positions(static, 1000)

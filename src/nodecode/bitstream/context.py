@@ -156,6 +156,12 @@ class ContextCoder:
         self._encoding = stacked.tolist()
         self._decoding = without_escape(stacked).tolist()
         self._code_lengths = code_lengths(stacked).numpy()
+        channels = self.cdfs.shape[0]
+        cheapest = self._code_lengths[:, : self.num_centers].min(axis=1)
+        in_context = cheapest[channels:].reshape(-1, channels, self.contexts).min(axis=(0, 2))
+        # Per channel, the cheapest symbol under any of its tables: what a file's length
+        # bounds the number of latent positions by (a decompression-bomb check).
+        self.min_bits_per_channel = torch.from_numpy(np.minimum(cheapest[:channels], in_context))
 
     def _pass_rows(self, latent: np.ndarray, p: int, coding_pass: CodingPass) -> np.ndarray:
         """Each of pass `p`'s symbols' row in the stacked tables (static rows first), (C, n),

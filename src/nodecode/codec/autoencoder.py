@@ -352,11 +352,10 @@ class ConvAutoencoder(nn.Module):
 
     def max_positions(self, string_lengths: tuple[int, ...]) -> int:
         """Latent positions the strings can honestly hold under the tables (bomb bound)."""
-        floor = min_bits_per_channel(self.cdfs.cpu())
         if self.config.context_levels:  # a symbol in context may cost less than any static one
-            per_row = min_bits_per_channel(self.context_cdfs.cpu())
-            per_channel = per_row.view(-1, self.latent_channels, num_contexts(self.num_centers))
-            floor = torch.minimum(floor, per_channel.amin(dim=(0, 2)))
+            floor = self._context_coder().min_bits_per_channel
+        else:
+            floor = min_bits_per_channel(self.cdfs.cpu())
         return max_codable_positions(floor, sum(string_lengths))
 
     def compress(self, x: Tensor) -> dict:
