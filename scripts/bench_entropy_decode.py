@@ -1,20 +1,21 @@
-"""Time the entropy-decoding checks of docs/FORMAT.md on one photo, one CPU thread.
+"""Time entropy decoding and its checks (docs/FORMAT.md) on one photo, one CPU thread:
+the static per-channel tables and, for codecs that code in context, the context coder, on
+the same symbols; then the whole read path of a file and the decoder network.
 
 .venv/bin/python scripts/bench_entropy_decode.py [--codec paper-0.330] [--image skimage-coffee]
+    [--crop 224]
 """
 
 import argparse
-import tempfile
 import time
-from pathlib import Path
 
 import torch
 from compressai.ans import RansDecoder
 
-from nodecode.bitstream.container import read_ndc
-from nodecode.bitstream.rans import _coder_args, decode_symbols
+from nodecode.bitstream.container import parse_ndc
+from nodecode.bitstream.rans import _coder_args, decode_symbols, encode_symbols
 from nodecode.codec import load_codec
-from nodecode.codec.files import compress_image
+from nodecode.codec.files import compressed_bytes, symbols_from_bytes
 from nodecode.data.images import load_images
 
 
@@ -30,28 +31,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--codec", default="paper-0.330")
     parser.add_argument("--image", default="skimage-coffee", help="a photos:test image")
+    parser.add_argument("--crop", type=int, default=None, help="top-left crop of this size")
     args = parser.parse_args()
     torch.set_num_threads(1)
     image = load_images("photos:test")[args.image]
+    if args.crop:
+        image = image[:, : args.crop, : args.crop]
     codec = load_codec(args.codec)
     cdfs = codec.cdfs.cpu()
-    with tempfile.TemporaryDirectory() as tmp:
-        compress_image(codec, image, Path(tmp) / "a.ndc")
-        header, payload = read_ndc(Path(tmp) / "a.ndc")
+    data = compressed_bytes(codec, image)
+    header, payload = parse_ndc(data)
     shape = header.latent_shape
+    symbols = symbols_from_bytes(codec, data)[1]
+    static = encode_symbols(symbols, cdfs)
+    print(f"{args.image} {tuple(image.shape)}, {args.codec}: symbols {shape}")
 
-    def unchecked():
-        RansDecoder().decode_with_indexes(payload, *_coder_args(shape, cdfs))
+    def row(label: str, step, repeats: int = 10) -> None:
+        print(f"  {label:<44} {milliseconds(step, repeats):7.2f} ms")
 
-    symbols = decode_symbols(payload, shape, cdfs)
-    print(f"{args.image} {tuple(image.shape)}, {args.codec}: symbols {shape}, {len(payload)} B")
-    print(f"CompressAI decode, unchecked: {milliseconds(unchecked):.1f} ms")
-    checked = milliseconds(lambda: decode_symbols(payload, shape, cdfs, canonical=False))
-    print(f"padded + alphabet check:      {checked:.1f} ms")
-    canonical = milliseconds(lambda: decode_symbols(payload, shape, cdfs))
-    print(f"+ canonical re-encode check:  {canonical:.1f} ms")
-    network = milliseconds(lambda: codec.decode(symbols[None]), 3)
-    print(f"decoder network g_s:          {network:.1f} ms")
+    print(f"static tables: {len(static)} B")
+    row("CompressAI decode, unchecked", lambda: RansDecoder().decode_with_indexes(
+        static, *_coder_args(shape, cdfs)))  # fmt: skip
+    row("padded + alphabet check", lambda: decode_symbols(static, shape, cdfs, canonical=False))
+    row("+ canonical re-encode check", lambda: decode_symbols(static, shape, cdfs))
+    if codec.config.context_levels:
+        coder = codec._context_coder()
+        print(f"in context ({codec.config.context_levels} levels): {len(payload)} B")
+        row("passes + alphabet check", lambda: coder.decode(payload, shape, canonical=False))
+        row("+ canonical re-encode check", lambda: coder.decode(payload, shape))
+    print("this codec's files:")
+    row("whole read (header, codec id, bound, decode)", lambda: symbols_from_bytes(codec, data))
+    row("decoder network g_s", lambda: codec.decode(symbols[None]), 3)
 
 
 if __name__ == "__main__":
