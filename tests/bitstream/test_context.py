@@ -108,3 +108,13 @@ def test_larger_alphabets_round_trip_through_the_searched_context_ranks():
     symbols = training[0]
     assert torch.equal(coder.decode(coder.encode(symbols), tuple(symbols.shape)), symbols)
     assert num_contexts(centers) == len(set(itertools.combinations_with_replacement(range(10), 4)))
+
+
+def test_entry_code_lengths_price_each_center_in_its_context():
+    coder = fitted_coder()
+    symbols = smooth_symbols(2)
+    lengths = coder.entry_code_lengths(symbols)  # (C, H, W, L)
+    assert lengths.shape == (*symbols.shape, L)
+    chosen = lengths.gather(-1, symbols.unsqueeze(-1)).sum()
+    assert float(chosen) == pytest.approx(coder.ideal_bits(symbols), rel=1e-5)
+    assert abs(coder.ideal_bits(symbols) - 8 * len(coder.encode(symbols))) < 64

@@ -104,3 +104,17 @@ def test_nominal_resolves_per_codec(codec):
 def _write(path, data: bytes):
     path.write_bytes(data)
     return path
+
+
+def test_codecs_that_code_in_context_trade_rate_priced_in_context(image):
+    from tests.codec.test_autoencoder import make_context_codec
+
+    codec = make_context_codec()
+    z = codec.latent_values(image[None])
+    bits = [codec.ideal_bits(codec.quantize(z, w)[0]) for w in (0.0, 0.1, 1.0)]
+    assert bits[0] > bits[1] > bits[2]
+    plain = len(codec.compress_symbols(codec.quantize(z))[0])
+    fitted = strings_within(codec, z, int(0.8 * plain))
+    assert fitted.rate_weight > 0 and len(fitted.strings[0]) <= int(0.8 * plain)
+    decoded = codec.decompress_symbols(fitted.strings, tuple(z.shape[-2:]))
+    assert torch.equal(decoded, codec.quantize(z, fitted.rate_weight).cpu())

@@ -185,6 +185,17 @@ class ContextCoder:
         used = (np.flatnonzero(present) + low).tolist()
         return renumber[rows - low].tolist(), [tables[i] for i in used]
 
+    def entry_code_lengths(self, symbols: Tensor) -> Tensor:
+        """Bits each center would cost at each entry, (C, H, W, L) float32, in the contexts
+        that `symbols` (C, H, W) give: what rate control weighs choices by."""
+        channels, height, width = symbols.shape
+        latent = with_outside(symbols.reshape(channels, -1).cpu().numpy(), self.num_centers)
+        out = np.empty((channels, height * width, self.num_centers), dtype=np.float32)
+        lengths = self._code_lengths[:, : self.num_centers]
+        for p, coding_pass in enumerate(coding_passes(height, width, self.levels)):
+            out[:, coding_pass.positions] = lengths[self._pass_rows(latent, p, coding_pass)]
+        return torch.from_numpy(out.reshape(channels, height, width, self.num_centers))
+
     def ideal_bits(self, symbols: Tensor) -> float:
         """Ideal code length in bits of symbols (C, H, W) under their contexts' tables: what
         `encode` spends, to within the coder's few bytes of overhead."""

@@ -32,6 +32,8 @@ DOWNSAMPLING = 8
 # what a whole pass gives, while memory stays at one tile's activations plus the output.
 DECODE_TILE = 128
 DECODE_HALO = 8
+# Rate control in context: each round prices centers in the contexts of the previous choice.
+CONTEXT_PRICING_ROUNDS = 2
 
 
 def _tiles(h: int, w: int, tile: int) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
@@ -212,10 +214,19 @@ class ConvAutoencoder(nn.Module):
     def quantize(self, z: Tensor, rate_weight: float = 0.0) -> Tensor:
         """Symbols of z: the nearest centers, or with `rate_weight` λ > 0 the centers that
         minimise (z − c)² + λ·bits(c) under the codec's own tables. The decoder reads either
-        alike, so λ is an encoder-side knob for rate (codec/rate_control.py sets it)."""
+        alike, so λ is an encoder-side knob for rate (codec/rate_control.py sets it). Codecs
+        that code in context price each entry's centers in the contexts its neighbours'
+        symbols give, taken from the choice before (two rounds, from the nearest centers)."""
+        symbols = self.quantizer.symbols(z)
         if rate_weight == 0.0:
-            return self.quantizer.symbols(z)
-        return self.quantizer.symbols(z, rate_weight * self.code_lengths())
+            return symbols
+        if not self.config.context_levels:
+            return self.quantizer.symbols(z, rate_weight * self.code_lengths())
+        coder = self._context_coder()
+        for _ in range(CONTEXT_PRICING_ROUNDS):
+            bits = torch.stack([coder.entry_code_lengths(s) for s in symbols])
+            symbols = self.quantizer.symbols(z, rate_weight * bits.to(z.device))
+        return symbols
 
     def code_lengths(self) -> Tensor:
         """Bits of each center under each channel's table, (C, L) float32 (no escape: the

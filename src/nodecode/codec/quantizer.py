@@ -44,11 +44,14 @@ class SoftToHardQuantizer(nn.Module):
 
     @torch.no_grad()
     def symbols(self, z: Tensor, penalty: Tensor | None = None) -> Tensor:
-        """Nearest centers of z (N, C, H, W); with `penalty` (C, L), the centers minimising
-        (z − c)² + penalty[channel, c] instead: a rate-weighted choice at encode time."""
+        """Nearest centers of z (N, C, H, W); with `penalty` (C, L) per channel or (N, C, H, W, L)
+        per entry, the centers minimising (z − c)² + penalty instead: a rate-weighted choice
+        at encode time."""
         if penalty is None:
             return (z.unsqueeze(-1) - self.centers).abs().argmin(-1)
-        cost = (z.unsqueeze(-1) - self.centers) ** 2 + penalty.to(z)[:, None, None, :]
+        if penalty.dim() == 2:
+            penalty = penalty[:, None, None, :]
+        cost = (z.unsqueeze(-1) - self.centers) ** 2 + penalty.to(z)
         return cost.argmin(-1)
 
     def dequantize(self, symbols: Tensor) -> Tensor:
