@@ -1,12 +1,12 @@
 """Rate control at encode time: a file lands at a chosen bpp, the decoder untouched.
 
 A paper codec has one rate per model, set in training by the mean entropy of its training
-crops, and spends more on busier photos (per photo, `paper-0.330` ranges over a factor of
-2 on the held-out photos, docs/results/paper-codec/rd_points.csv). Here each latent entry takes the center
-that minimises (z − c)² + λ·bits(c), bits as the file will code it (in context, for codecs
-that code so), so bits go where they buy the most distortion, and λ is bisected per image
-until the whole file fits the target. λ = 0 is the plain nearest-center encoding; the result
-is an ordinary `.ndc` file that any reader decodes."""
+crops, and spends more on busier photos (per photo, `paper-0.330` ranges over a factor of 2
+on the held-out photos: docs/results/paper-codec/rd_points.csv). Here each latent entry
+takes the center that minimises (z − c)² + λ·bits(c), bits as the file will code them (in
+context, for codecs that code so), so bits go where they buy the most distortion, and λ is
+bisected per image until the whole file fits the target. λ = 0 is the plain nearest-center
+encoding; the result is an ordinary `.ndc` file that any reader decodes."""
 
 from __future__ import annotations
 
