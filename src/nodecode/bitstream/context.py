@@ -185,36 +185,41 @@ class ContextCoder:
         used = (np.flatnonzero(present) + low).tolist()
         return renumber[rows - low].tolist(), [tables[i] for i in used]
 
+    def _priced_passes(
+        self, symbols: Tensor
+    ) -> tuple[np.ndarray, list[tuple[CodingPass, np.ndarray]]]:
+        """Known symbols (C, H, W) as `with_outside` lays them out, and each pass with its
+        symbols' rows in the stacked tables: what encoding and pricing share."""
+        channels, height, width = symbols.shape
+        latent = with_outside(symbols.reshape(channels, -1).cpu().numpy(), self.num_centers)
+        passes = coding_passes(height, width, self.levels)
+        return latent, [(cp, self._pass_rows(latent, p, cp)) for p, cp in enumerate(passes)]
+
     def entry_code_lengths(self, symbols: Tensor) -> Tensor:
         """Bits each center would cost at each entry, (C, H, W, L) float32, in the contexts
         that `symbols` (C, H, W) give: what rate control weighs choices by."""
         channels, height, width = symbols.shape
-        latent = with_outside(symbols.reshape(channels, -1).cpu().numpy(), self.num_centers)
+        _, passes = self._priced_passes(symbols)
         out = np.empty((channels, height * width, self.num_centers), dtype=np.float32)
         lengths = self._code_lengths[:, : self.num_centers]
-        for p, coding_pass in enumerate(coding_passes(height, width, self.levels)):
-            out[:, coding_pass.positions] = lengths[self._pass_rows(latent, p, coding_pass)]
+        for coding_pass, rows in passes:
+            out[:, coding_pass.positions] = lengths[rows]
         return torch.from_numpy(out.reshape(channels, height, width, self.num_centers))
 
     def ideal_bits(self, symbols: Tensor) -> float:
         """Ideal code length in bits of symbols (C, H, W) under their contexts' tables: what
         `encode` spends, to within the coder's few bytes of overhead."""
-        channels, height, width = symbols.shape
-        latent = with_outside(symbols.reshape(channels, -1).cpu().numpy(), self.num_centers)
-        total = 0.0
-        for p, coding_pass in enumerate(coding_passes(height, width, self.levels)):
-            rows = self._pass_rows(latent, p, coding_pass)
-            total += float(self._code_lengths[rows, latent[:, coding_pass.positions]].sum())
-        return total
+        latent, passes = self._priced_passes(symbols)
+        return sum(
+            float(self._code_lengths[rows, latent[:, cp.positions]].sum()) for cp, rows in passes
+        )
 
     def encode(self, symbols: Tensor) -> bytes:
         """rANS-code symbols (C, H, W) pass by pass, each under its context's table."""
-        channels, height, width = symbols.shape
-        latent = with_outside(symbols.reshape(channels, -1).cpu().numpy(), self.num_centers)
-        passes = coding_passes(height, width, self.levels)
-        values = np.concatenate([latent[:, cp.positions].reshape(-1) for cp in passes])
-        rows = [self._pass_rows(latent, p, cp).reshape(-1) for p, cp in enumerate(passes)]
-        return self._encode(values.tolist(), np.concatenate(rows))
+        latent, passes = self._priced_passes(symbols)
+        values = np.concatenate([latent[:, cp.positions].reshape(-1) for cp, _ in passes])
+        rows = np.concatenate([rows.reshape(-1) for _, rows in passes])
+        return self._encode(values.tolist(), rows)
 
     def _encode(self, values: list[int], rows: np.ndarray) -> bytes:
         indexes, tables = self._subset(self._encoding, rows)

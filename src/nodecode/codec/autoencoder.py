@@ -34,6 +34,8 @@ DECODE_TILE = 128
 DECODE_HALO = 8
 # Rate control in context: each round prices centers in the contexts of the previous choice.
 CONTEXT_PRICING_ROUNDS = 2
+# Buffers fitted to symbol statistics rather than learned: refitted whenever weights move.
+TABLE_BUFFERS = ("symbol_counts", "cdfs", "context_cdfs")
 
 
 def _tiles(h: int, w: int, tile: int) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
@@ -217,11 +219,11 @@ class ConvAutoencoder(nn.Module):
         alike, so λ is an encoder-side knob for rate (codec/rate_control.py sets it). Codecs
         that code in context price each entry's centers in the contexts its neighbours'
         symbols give, taken from the choice before (two rounds, from the nearest centers)."""
-        symbols = self.quantizer.symbols(z)
         if rate_weight == 0.0:
-            return symbols
+            return self.quantizer.symbols(z)
         if not self.config.context_levels:
             return self.quantizer.symbols(z, rate_weight * self.code_lengths())
+        symbols = self.quantizer.symbols(z)
         coder = self._context_coder()
         for _ in range(CONTEXT_PRICING_ROUNDS):
             bits = torch.stack([coder.entry_code_lengths(s) for s in symbols])
@@ -263,8 +265,15 @@ class ConvAutoencoder(nn.Module):
 
     @property
     def ready(self) -> bool:
-        tables = [self.cdfs] + ([self.context_cdfs] if self.config.context_levels else [])
-        return all(bool(t[:, -1].gt(0).all()) for t in tables)
+        return all(bool(t[:, -1].gt(0).all()) for t in self.entropy_tables())
+
+    def entropy_tables(self) -> list[Tensor]:
+        """The integer tables the entropy coder reads: static, then those in context."""
+        return [self.cdfs, self.context_cdfs] if self.config.context_levels else [self.cdfs]
+
+    def learned_state(self) -> dict[str, Tensor]:
+        """Weights and centers without the fitted tables (`TABLE_BUFFERS`)."""
+        return {k: v for k, v in self.state_dict().items() if k not in TABLE_BUFFERS}
 
     def update(self, symbol_counts: Tensor, context_counts: Tensor | None = None) -> None:
         """Freeze the integer probability tables from per-channel counts (C, L) and, for
@@ -307,7 +316,7 @@ class ConvAutoencoder(nn.Module):
 
     def _context_coder(self) -> ContextCoder:
         """One coder per table state (building its table lists costs milliseconds)."""
-        key = tuple((t.data_ptr(), t._version) for t in (self.cdfs, self.context_cdfs))
+        key = tuple((t.data_ptr(), t._version) for t in self.entropy_tables())
         cached = self.__dict__.get("_context_coder_cache")
         if cached is None or cached[0] != key:
             coder = ContextCoder(self.cdfs, self.context_cdfs, self.config.context_levels)

@@ -60,7 +60,7 @@ def load_codec_checkpoint(
     tensors, meta = load_tensors(path, KIND, device)
     info = CodecInfo.from_header(path, meta)
     codec = build_and_load(path, lambda: ConvAutoencoder(info.config, name=info.name), tensors)
-    for tables in (codec.cdfs, getattr(codec, "context_cdfs", None)):
-        if tables is not None and (problem := table_problem(tables)):
+    for tables in codec.entropy_tables():
+        if problem := table_problem(tables):
             raise CheckpointError(f"{path}: invalid frequency tables ({problem})")
     return codec.to(device).eval()

@@ -111,9 +111,7 @@ def refit_tables(
     levels = source.config.context_levels if context_levels is None else context_levels
     config = CodecConfig.from_dict({**dataclasses.asdict(source.config), "context_levels": levels})
     codec = ConvAutoencoder(config, source.name)
-    tables = ("symbol_counts", "cdfs", "context_cdfs")
-    state = {k: v for k, v in source.state_dict().items() if k not in tables}
-    codec.load_state_dict(state, strict=False)
+    codec.load_state_dict(source.learned_state(), strict=False)
     device = next(source.parameters()).device
     codec.to(device).eval()
     codec.fit_tables(
@@ -230,10 +228,8 @@ def load_weights_from(codec: ConvAutoencoder, path: str | Path) -> None:
             f"{source.config.latent_channels}; this run has {codec.config.channels} and "
             f"C={codec.config.latent_channels}"
         )
-    tables = ("symbol_counts", "cdfs", "context_cdfs")  # refitted at the end of training
-    state = {k: v for k, v in source.state_dict().items() if k not in tables}
-    try:
-        codec.load_state_dict(state, strict=False)
+    try:  # the tables are refitted at the end of training
+        codec.load_state_dict(source.learned_state(), strict=False)
     except RuntimeError as e:
         raise CheckpointError(
             f"{path}: cannot initialise from it ({str(e).splitlines()[0]})"
