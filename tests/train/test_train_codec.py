@@ -120,7 +120,7 @@ def test_calibration_rescales_ht_until_the_file_rate_is_within_tolerance(tmp_pat
         codec.config = dataclasses.replace(codec.config, target_entropy=config.target_entropy)
         save_codec(codec, out)
 
-    def fake_bpp(codec, images):
+    def fake_bpp(codec, images, folds=0):
         return 0.9 * codec.config.target_entropy * codec.config.latent_channels / 64
 
     monkeypatch.setattr(calibrate, "train_codec", fake_train)
@@ -233,3 +233,24 @@ def test_the_header_says_which_weights_a_continued_run_started_from(tmp_path):
     train_codec(more, tmp_path / "b.safetensors", resume=True)  # a later chunk
     training = json.loads(read_meta(tmp_path / "b.safetensors", "codec")["training"])
     assert training["init"] == str(tmp_path / "a.safetensors") and training["steps"] == 3
+
+
+def test_cross_fitted_rates_code_each_image_under_tables_fitted_on_the_others(tmp_path):
+    from nodecode.data.images import load_images
+    from nodecode.errors import ConfigError
+    from nodecode.train.calibrate import file_bpp, held_out_rates, measured_bpp
+    from nodecode.train.codec import refit_tables
+
+    run = TINY_RUN | {"checkpoint_every": 1000, "context_levels": 1}
+    codec = train_codec(CodecTrainConfig(**run, max_steps=2), tmp_path / "c.safetensors")
+    images = {n: x[:, :48, :64] for n, x in sorted(load_images("skimage:train").items())[:3]}
+    rates = held_out_rates(codec, images, folds=3)
+    assert sorted(rates) == sorted(images)
+    for name, image in images.items():
+        others = {n: x for n, x in images.items() if n != name}
+        assert rates[name] == file_bpp(refit_tables(codec, others), image)
+    in_sample = refit_tables(codec, images)
+    assert measured_bpp(in_sample, images) < measured_bpp(in_sample, images, folds=3)
+    for folds in (1, 4):
+        with pytest.raises(ConfigError, match="--folds"):
+            held_out_rates(codec, images, folds)

@@ -125,6 +125,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rounds", type=int, default=calibration.rounds)
     p.add_argument("--steps", type=int, default=calibration.steps, help="fine-tuning per round")
     p.add_argument("--lr", type=float, default=calibration.lr)
+    p.add_argument(
+        "--folds",
+        type=int,
+        default=calibration.folds,
+        help="measure each photo's rate under tables fitted on the other folds (0: as fitted)",
+    )
     p.add_argument("--device", default="cpu")
     p.set_defaults(run=run_calibrate)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,15 +109,24 @@ def refit_tables(
 ) -> ConvAutoencoder:
     """The same codec (weights, latents) with its tables fitted afresh on whole images,
     optionally coding in context at `context_levels` (e.g. to add it to a trained codec)."""
+    device = next(source.parameters()).device
+    source.eval()
+    symbols = (
+        source.encode(image.unsqueeze(0).to(device)) for image in tqdm(images.values(), "tables")
+    )
+    return with_tables(source, symbols, context_levels)
+
+
+def with_tables(
+    source: ConvAutoencoder, symbol_batches: Iterable[Tensor], context_levels: int | None = None
+) -> ConvAutoencoder:
+    """A copy of `source` (weights, latents) whose tables are fitted on these symbols."""
     levels = source.config.context_levels if context_levels is None else context_levels
     config = CodecConfig.from_dict({**dataclasses.asdict(source.config), "context_levels": levels})
     codec = ConvAutoencoder(config, source.name)
     codec.load_state_dict(source.learned_state(), strict=False)
-    device = next(source.parameters()).device
-    codec.to(device).eval()
-    codec.fit_tables(
-        codec.encode(image.unsqueeze(0).to(device)) for image in tqdm(images.values(), "tables")
-    )
+    codec.to(next(source.parameters()).device).eval()
+    codec.fit_tables(symbol_batches)
     return codec
 
 
