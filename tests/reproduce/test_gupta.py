@@ -7,6 +7,7 @@ from dataclasses import replace
 from nodecode.cli.main import main
 from nodecode.reproduce.gupta import GUPTA_PRESETS, build_gupta_plan, write_gupta_report
 from nodecode.reproduce.runner import run_plan
+from nodecode.reproduce.stage_id import StageId
 
 MICRO = replace(
     GUPTA_PRESETS["gupta-tiny"],
@@ -44,9 +45,11 @@ def test_a_micro_run_fills_the_table(tmp_path, monkeypatch, capsys):
     row = next(line for line in report.splitlines() if "bmshj2018-hyperprior:1" in line)
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert float(cells[1]) > 0 and all(c != "—" for c in cells[2:5]) and cells[6] != "—"
-    assert 0 <= results["cls-q1-cresnet39-y+sigma-s0"]["metrics"]["top1"] <= 100
+    top1 = results[StageId("cls", "q1", "cresnet39", "y+sigma", seed=0)]["metrics"]["top1"]
+    assert 0 <= top1 <= 100
     joint = next(line for line in report.splitlines() if ":1, joint |" in line)
-    assert joint.count("—") == 4 and results["eval-joint-q1"]["metrics"]["top1"] >= 0
+    evaluated = results[StageId("eval", "q1", variant="joint")]
+    assert joint.count("—") == 4 and evaluated["metrics"]["top1"] >= 0
     paper = next(line for line in report.splitlines() if line.startswith("| small-0.0983"))
     assert paper.count("—") == 4  # only the latent column for the paper's codec
     assert main(["reproduce", "--preset", "gupta-tiny", "--codecs", "small"]) == 1
@@ -69,7 +72,7 @@ def test_codec_stages_run_alone_in_time_limited_chunks_and_resume(tmp_path):
         _codec(codec, [], folder, "cpu", time_limit=0.0)  # one step, then out of time
     assert saved_step(folder / "codec.state.pt") == 1
     results = run_plan(plan, tmp_path, kinds={"codec"}, log=lambda _: None)
-    assert set(results) == {s.name for s in plan if s.kind == "codec"}  # nothing else ran
+    assert set(results) == {s.id for s in plan if s.kind == "codec"}  # nothing else ran
     assert saved_step(folder / "codec.state.pt") == 3  # resumed, not restarted
     assert run_plan(plan, tmp_path, kinds={"codec"}, time_limit=0.0, log=print) == results
     with pytest.raises(ConfigError, match="needs codec-q1|not done"):

@@ -7,6 +7,7 @@ import pytest
 
 from nodecode.cli.main import main
 from nodecode.reproduce import PRESETS, build_plan
+from nodecode.reproduce.stage_id import StageId
 
 
 def test_plan_covers_every_experiment_of_the_paper():
@@ -153,10 +154,35 @@ def test_claim_4_needs_every_win_and_some_evidence():
 def test_trivial_floors_line():
     from nodecode.reproduce.claims import trivial_floors
 
+    cls, seg = StageId("cls", "a", seed=0), StageId("seg", "a", seed=0)
     results = {
-        "cls-a-s0": {"metrics": {"top1": 50.0, "top1_majority": 11.5}},
-        "seg-a-s0": {"metrics": {"miou": 20.0, "miou_all_background": 7.25}},
+        cls: {"metrics": {"top1": 50.0, "top1_majority": 11.5}},
+        seg: {"metrics": {"miou": 20.0, "miou_all_background": 7.25}},
     }
     line = trivial_floors(results)
     assert "top-1 11.50" in line and "mIoU 7.25" in line
-    assert "not recorded" in trivial_floors({"cls-a-s0": {"metrics": {"top1": 50.0}}})
+    assert "not recorded" in trivial_floors({cls: {"metrics": {"top1": 50.0}}})
+
+
+def test_stage_ids_spell_the_stage_names_and_group_seeds_without_parsing_them():
+    from nodecode.reproduce.results import metric_values
+
+    assert StageId("cls", "0.330", "cresnet51", seed=2).name == "cls-0.330-cresnet51-s2"
+    assert StageId("seg", "0.0983", "cresnet51-d", variant="joint").name == (
+        "seg-joint-0.0983-cresnet51-d"
+    )
+    assert StageId("cls", "q1", "cresnet39", "sigma", seed=0).name == "cls-q1-cresnet39-sigma-s0"
+    assert StageId("rate-distortion").name == "rate-distortion"
+    with pytest.raises(ValueError, match="unknown stage step 'train'"):
+        StageId("train", "0.330")
+    # Rows are typed: an input named "sigma" is not a seed, a seedless stage is its own row.
+    results = {
+        StageId("cls", "q1", "cresnet39", "sigma", seed=0): {"metrics": {"top1": 1.0}},
+        StageId("cls", "q1", "cresnet39", "sigma", seed=1): {"metrics": {"top1": 2.0}},
+        StageId("cls", "q1", "cresnet39", seed=0): {"metrics": {"top1": 3.0}},
+        StageId("cls", "q1", "cresnet39", variant="comp"): {"metrics": {"top1": 4.0}},
+    }
+    assert metric_values(results, StageId("cls", "q1", "cresnet39", "sigma"), "top1") == [1, 2]
+    assert metric_values(results, StageId("cls", "q1", "cresnet39"), "top1") == [3.0]
+    row = StageId("cls", "q1", "cresnet39", variant="comp")
+    assert metric_values(results, row, "top1") == [4.0]

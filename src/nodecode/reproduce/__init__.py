@@ -2,5 +2,6 @@
 
 from nodecode.reproduce.plan import Stage, build_plan
 from nodecode.reproduce.presets import PRESETS, ReproducePreset
+from nodecode.reproduce.stage_id import StageId
 
-__all__ = ["PRESETS", "ReproducePreset", "Stage", "build_plan"]
+__all__ = ["PRESETS", "ReproducePreset", "Stage", "StageId", "build_plan"]

@@ -15,6 +15,7 @@ from nodecode.reproduce.results import (
     quality_rows,
 )
 from nodecode.reproduce.runner import Results
+from nodecode.reproduce.stage_id import StageId
 
 # Verdicts are two-sided: a result far *better* than the paper's is not the paper's result.
 HELD, NOT_HELD, DIFFERENT = "held", "NOT held", "different result"
@@ -54,14 +55,14 @@ def verdict_joint(wins: list[dict[str, bool]]) -> str:
 
 
 def latent_vs_decoded(
-    results: Results, stage: str, suffix: str, metric: str
+    results: Results, step: str, suffix: str, metric: str
 ) -> tuple[list[str], dict[str, float]]:
     """cResNet-51 on latents against ResNet-50 on decoded images at every rate: a line per
     rate and the mean differences (claims 1 and 3)."""
     lines, diffs = [], {}
     for op in OPS:
-        c51 = metric_values(results, f"{stage}-{op}-cresnet51{suffix}", metric)
-        r50 = metric_values(results, f"{stage}-{op}-resnet50{suffix}", metric)
+        c51 = metric_values(results, StageId(step, op, f"cresnet51{suffix}"), metric)
+        r50 = metric_values(results, StageId(step, op, f"resnet50{suffix}"), metric)
         diffs[op] = mean_std(c51)[0] - mean_std(r50)[0]
         lines.append(
             f"{op} bpp: cResNet-51{suffix} {mean_std_text(c51)} vs ResNet-50{suffix} "
@@ -133,12 +134,13 @@ def claims(results: Results, size: int) -> list[dict[str, str]]:
     quality = quality_rows(results)
     for op in joint_ops(results):
         joint, comp = (
-            results[f"eval-joint-{op}"]["metrics"],
-            results[f"cls-comp-more-{op}-cresnet51"]["metrics"],
+            results[StageId("eval", op, variant="joint")]["metrics"],
+            results[StageId("cls", op, "cresnet51", variant="comp-more")]["metrics"],
         )
-        seg_j = results[f"seg-joint-{op}-cresnet51-d"]["metrics"]["miou"]
-        seg_c = results[f"seg-compression-{op}-cresnet51-d"]["metrics"]["miou"]
-        qj, qc = quality[f"joint-{op}"], quality[f"compression-{op}"]
+        seg_j = results[StageId("seg", op, "cresnet51-d", variant="joint")]["metrics"]["miou"]
+        seg_c = results[StageId("seg", op, "cresnet51-d", variant="compression")]["metrics"]
+        seg_c = seg_c["miou"]
+        qj, qc = quality[StageId("joint", op).name], quality[StageId("compression", op).name]
         all_wins.append(
             {
                 "top-1": joint["top1"] > comp["top1"],

@@ -11,6 +11,7 @@ from nodecode.models import reads_latents
 from nodecode.reproduce.presets import LOWEST, OPS
 from nodecode.reproduce.results import codec_name, cost_rows, joint_ops, quality_rows, stage_log
 from nodecode.reproduce.runner import Results
+from nodecode.reproduce.stage_id import StageId
 
 
 def figure_curves(results: Results, path: Path) -> None:
@@ -20,9 +21,9 @@ def figure_curves(results: Results, path: Path) -> None:
     models = ("cresnet39", "cresnet51", "cresnet72", "resnet50", "resnet71")
     for ax, op in zip(axes, OPS, strict=True):
         for index, model in enumerate(models):  # one colour per network in every panel
-            name = f"cls-{op}-{model}-s0"
-            if name in results:
-                rows = stage_log(results, name)
+            id = StageId("cls", op, model, seed=0)
+            if id in results:
+                rows = stage_log(results, id)
                 ax.plot(
                     [int(r["round"]) for r in rows],
                     [float(r["top1"]) for r in rows],
@@ -30,7 +31,7 @@ def figure_curves(results: Results, path: Path) -> None:
                     color=f"C{index}",
                     label=model,
                 )
-        rgb = stage_log(results, "cls-rgb-resnet50-s0")
+        rgb = stage_log(results, StageId("cls", "rgb", "resnet50", seed=0))
         ax.plot(
             [int(r["round"]) for r in rgb],
             [float(r["top1"]) for r in rgb],
@@ -84,18 +85,20 @@ def figure_finetuning(results: Results, path: Path) -> None:
         points = {
             "baseline": (
                 base_bpp,
-                results[f"cls-{op}-cresnet51-s0"]["metrics"]["top1"],
-                results[f"seg-{op}-cresnet51-d-s0"]["metrics"]["miou"],
+                results[StageId("cls", op, "cresnet51", seed=0)]["metrics"]["top1"],
+                results[StageId("seg", op, "cresnet51-d", seed=0)]["metrics"]["miou"],
             ),
             "compression ft": (
-                quality[f"compression-{op}"]["bpp"],
-                results[f"cls-comp-more-{op}-cresnet51"]["metrics"]["top1"],
-                results[f"seg-compression-{op}-cresnet51-d"]["metrics"]["miou"],
+                quality[StageId("compression", op).name]["bpp"],
+                results[StageId("cls", op, "cresnet51", variant="comp-more")]["metrics"]["top1"],
+                results[StageId("seg", op, "cresnet51-d", variant="compression")]["metrics"][
+                    "miou"
+                ],
             ),
             "joint ft": (
-                quality[f"joint-{op}"]["bpp"],
-                results[f"eval-joint-{op}"]["metrics"]["top1"],
-                results[f"seg-joint-{op}-cresnet51-d"]["metrics"]["miou"],
+                quality[StageId("joint", op).name]["bpp"],
+                results[StageId("eval", op, variant="joint")]["metrics"]["top1"],
+                results[StageId("seg", op, "cresnet51-d", variant="joint")]["metrics"]["miou"],
             ),
         }
         for ax, index in ((axes[0], 1), (axes[1], 2)):
@@ -119,11 +122,11 @@ def figure_masks(results: Results, path: Path, count: int = 4) -> None:
     from nodecode.evaluate.figures import plot_mask_examples
     from nodecode.models.checkpoint import load_task_model
 
-    latents = results[f"encode-{LOWEST}"]["latents"]
+    latents = results[StageId("encode", LOWEST)]["latents"]
     decoded = LatentCache(latents, "segmentation", "test", "decoded")
     latent = LatentCache(latents, "segmentation", "test", "latent")
-    rgb_model, _ = load_task_model(results[f"seg-{LOWEST}-resnet50-d-s0"]["model"])
-    lat_model, _ = load_task_model(results[f"seg-{LOWEST}-cresnet51-d-s0"]["model"])
+    rgb_model, _ = load_task_model(results[StageId("seg", LOWEST, "resnet50-d", seed=0)]["model"])
+    lat_model, _ = load_task_model(results[StageId("seg", LOWEST, "cresnet51-d", seed=0)]["model"])
     images, masks = zip(*(decoded[i] for i in range(count)), strict=True)
     from_rgb = [rgb_model(x[None])[0].argmax(0) for x in images]
     from_latent = [
@@ -140,7 +143,8 @@ def figure_latents(results: Results, images: str, path: Path) -> None:
     from nodecode.data.images import load_images
     from nodecode.evaluate.figures import plot_latent_channels
 
-    codec = paper_codec_only(load_codec(results["codec-0.330"]["codec"]), "Fig. 9").eval()
+    codec = load_codec(results[StageId("codec", "0.330")]["codec"])
+    codec = paper_codec_only(codec, "Fig. 9").eval()
     name, image = next(iter(load_images(images).items()))
     symbols = codec.encode(image[None])
     x_hat = codec.decode(symbols, (image.shape[-2], image.shape[-1]))[0]

@@ -19,6 +19,7 @@ from typing import Any
 from nodecode.reproduce.plan import Stage, assign_keys, classifier_params, stage_adder
 from nodecode.reproduce.results import mean_std_text
 from nodecode.reproduce.runner import Results
+from nodecode.reproduce.stage_id import StageId
 
 LATENT_RUNS = (("cresnet39", "y"), ("cresnet39", "sigma"), ("cresnet39", "y+sigma"))
 DECODED_RUN = ("resnet50", "decoded")
@@ -123,7 +124,7 @@ def build_gupta_plan(preset: GuptaPreset) -> list[Stage]:
     rate = {"data": preset.data, "images": preset.rate_images, "image_size": preset.image_size}
     for label in _labels(preset):
         if label in preset.paper_codecs:
-            codec = add(f"codec-{label}", "codec", {"spec": label})
+            codec = add(StageId("codec", label), "codec", {"spec": label})
             runs = [("cresnet39", "latent")]
         else:
             quality = int(label[1:])
@@ -133,27 +134,34 @@ def build_gupta_plan(preset: GuptaPreset) -> list[Stage]:
                 params |= {"batch_size": preset.codec_batch}
             else:
                 params = {"spec": f"compressai:{preset.arch}:{quality}"}
-            codec = add(f"codec-{label}", "codec", params)
+            codec = add(StageId("codec", label), "codec", params)
             runs = [*LATENT_RUNS, DECODED_RUN]
-        add(f"rate-{label}", "rate", rate, codec)
-        encoded = add(f"encode-{label}", "encode", encode, codec)
+        add(StageId("rate", label), "rate", rate, codec)
+        encoded = add(StageId("encode", label), "encode", encode, codec)
         for model, input in runs:
             for seed in preset.seeds:
                 params = _classifier(preset, model, input, seed)
-                add(f"cls-{label}-{model}-{input}-s{seed}", "classifier", params, encoded)
+                add(_classifier_id(label, model, input, seed), "classifier", params, encoded)
         if preset.joint_epochs and label not in preset.paper_codecs:
             seed = preset.seeds[0]
-            base = f"cls-{label}-cresnet39-y+sigma-s{seed}"
+            base = _classifier_id(label, "cresnet39", "y+sigma", seed)
             # γ = 1: CompressAI's loss is already λ·255²·MSE + bpp, on the scale of the CE.
             params = {"data": preset.data, "epochs": preset.joint_epochs, "mode": "joint"}
             params["gamma"] = 1.0
-            joint = add(f"joint-{label}", "joint", params, codec, base)
-            add(f"rate-joint-{label}", "rate", rate, joint)
-            reencoded = add(f"encode-joint-{label}", "encode", encode, joint)
-            add(f"eval-joint-{label}", "evaluate", {"task": "classification"}, joint, reencoded)
+            joint = add(StageId("joint", label), "joint", params, codec, base)
+            add(StageId("rate", label, variant="joint"), "rate", rate, joint)
+            reencoded = add(StageId("encode", label, variant="joint"), "encode", encode, joint)
+            evaluate = StageId("eval", label, variant="joint")
+            add(evaluate, "evaluate", {"task": "classification"}, joint, reencoded)
     for seed in preset.seeds:
-        add(f"cls-rgb-resnet50-s{seed}", "classifier", _classifier(preset, "resnet50", "rgb", seed))
+        params = _classifier(preset, "resnet50", "rgb", seed)
+        add(_classifier_id("rgb", "resnet50", "rgb", seed), "classifier", params)
     return assign_keys(stages)
+
+
+def _classifier_id(label: str, model: str, input: str, seed: int) -> StageId:
+    """On original RGB the input is implied by the codec label ("rgb")."""
+    return StageId("cls", label, model, None if label == "rgb" else input, seed=seed)
 
 
 def gupta_table(preset: GuptaPreset, results: Results) -> str:
@@ -164,24 +172,28 @@ def gupta_table(preset: GuptaPreset, results: Results) -> str:
         "|---" * (len(inputs) + 2) + "|",
     ]
     for label in _labels(preset):
-        name = results[f"codec-{label}"].get("name") or results[f"codec-{label}"]["codec"]
+        codec = results[StageId("codec", label)]
+        name = codec.get("name") or codec["codec"]
         cells = []
         for input in inputs:
             model = DECODED_RUN[0] if input == DECODED_RUN[1] else "cresnet39"
             values = [
                 r["metrics"]["top1"]
                 for s in preset.seeds
-                if (r := results.get(f"cls-{label}-{model}-{input}-s{s}"))
+                if (r := results.get(_classifier_id(label, model, input, s)))
             ]
             cells.append(mean_std_text(values) if values else "—")
-        bpp = results[f"rate-{label}"]["bpp"]
+        bpp = results[StageId("rate", label)]["bpp"]
         lines.append(f"| {name} | {bpp:.3f} | " + " | ".join(cells) + " |")
-        if (joint := results.get(f"eval-joint-{label}")) is not None:
+        if (joint := results.get(StageId("eval", label, variant="joint"))) is not None:
             top1 = mean_std_text([joint["metrics"]["top1"]])
             cells = [top1 if i == "y+sigma" else "—" for i in inputs]
-            bpp = results[f"rate-joint-{label}"]["bpp"]
+            bpp = results[StageId("rate", label, variant="joint")]["bpp"]
             lines.append(f"| {name}, joint | {bpp:.3f} | " + " | ".join(cells) + " |")
-    rgb = [results[f"cls-rgb-resnet50-s{s}"]["metrics"]["top1"] for s in preset.seeds]
+    rgb = [
+        results[_classifier_id("rgb", "resnet50", "rgb", s)]["metrics"]["top1"]
+        for s in preset.seeds
+    ]
     lines.append("| original RGB | 24 | " + "— | " * (len(inputs) - 1) + mean_std_text(rgb) + " |")
     return "\n".join(lines)
 

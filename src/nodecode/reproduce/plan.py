@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nodecode.reproduce.presets import LOWEST, OPS, ReproducePreset
+from nodecode.reproduce.stage_id import StageId
 
 KINDS = (
     "codec",
@@ -28,14 +29,18 @@ KINDS = (
 
 @dataclass
 class Stage:
-    name: str
+    id: StageId
     kind: str
     params: dict[str, Any]
-    deps: tuple[str, ...] = ()
+    deps: tuple[StageId, ...] = ()
     key: str = field(default="", compare=False)
-    # The operating point a stage works at (None: original RGB, or not one point); typed
-    # beside the name so nothing parses names, and outside the key so keys stay as they were.
+    # The paper codec's operating point a stage works at (None: original RGB, or not one
+    # point), for cost estimates; outside the key so keys stay as they were.
     op: str | None = field(default=None, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.id.name
 
     def describe(self) -> str:
         p = self.params
@@ -54,11 +59,11 @@ class Stage:
         if self.kind == "rate":
             return f"bpp of {p['images']} test images' .ndc files"
         if self.kind == "encode":
-            return f"encode {self.deps[0]}'s latents + decoded RGB"
+            return f"encode {self.deps[0].name}'s latents + decoded RGB"
         return ", ".join(f"{k}={v}" for k, v in p.items())
 
 
-def _key(stage: Stage, keys: dict[str, str]) -> str:
+def _key(stage: Stage, keys: dict[StageId, str]) -> str:
     blob = json.dumps(
         {"kind": stage.kind, "params": stage.params, "deps": [keys[d] for d in stage.deps]},
         sort_keys=True,
@@ -118,12 +123,12 @@ def _task_params(preset: ReproducePreset, task: str, model: str, input: str, see
     }
 
 
-def stage_adder(stages: list[Stage]) -> Callable[..., str]:
-    """`add(name, kind, params, *deps, op=None)`: append a stage to `stages`, return its name."""
+def stage_adder(stages: list[Stage]) -> Callable[..., StageId]:
+    """`add(id, kind, params, *deps, op=None)`: append a stage to `stages`, return its id."""
 
-    def add(name: str, kind: str, params: dict, *deps: str, op: str | None = None) -> str:
-        stages.append(Stage(name, kind, params, tuple(deps), op=op))
-        return name
+    def add(id: StageId, kind: str, params: dict, *deps: StageId, op: str | None = None) -> StageId:
+        stages.append(Stage(id, kind, params, tuple(deps), op=op))
+        return id
 
     return add
 
@@ -133,14 +138,16 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
     add = stage_adder(stages)
 
     def classifier(
-        name: str, model: str, input: str, seed: int, *deps: str, op: str | None, **extra
-    ) -> str:
-        params = {**_task_params(preset, "classification", model, input, seed), **extra}
-        return add(name, "classifier", params, *deps, op=op)
+        id: StageId, input: str, seed: int, *deps: StageId, op: str | None, **extra
+    ) -> StageId:
+        assert id.model is not None
+        params = {**_task_params(preset, "classification", id.model, input, seed), **extra}
+        return add(id, "classifier", params, *deps, op=op)
 
-    def segmenter(name: str, model: str, input: str, seed: int, *deps: str, op: str | None) -> str:
-        params = _task_params(preset, "segmentation", model, input, seed)
-        return add(name, "segmenter", params, *deps, op=op)
+    def segmenter(id: StageId, input: str, seed: int, *deps: StageId, op: str | None) -> StageId:
+        assert id.model is not None
+        params = _task_params(preset, "segmentation", id.model, input, seed)
+        return add(id, "segmenter", params, *deps, op=op)
 
     data = {"classification": preset.classification_data, "segmentation": preset.segmentation_data}
     for op in OPS:
@@ -148,9 +155,9 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
             params = {"op": op, "max_steps": preset.codec_steps}
         else:
             params = {"spec": f"{preset.codec_prefix}-{op}"}
-        codec = add(f"codec-{op}", "codec", params, op=op)
+        codec = add(StageId("codec", op), "codec", params, op=op)
         encoded = add(
-            f"encode-{op}", "encode", {**data, "image_size": preset.image_size}, codec, op=op
+            StageId("encode", op), "encode", {**data, "image_size": preset.image_size}, codec, op=op
         )
         runs = [("cresnet51", "latent", preset.seeds), ("resnet50", "decoded", preset.seeds)]
         runs.append(("cresnet39", "latent", preset.seeds[:1]))
@@ -159,24 +166,24 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
             runs += [("cresnet72", "latent", preset.seeds[:1])]
         for model, input, seeds in runs:
             for seed in seeds:
-                cls = classifier(f"cls-{op}-{model}-s{seed}", model, input, seed, encoded, op=op)
-                seg = f"seg-{op}-{model}-d-s{seed}"
-                segmenter(seg, f"{model}-d", input, seed, encoded, cls, op=op)
+                cls = classifier(StageId("cls", op, model, seed=seed), input, seed, encoded, op=op)
+                seg = StageId("seg", op, f"{model}-d", seed=seed)
+                segmenter(seg, input, seed, encoded, cls, op=op)
     for seed in preset.seeds:
-        cls = classifier(f"cls-rgb-resnet50-s{seed}", "resnet50", "rgb", seed, op=None)
-        segmenter(f"seg-rgb-resnet50-d-s{seed}", "resnet50-d", "rgb", seed, cls, op=None)
+        cls = classifier(StageId("cls", "rgb", "resnet50", seed=seed), "rgb", seed, op=None)
+        segmenter(StageId("seg", "rgb", "resnet50-d", seed=seed), "rgb", seed, cls, op=None)
 
     seed = preset.seeds[0]
     finetuned = []
     for op in preset.joint_ops:
-        base = f"cls-{op}-cresnet51-s{seed}"
+        base = StageId("cls", op, "cresnet51", seed=seed)
         joint_params = {"data": preset.classification_data, "epochs": preset.joint_epochs}
         for mode in ("joint", "compression"):
             params = {**joint_params, "mode": mode}
-            ft = add(f"{mode}-{op}", "joint", params, f"codec-{op}", base, op=op)
+            ft = add(StageId(mode, op), "joint", params, StageId("codec", op), base, op=op)
             finetuned.append(ft)
             encoded = add(
-                f"encode-{mode}-{op}",
+                StageId("encode", op, variant=mode),
                 "encode",
                 {**data, "image_size": preset.image_size},
                 ft,
@@ -184,15 +191,14 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
             )
             if mode == "joint":
                 params = {"task": "classification"}
-                cls = add(f"eval-joint-{op}", "evaluate", params, ft, encoded, op=op)
+                cls = add(StageId("eval", op, variant=mode), "evaluate", params, ft, encoded, op=op)
             else:
                 scratch = classifier(
-                    f"cls-comp-{op}-cresnet51", "cresnet51", "latent", seed, encoded, op=op
+                    StageId("cls", op, "cresnet51", variant="comp"), "latent", seed, encoded, op=op
                 )
                 # §6.1: then 9 more epochs (the joint schedule) on the fixed new operating point.
                 cls = classifier(
-                    f"cls-comp-more-{op}-cresnet51",
-                    "cresnet51",
+                    StageId("cls", op, "cresnet51", variant="comp-more"),
                     "latent",
                     seed,
                     encoded,
@@ -202,13 +208,13 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
                     lr=0.0025,
                     schedule="finetune",
                 )
-            name = f"seg-{mode}-{op}-cresnet51-d"
-            segmenter(name, "cresnet51-d", "latent", seed, encoded, cls, op=op)
+            seg = StageId("seg", op, "cresnet51-d", variant=mode)
+            segmenter(seg, "latent", seed, encoded, cls, op=op)
     add(
-        "rate-distortion",
+        StageId("rate-distortion"),
         "rate-distortion",
         {"images": preset.rd_images},
-        *[f"codec-{op}" for op in OPS],
+        *[StageId("codec", op) for op in OPS],
         *finetuned,
     )
     return assign_keys(stages)
@@ -216,7 +222,7 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
 
 def assign_keys(stages: list[Stage]) -> list[Stage]:
     """Key every stage by its parameters and its dependencies' keys, in order."""
-    keys: dict[str, str] = {}
+    keys: dict[StageId, str] = {}
     for stage in stages:
-        stage.key = keys[stage.name] = _key(stage, keys)
+        stage.key = keys[stage.id] = _key(stage, keys)
     return stages

@@ -18,6 +18,7 @@ from nodecode.reproduce.plan import Stage
 from nodecode.reproduce.presets import LOWEST, ReproducePreset
 from nodecode.reproduce.results import QUALITY_COLUMNS, cost_rows, image_size, quality_table, table2
 from nodecode.reproduce.runner import Results
+from nodecode.reproduce.stage_id import StageId
 from nodecode.utils.io import atomic_write_text
 from nodecode.utils.tables import format_table
 
@@ -44,7 +45,8 @@ def write_report(
     figure_masks(results, report / "fig5-masks.png")
     figure_costs(results, size, report / "fig6-accuracy-vs-macs.png")
     figure_finetuning(results, report / "fig7-finetuning.png")
-    shutil.copyfile(results["rate-distortion"]["figure"], report / "fig8-rate-distortion.png")
+    rate_distortion = results[StageId("rate-distortion")]["figure"]
+    shutil.copyfile(rate_distortion, report / "fig8-rate-distortion.png")
     figure_latents(results, preset.rd_images, report / "fig9-latents.png")
     seeds = ", ".join(map(str, preset.seeds))
     verdicts = claims(results, size)
@@ -119,7 +121,7 @@ def write_report(
                     "stage": s.name,
                     "what": s.describe(),
                     "key": s.key,
-                    "seconds": results[s.name]["seconds"],
+                    "seconds": results[s.id]["seconds"],
                 }
                 for s in stages
             ],
@@ -131,5 +133,6 @@ def write_report(
     ]
     path = report / "REPORT.md"
     atomic_write_text(path, "\n".join(lines))
-    atomic_write_text(report / "results.json", json.dumps(results, indent=1, default=str) + "\n")
+    by_name = {id.name: result for id, result in results.items()}
+    atomic_write_text(report / "results.json", json.dumps(by_name, indent=1, default=str) + "\n")
     return path

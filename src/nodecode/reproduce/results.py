@@ -4,6 +4,7 @@ and the helpers that read stage results (mean ± std over seeds)."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import statistics
 from functools import cache
@@ -16,6 +17,7 @@ import torch
 from nodecode.models import reads_latents
 from nodecode.reproduce.presets import OPS
 from nodecode.reproduce.runner import Results
+from nodecode.reproduce.stage_id import FINE_TUNING, StageId
 
 # Table 2 of the paper: (top-5, top-1, mIoU) on ImageNet / VOC.
 PAPER_TABLE = {
@@ -53,19 +55,19 @@ def mean_std_text(values: list[float]) -> str:
     return f"{mean:.2f}" if len(values) == 1 else f"{mean:.2f} ± {std:.2f}"
 
 
-def stage_runs(results: Results, prefix: str) -> list[dict[str, Any]]:
-    """Metrics of every seed of one row: stages named prefix-s<seed>."""
-    return [r["metrics"] for name, r in results.items() if name.rsplit("-s", 1)[0] == prefix]
+def stage_runs(results: Results, row: StageId) -> list[dict[str, Any]]:
+    """Metrics of every seed of one row (`StageId.row`)."""
+    return [r["metrics"] for id, r in results.items() if id.row == row]
 
 
-def metric_values(results: Results, prefix: str, metric: str) -> list[float]:
-    return [m[metric] for m in stage_runs(results, prefix) if metric in m]
+def metric_values(results: Results, row: StageId, metric: str) -> list[float]:
+    return [m[metric] for m in stage_runs(results, row) if metric in m]
 
 
 def table2(results: Results) -> list[dict[str, Any]]:
     rows = []
     for op, model in ROWS:
-        cls, seg = f"cls-{op}-{model}", f"seg-{op}-{model}-d"
+        cls, seg = StageId("cls", op, model), StageId("seg", op, f"{model}-d")
         paper = PAPER_TABLE[(op, model)]
         input = "original RGB" if op == "rgb" else ("latent" if model[0] == "c" else "decoded")
         rows.append(
@@ -107,22 +109,22 @@ def _decoder_macs(codec_spec: str, size: int) -> int:
 def image_size(results: Results) -> int:
     from nodecode.data.latent_cache import LatentCache
 
-    latents = results[f"encode-{OPS[0]}"]["latents"]
+    latents = results[StageId("encode", OPS[0])]["latents"]
     return LatentCache(latents, "classification", "test", "decoded").image_size
 
 
 def cost_rows(results: Results, op: str, size: int) -> list[dict[str, Any]]:
     """Per network at rate `op`: MACs alone, MACs with the decoder, top-1 and mIoU (Fig. 6)."""
     rows = []
-    decoder = _decoder_macs(results[f"codec-{op}"]["codec"], size)
+    decoder = _decoder_macs(results[StageId("codec", op)]["codec"], size)
     for model in ("cresnet39", "cresnet51", "cresnet72", "resnet50", "resnet71"):
-        name = f"cls-{op}-{model}-s0"
-        if name not in results:
+        cls, seg = StageId("cls", op, model), StageId("seg", op, f"{model}-d")
+        first, first_seg = (dataclasses.replace(id, seed=0) for id in (cls, seg))
+        if first not in results:
             continue
-        macs = _macs(results[name]["model"], size)
+        macs = _macs(results[first]["model"], size)
         on_rgb = not reads_latents(model)
-        seg = f"seg-{op}-{model}-d-s0"
-        seg_macs = _macs(results[seg]["model"], size) if seg in results else math.nan
+        seg_macs = _macs(results[first_seg]["model"], size) if first_seg in results else math.nan
         rows.append(
             {
                 "network": model,
@@ -130,8 +132,8 @@ def cost_rows(results: Results, op: str, size: int) -> list[dict[str, Any]]:
                 "macs_with_decoder": macs + (decoder if on_rgb else 0),
                 "seg_macs": seg_macs,
                 "seg_macs_with_decoder": seg_macs + (decoder if on_rgb else 0),
-                "top1": mean_std(metric_values(results, f"cls-{op}-{model}", "top1"))[0],
-                "miou": mean_std(metric_values(results, f"seg-{op}-{model}-d", "miou"))[0],
+                "top1": mean_std(metric_values(results, cls, "top1"))[0],
+                "miou": mean_std(metric_values(results, seg, "miou"))[0],
             }
         )
     return rows
@@ -140,28 +142,28 @@ def cost_rows(results: Results, op: str, size: int) -> list[dict[str, Any]]:
 def codec_name(results: Results, op: str) -> str:
     from nodecode.codec.zoo import load_codec
 
-    return load_codec(results[f"codec-{op}"]["codec"]).name
+    return load_codec(results[StageId("codec", op)]["codec"]).name
 
 
 def joint_ops(results: Results) -> list[str]:
-    return [name.removeprefix("eval-joint-") for name in results if name.startswith("eval-joint-")]
+    """The operating points joint training ran at."""
+    return [id.codec for id in results if id.step == "eval" and id.variant == "joint" and id.codec]
 
 
 def quality_rows(results: Results) -> dict[str, dict[str, float]]:
-    return {row["codec"]: row for row in results["rate-distortion"]["rows"]}
+    return {row["codec"]: row for row in results[StageId("rate-distortion")]["rows"]}
 
 
 def quality_table(results: Results) -> list[dict[str, Any]]:
     """Before/after fine-tuning (App. A.7), with the original codecs' curve at the same bpp."""
     rows = quality_rows(results)
-    finetuned = ("joint-", "compression-")
-    base = sorted(
-        (r for n, r in rows.items() if not n.startswith(finetuned)), key=lambda r: r["bpp"]
-    )
+    # Fine-tuned codecs are named after their stages (runner._rate_distortion).
+    finetuned = {id.name for id in results if id.step in FINE_TUNING}
+    base = sorted((r for n, r in rows.items() if n not in finetuned), key=lambda r: r["bpp"])
     out = []
     for name, row in rows.items():
         entry = {"codec": name, **{k: row[k] for k in ("bpp", "psnr", "ssim", "ms_ssim")}}
-        if name.startswith(finetuned) and len(base) > 1:
+        if name in finetuned and len(base) > 1:
             for metric in ("psnr", "ssim", "ms_ssim"):
                 entry[f"before_{metric}"] = float(
                     np.interp(row["bpp"], [b["bpp"] for b in base], [b[metric] for b in base])
@@ -182,7 +184,7 @@ QUALITY_COLUMNS = [
 ]
 
 
-def stage_log(results: Results, name: str) -> list[dict[str, str]]:
-    path = Path(results[name]["model"]).parent / "log.csv"
+def stage_log(results: Results, id: StageId) -> list[dict[str, str]]:
+    path = Path(results[id]["model"]).parent / "log.csv"
     with path.open() as f:
         return list(csv.DictReader(f))

@@ -18,10 +18,11 @@ from tqdm import tqdm
 
 from nodecode.errors import ConfigError, require_same_codec
 from nodecode.reproduce.plan import Stage
+from nodecode.reproduce.stage_id import StageId
 from nodecode.utils.io import atomic_write_text
 
 RESULT = "result.json"
-Results = dict[str, dict[str, Any]]
+Results = dict[StageId, dict[str, Any]]
 
 
 def stage_dir(out: Path, stage: Stage) -> Path:
@@ -57,15 +58,15 @@ def run_plan(
     for stage in tqdm(stages, desc="reproduce", unit="stage"):
         done = load_result(out, stage)
         if done is not None:
-            results[stage.name] = done
+            results[stage.id] = done
             continue
         if kinds is not None and stage.kind not in kinds:
             continue
         missing = [d for d in stage.deps if d not in results]
         if missing:
             raise ConfigError(
-                f"stage {stage.name} needs {', '.join(missing)}, which is not done; "
-                "run those stages first (widen --only)"
+                f"stage {stage.name} needs {', '.join(d.name for d in missing)}, which is not "
+                "done; run those stages first (widen --only)"
             )
         remaining = None if deadline is None else deadline - time.time()
         if remaining is not None and remaining <= 0:
@@ -90,7 +91,7 @@ def run_plan(
             break
         result.update(key=stage.key, kind=stage.kind, seconds=round(time.time() - start, 1))
         atomic_write_text(folder / RESULT, json.dumps(result, indent=2) + "\n")
-        results[stage.name] = result
+        results[stage.id] = result
     return results
 
 
@@ -118,7 +119,7 @@ def _codec(
     paper = CodecTrainConfig(
         op=stage.params["op"],
         max_steps=stage.params["max_steps"],
-        name=f"codec-{stage.params['op']}",
+        name=stage.name,
         time_limit=time_limit,
     )
     train_codec(paper, path, resume=True, device=device)
