@@ -40,6 +40,10 @@ class OutputError(NodecodeError):
     """An output file or directory cannot be created or written."""
 
 
+class TrainingDivergedError(NodecodeError):
+    """A training loss became NaN or infinite; the last checkpoint is from before it."""
+
+
 class ConfigError(NodecodeError):
     """An unknown preset, name or option value."""
 

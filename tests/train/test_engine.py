@@ -94,3 +94,40 @@ def test_a_step_counted_run_logs_saves_and_stops_on_its_schedule(tmp_path):
     )
     assert reached == 12 and saved == [12]  # out of time: the state is saved at the step reached
     assert len((tmp_path / "log.csv").read_text().splitlines()) == 4  # appended, not rewritten
+
+
+def test_a_diverged_run_stops_with_a_clear_error_before_saving_nan_weights(tmp_path):
+    from tqdm import tqdm
+
+    from nodecode.errors import TrainingDivergedError
+    from nodecode.train.engine import progress_hook
+
+    _, objective, optimization, batches = _regression()
+
+    calls = []
+
+    def diverging(batch):  # finite for four steps, then NaN
+        calls.append(1)
+        terms = objective(batch)
+        return terms if len(calls) <= 4 else {k: v * torch.nan for k, v in terms.items()}
+
+    saved = []
+    with pytest.raises(TrainingDivergedError, match="loss is nan at step 6"):
+        train_steps(
+            diverging,
+            optimization,
+            repeat_epochs(batches),
+            step=0,
+            schedule=StepSchedule(max_steps=20, log_every=3, checkpoint_every=2),
+            log=StepLog(tmp_path / "log.csv", {"mse": "loss"}, "test"),
+            save_state=saved.append,
+        )
+    assert saved == [2, 4]  # step 6 logs and saves: the NaN is caught first
+
+    _, objective, optimization, batches = _regression()  # weights not NaN yet
+
+    def infinite(batch):
+        return {"loss": objective(batch)["loss"] * torch.inf}
+
+    with tqdm(disable=True) as bar, pytest.raises(TrainingDivergedError, match="inf at step 1"):
+        train_one_epoch(infinite, optimization, batches, on_step=progress_hook(bar))

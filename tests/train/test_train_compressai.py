@@ -32,6 +32,37 @@ def test_a_short_run_lowers_the_loss_and_writes_a_loadable_codec(tmp_path):
         load_codec(f"compressai:bmshj2018-hyperprior:1:{tmp_path / 'fp.safetensors'}")
 
 
+def test_bf16_runs_the_transforms_in_bf16_and_the_entropy_models_in_fp32(tmp_path):
+    from compressai.zoo import bmshj2018_hyperprior
+
+    from nodecode.train.compressai_codec import transforms_in
+
+    model = bmshj2018_hyperprior(quality=1, pretrained=False)
+    seen = {}
+
+    def record(name, dtypes):
+        def hook(module, args, out):  # returns None: the output stays as it is
+            seen[name] = dtypes(args, out)
+
+        return hook
+
+    model.g_a[0].register_forward_hook(record("g_a conv", lambda a, o: o.dtype))
+    bottleneck = record("bottleneck", lambda a, o: (a[0].dtype, o[1].dtype))
+    model.entropy_bottleneck.register_forward_hook(bottleneck)
+    conditional = record("conditional", lambda a, o: (a[0].dtype, a[1].dtype))
+    model.gaussian_conditional.register_forward_hook(conditional)
+    with transforms_in(model, torch.device("cpu"), "bf16"):
+        out = model(torch.rand(1, 3, 64, 64))
+    assert seen["g_a conv"] == torch.bfloat16
+    assert seen["bottleneck"] == seen["conditional"] == (torch.float32, torch.float32)
+    assert out["x_hat"].dtype == torch.float32
+    assert not any("forward" in vars(m) for m in model.modules())  # back as it was
+    bf16 = train_compressai(config(max_steps=2, precision="bf16"), tmp_path / "bf.safetensors")
+    assert not any("forward" in vars(m) for m in bf16.modules())
+    with pytest.raises(ConfigError, match="precision 'fp16'"):
+        train_compressai(config(precision="fp16"), tmp_path / "x.safetensors")
+
+
 def test_resume_reaches_the_weights_of_an_uninterrupted_run(tmp_path):
     whole = train_compressai(config(), tmp_path / "whole.safetensors")
     train_compressai(config(max_steps=3), tmp_path / "part.safetensors")

@@ -183,7 +183,7 @@ def run_compressai(args: argparse.Namespace) -> None:
     if not str(args.out).endswith(".safetensors"):
         raise ConfigError(f"-o {args.out}: CompressAI weights are written as .safetensors")
     names: tuple[str, ...] = ("crop", "batch_size", "lr", "aux_lr", "lmbda", "max_steps")
-    names += ("checkpoint_every", "min_scale", "workers", "time_limit")
+    names += ("checkpoint_every", "min_scale", "workers", "time_limit", "precision")
     config = CompressAITrainConfig(
         arch=args.arch,
         quality=args.quality,

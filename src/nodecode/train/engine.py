@@ -10,6 +10,7 @@ auxiliary loss.
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm import tqdm
 
+from nodecode.errors import TrainingDivergedError
 from nodecode.train.runtime import CsvLog, time_is_up
 
 Objective = Callable[[Any], dict[str, Tensor]]
@@ -89,10 +91,22 @@ def epoch_steps(dataset: Any, batch_size: int) -> int:
     return max(1, len(dataset) // batch_size)
 
 
+def require_finite(terms: dict[str, Tensor], step: int) -> None:
+    """Stop a diverged run before it logs or checkpoints NaN weights (the value is read on
+    the host: call it where a step syncs anyway)."""
+    loss = float(terms["loss"])
+    if not math.isfinite(loss):
+        raise TrainingDivergedError(
+            f"the training loss is {loss} at step {step}; the run diverged (lower the learning "
+            "rate or clip gradients), and its last checkpoint is from before this step"
+        )
+
+
 def progress_hook(bar: Any, show: Postfix | None = None) -> StepHook:
     """A step hook that advances a tqdm bar and shows the step's loss (or what `show` picks)."""
 
     def hook(taken: int, terms: dict[str, Tensor]) -> None:
+        require_finite(terms, taken)
         bar.update(1)
         bar.set_postfix(show(terms) if show else {"loss": f"{terms['loss'].item():.3f}"})
 
@@ -145,11 +159,15 @@ def train_steps(
             current = first + taken
             bar.update(1)
             last = current == schedule.max_steps
-            if current % schedule.log_every == 0 or last:
+            out_of_time = time_is_up(schedule.time_limit, start)
+            logs = current % schedule.log_every == 0 or last
+            saves = current % schedule.checkpoint_every == 0 or last or out_of_time
+            if logs or saves:
+                require_finite(terms, current)
+            if logs:
                 row = csv_log.write(current, terms, log.previous_seconds + time.time() - start)
                 bar.set_postfix({c: f"{v:.4g}" for c, v in zip(log.columns, row[1:], strict=False)})
-            out_of_time = time_is_up(schedule.time_limit, start)
-            if current % schedule.checkpoint_every == 0 or last or out_of_time:
+            if saves:
                 save_state(current)
             return out_of_time
 

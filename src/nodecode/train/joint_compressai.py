@@ -36,6 +36,8 @@ from nodecode.train.schedules import replayed, thirds
 from nodecode.train.state import TRAIN_STATE
 from nodecode.utils.checkpoint import save_tensors
 
+CLIP_MAX_NORM = 1.0  # compressai/examples/train.py
+
 
 def train_joint_compressai(
     config: Any, codec: CompressAICodec, out: Path, resume: bool, device: str
@@ -81,8 +83,15 @@ def train_joint_compressai(
             loss = loss + ce
         return {"loss": loss, "mse": rd["mse_loss"], "bpp": rd["bpp_loss"], "ce": ce}
 
+    # Clipped as CompressAI's own training is: unclipped SGD on GDN and the entropy
+    # models diverged to NaN within an epoch (gupta-tiny, quality 3).
     optimization = Optimization(
-        optimizer, scheduler, aux_optimizer=aux_optimizer, aux_loss=model.aux_loss
+        optimizer,
+        scheduler,
+        clip_max_norm=CLIP_MAX_NORM,
+        clip_parameters=[p for group in groups for p in group["params"]],
+        aux_optimizer=aux_optimizer,
+        aux_loss=model.aux_loss,
     )
     step = fine_tune_epochs(objective, optimization, data.train, config, out, modules, step)
     model.eval().update(force=True)  # the entropy models' tables, from the new weights
