@@ -4,6 +4,8 @@ the report's table holds each latent's top-1 and each codec's measured rate."""
 
 from dataclasses import replace
 
+import pytest
+
 from nodecode.cli.main import main
 from nodecode.reproduce.gupta import GUPTA_PRESETS, build_gupta_plan, write_gupta_report
 from nodecode.reproduce.runner import run_plan
@@ -44,12 +46,15 @@ def test_a_micro_run_fills_the_table(tmp_path, monkeypatch, capsys):
     report = write_gupta_report(MICRO, results, tmp_path, "cmd").read_text()
     row = next(line for line in report.splitlines() if "bmshj2018-hyperprior:1" in line)
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert float(cells[1]) > 0 and all(c != "—" for c in cells[2:5]) and cells[6] != "—"
-    top1 = results[StageId("cls", "q1", "cresnet39", "y+sigma", seed=0)]["metrics"]["top1"]
-    assert 0 <= top1 <= 100
+    assert float(cells[1]) == pytest.approx(results[StageId("rate", "q1")]["bpp"], abs=5e-4)
+    for column, input in zip(cells[2:5], ("y", "sigma", "y+sigma"), strict=True):
+        stage = results[StageId("cls", "q1", "cresnet39", input, seed=0)]
+        assert column == f"{stage['metrics']['top1']:.2f}"  # each cell is its own stage's
+    decoded = results[StageId("cls", "q1", "resnet50", "decoded", seed=0)]["metrics"]["top1"]
+    assert cells[6] == f"{decoded:.2f}"
     joint = next(line for line in report.splitlines() if ":1, joint |" in line)
-    evaluated = results[StageId("eval", "q1", variant="joint")]
-    assert joint.count("—") == 4 and evaluated["metrics"]["top1"] >= 0
+    evaluated = results[StageId("eval", "q1", variant="joint")]["metrics"]["top1"]
+    assert joint.count("—") == 4 and f"| {evaluated:.2f} |" in joint
     paper = next(line for line in report.splitlines() if line.startswith("| small-0.0983"))
     assert paper.count("—") == 4  # only the latent column for the paper's codec
     assert main(["reproduce", "--preset", "gupta-tiny", "--codecs", "small"]) == 1
