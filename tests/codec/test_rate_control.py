@@ -118,3 +118,23 @@ def test_codecs_that_code_in_context_trade_rate_priced_in_context(image):
     assert fitted.rate_weight > 0 and len(fitted.strings[0]) <= int(0.8 * plain)
     decoded = codec.decompress_symbols(fitted.strings, tuple(z.shape[-2:]))
     assert torch.equal(decoded, codec.quantize(z, fitted.rate_weight).cpu())
+
+
+def test_codecs_in_context_price_each_choice_in_its_neighbours_context(image):
+    """Against pricing by the static tables, context pricing reaches a lower objective
+    (z − c)² + λ·bits, bits as the file will spend them, at every weight."""
+    from nodecode.codec.zoo import load_codec
+
+    codec = load_codec("paper-0.330")
+    assert codec.config.context_levels
+    z = codec.latent_values(image[None, :, :128, :128])
+    centers = codec.quantizer.centers.detach()
+    for weight in (0.02, 0.1, 0.5):
+        static = codec.quantizer.symbols(z, weight * codec.code_lengths())
+        in_context = codec.quantize(z, weight)
+
+        def objective(symbols):
+            distortion = ((z - centers[symbols]) ** 2).sum().item()
+            return distortion + weight * codec.ideal_bits(symbols[0])
+
+        assert objective(in_context) < objective(static)
