@@ -93,7 +93,7 @@ GUPTA_PRESETS = {
 }
 
 
-# What this 2-core CPU finishes in about 1.5 hours: the codecs briefly trained (bf16,
+# What this 2-core CPU finishes (83 min on one thread): the codecs briefly trained (bf16,
 # 128² crops), two epochs of joint training.
 GUPTA_PRESETS["gupta-cpu"] = replace(
     GUPTA_PRESETS["gupta-small"],
