@@ -133,7 +133,7 @@ def test_codecs_in_context_price_each_choice_in_its_neighbours_context(image):
         static = codec.quantizer.symbols(z, weight * codec.code_lengths())
         in_context = codec.quantize(z, weight)
 
-        def objective(symbols):
+        def objective(symbols, weight=weight):
             distortion = ((z - centers[symbols]) ** 2).sum().item()
             return distortion + weight * codec.ideal_bits(symbols[0])
 

@@ -88,6 +88,10 @@ def test_tiny_reproduction_runs_end_to_end_and_then_skips_finished_stages(
     top1 = results["cls-0.330-cresnet51-s0"]["metrics"]["top1"]
     row = next(line for line in report.splitlines() if line.startswith("| 0.330 | cresnet51 "))
     assert f"{top1:.2f}" in row  # the table shows the stage's own result (one seed in tiny)
+    val_top1 = results["cls-0.330-cresnet51-s0"]["metrics"]["val_top1"]
+    assert f"{val_top1:.2f}" in row  # and its validation score: tiny holds 10 % out
+    with (out / "stages" / "cls-0.330-cresnet51-s0" / "log.csv").open() as f:
+        assert "val_top1" in f.readline()  # every round is scored on validation, not test
     floor = results["cls-0.330-cresnet51-s0"]["metrics"]["top1_majority"]
     assert f"always the commonest class: top-1 {floor:.2f}" in report and "mIoU" in report
     stamp = (out / "stages" / "cls-0.330-cresnet51-s0" / "result.json").stat().st_mtime_ns

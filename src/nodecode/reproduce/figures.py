@@ -14,9 +14,16 @@ from nodecode.reproduce.runner import Results
 from nodecode.reproduce.stage_id import StageId
 
 
+def _round_top1(row: dict[str, str]) -> float:
+    """A round's top-1: on the validation split where the run held one out, else on test."""
+    return float(row.get("val_top1") or row["top1"])
+
+
 def figure_curves(results: Results, path: Path) -> None:
-    """Figs. 3–4: test top-1 against epochs for each network at each operating point."""
+    """Figs. 3–4: top-1 after each epoch for each network at each operating point (on the
+    validation split where there is one: the test split is scored once, at the end)."""
     plt = pyplot()
+    validation = False
     fig, axes = plt.subplots(1, len(OPS), figsize=(5 * len(OPS), 3.8), sharey=True)
     models = ("cresnet39", "cresnet51", "cresnet72", "resnet50", "resnet71")
     for ax, op in zip(axes, OPS, strict=True):
@@ -24,9 +31,10 @@ def figure_curves(results: Results, path: Path) -> None:
             id = StageId("cls", op, model, seed=0)
             if id in results:
                 rows = stage_log(results, id)
+                validation |= "val_top1" in rows[0]
                 ax.plot(
                     [int(r["round"]) for r in rows],
-                    [float(r["top1"]) for r in rows],
+                    [_round_top1(r) for r in rows],
                     "o-" if reads_latents(model) else "s--",
                     color=f"C{index}",
                     label=model,
@@ -34,7 +42,7 @@ def figure_curves(results: Results, path: Path) -> None:
         rgb = stage_log(results, StageId("cls", "rgb", "resnet50", seed=0))
         ax.plot(
             [int(r["round"]) for r in rgb],
-            [float(r["top1"]) for r in rgb],
+            [_round_top1(r) for r in rgb],
             ":",
             c="k",
             label="resnet50 (RGB)",
@@ -43,7 +51,7 @@ def figure_curves(results: Results, path: Path) -> None:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)  # panels hold different networks (cResNet-72 only at 0.0983)
-    axes[0].set_ylabel("test top-1 (%)")
+    axes[0].set_ylabel(f"{'validation' if validation else 'test'} top-1 (%)")
     fig.tight_layout()
     save_figure(fig, path)
 

@@ -105,9 +105,13 @@ def classifier_params(
 
 
 def _task_params(preset: ReproducePreset, task: str, model: str, input: str, seed: int) -> dict:
+    # Only a preset with a validation split puts it in the params, so the others keep their keys.
+    validation = {"val_fraction": preset.val_fraction} if preset.val_fraction else {}
     if task == "classification":
-        return classifier_params(preset, preset.classification_data, model, input, seed)
-    return {
+        return (
+            classifier_params(preset, preset.classification_data, model, input, seed) | validation
+        )
+    return validation | {
         "task": task,
         "model": model,
         "input": input,

@@ -37,6 +37,9 @@ class ReproducePreset:
     joint_epochs: int
     rd_images: str = "skimage:test"
     image_size: int | None = None
+    # Hold out this last fraction of each training set: task networks report their
+    # validation scores every round, and the test split is scored once, at the end.
+    val_fraction: float = 0.0
     description: str = ""
 
 
@@ -59,6 +62,7 @@ PRESETS = {
         seeds=(0,),
         joint_ops=(LOWEST,),
         joint_epochs=1,
+        val_fraction=0.1,
         description="a smoke run of every stage on 1,024 images (minutes; numbers near chance)",
     ),
     "small": ReproducePreset(
@@ -79,6 +83,7 @@ PRESETS = {
         seeds=(0, 1, 2),
         joint_ops=("0.635", LOWEST),
         joint_epochs=2,
+        val_fraction=0.1,
         description="fashion-scenes:small (10k/2k at 64²), 3 seeds for the headline rows",
     ),
     "paper": ReproducePreset(

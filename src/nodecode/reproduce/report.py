@@ -29,10 +29,21 @@ TABLE2_COLUMNS = [
     ("top5", "top-5"),
     ("top1", "top-1"),
     ("miou", "mIoU"),
+    ("val_top1", "val top-1"),
+    ("val_miou", "val mIoU"),
     ("paper_top5", "paper top-5"),
     ("paper_top1", "paper top-1"),
     ("paper_miou", "paper mIoU"),
 ]
+
+
+def validation_note(preset: ReproducePreset) -> str:
+    if not preset.val_fraction:
+        return "No validation split: every round was scored on the test split."
+    return (
+        f"'val': the last {preset.val_fraction:.0%} of the training split, held out and scored "
+        "every round (hyperparameters are judged on it); the test split is scored once, at the end."
+    )
 
 
 def write_report(
@@ -62,7 +73,7 @@ def write_report(
         "## Table 2 (ours beside the paper's)",
         "",
         "Ours: fashion-scenes test split (top-k %, mIoU % over background + 10 classes); "
-        "mean ± std over seeds. Paper: ImageNet / PASCAL VOC.",
+        "mean ± std over seeds. Paper: ImageNet / PASCAL VOC. " + validation_note(preset),
         "",
         format_table(table2(results), TABLE2_COLUMNS, digits=2, markdown=True),
         "",

@@ -78,6 +78,8 @@ def table2(results: Results) -> list[dict[str, Any]]:
                 "top5": mean_std_text(metric_values(results, cls, "top5")),
                 "top1": mean_std_text(metric_values(results, cls, "top1")),
                 "miou": mean_std_text(metric_values(results, seg, "miou")),
+                "val_top1": mean_std_text(metric_values(results, cls, "val_top1")),
+                "val_miou": mean_std_text(metric_values(results, seg, "val_miou")),
                 "paper_top5": paper[0],
                 "paper_top1": paper[1],
                 "paper_miou": paper[2],

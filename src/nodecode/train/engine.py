@@ -94,7 +94,7 @@ def epoch_steps(dataset: Any, batch_size: int) -> int:
 def require_finite(terms: dict[str, Tensor], step: int) -> None:
     """Stop a diverged run before it logs or checkpoints NaN weights (the value is read on
     the host: call it where a step syncs anyway)."""
-    loss = float(terms["loss"])
+    loss = float(terms["loss"].detach())
     if not math.isfinite(loss):
         raise TrainingDivergedError(
             f"the training loss is {loss} at step {step}; the run diverged (lower the learning "
