@@ -158,10 +158,12 @@ def test_fit_tables_adds_context_coding_to_a_trained_codec(workspace, capsys):
 
     ckpt, fitted = workspace / "tiny.safetensors", workspace / "tiny-ctx.safetensors"
     args = ("fit-tables", "--codec", ckpt, "--images", workspace / "in", "-o", fitted)
-    code, printed, _ = run(capsys, *args, "--context-levels", "2")
+    code, printed, _ = run(capsys, *args, "--context-levels", "2", "--json", workspace / "t.json")
     assert code == 0 and "wrote" in printed
     codec = load_codec_checkpoint(fitted)
     assert codec.config.context_levels == 2 and codec.ready
+    record = json.loads((workspace / "t.json").read_text())
+    assert record["codec_id"] == codec.identity().hex() and record["tables"]["context_levels"] == 2
     image = workspace / "in" / "photo.png"
     for name, path in (("static", ckpt), ("context", fitted)):
         code, _, _ = run(capsys, "compress", image, "--codec", path, "-o", workspace / name)

@@ -234,3 +234,73 @@ def test_a_bad_non_negative_int_is_a_usage_error(tmp_path, workers, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli([*argv, "--workers", workers])
     assert exit_info.value.code == 2 and "--workers" in capsys.readouterr().err
+
+
+def readme_command_lines(readme: str) -> list[list[str]]:
+    """The words of every `nodecode …` command in README's shell blocks, continuation
+    lines joined and comments dropped."""
+    commands, current, in_shell = [], "", False
+    for line in readme.splitlines():
+        if line.startswith("```"):
+            in_shell = line.strip() == "```sh"
+            continue
+        if not in_shell:
+            continue
+        code = line.split("#", 1)[0]
+        current = current + " " + code if current else code
+        if code.rstrip().endswith("\\"):
+            current = current.rstrip().rstrip("\\")
+            continue
+        words = current.replace("[", " ").replace("]", " ").split()
+        if "nodecode" in words:
+            commands.append(words[words.index("nodecode") + 1 :])
+        current = ""
+    return commands
+
+
+def test_readme_flags_are_the_commands_own():
+    """Every option README shows for a command is one its parser accepts (README's command
+    lines are its CLI table: they must not drift from `--help`)."""
+    import argparse
+
+    from nodecode.cli.main import COMMANDS, build_parser
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    unknown, seen = [], set()
+    for words in readme_command_lines(readme):
+        if not words or words[0] not in COMMANDS:
+            continue
+        parser = build_parser(words[0])
+        (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        command = commands.choices[words[0]]
+        nested = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+        if nested and len(words) > 1 and words[1] in nested[0].choices:  # `data photos`, …
+            command = nested[0].choices[words[1]]
+        options = {o for action in command._actions for o in action.option_strings}
+        flags = [w.split("=")[0] for w in words[1:] if w.startswith("-") and w != "-"]
+        unknown += [f"{' '.join(words[:2])}: {f}" for f in flags if f not in options]
+        seen.add(words[0])
+    assert unknown == []
+    assert len(seen) >= 15  # the parsing found README's commands
+
+
+def test_every_command_takes_download_for_itself_only(monkeypatch):
+    """`--download` on any verb allows downloads (the switch every loader reads) while that
+    verb runs, and not after."""
+    from argparse import _SubParsersAction as _SubParsers
+
+    import nodecode.cli.zoo
+    from nodecode.cli.main import COMMANDS, build_parser
+    from nodecode.utils.network import DOWNLOAD_ENV, downloads_allowed
+
+    for name in COMMANDS:
+        (commands,) = [a for a in build_parser(name)._actions if isinstance(a, _SubParsers)]
+        command = commands.choices[name]
+        nested = [a for a in command._actions if isinstance(a, _SubParsers)]
+        for parser in nested[0].choices.values() if nested else [command]:
+            assert "--download" in parser._option_string_actions, name
+    monkeypatch.delenv(DOWNLOAD_ENV, raising=False)
+    seen = []
+    monkeypatch.setattr(nodecode.cli.zoo, "run", lambda args: seen.append(downloads_allowed()))
+    assert main(["zoo"]) == 0 and main(["zoo", "--download"]) == 0
+    assert seen == [False, True] and not downloads_allowed()

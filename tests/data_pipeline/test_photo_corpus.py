@@ -89,9 +89,11 @@ def test_cli_builds_a_corpus_from_a_user_folder(tmp_path, capsys):
     for i in range(6):
         gradient_photo(i).save(tmp_path / f"img{i}.png")
     args = ["data", "photos", "--data", str(tmp_path), "-o", str(tmp_path / "corpus")]
-    code = main([*args, "--crop", "32", "--crops-per-photo", "3", "--eval-long-side", "64"])
-    assert code == 0 and "train" in capsys.readouterr().out
+    args += ["--crop", "32", "--crops-per-photo", "3", "--eval-long-side", "64"]
+    assert main([*args, "--json", str(tmp_path / "c.json")]) == 0
+    assert "train" in capsys.readouterr().out
     assert len(list((tmp_path / "corpus" / "train").glob("*.png"))) == 3 * 2
+    assert json.loads((tmp_path / "c.json").read_text())["images"]["train"] == 3 * 2
     # holdout=2 by default: 2 val + 2 test whole photos
     assert len(list((tmp_path / "corpus" / "test").glob("*.png"))) == 2
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from nodecode.cli.common import CODEC_HELP, cached_codec, config_from_args
+from nodecode.cli.common import CODEC_HELP, JSON_HELP, cached_codec, config_from_args, write_json
 from nodecode.data.datasets import DATASET_HELP
 from nodecode.data.fashion_scenes import PRESETS, TASKS, FashionScenes, build
 from nodecode.data.photo_corpus import CorpusConfig
@@ -38,12 +38,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--min-scale", type=float, default=corpus.min_scale)
     p.add_argument("--eval-long-side", type=int, default=corpus.eval_long_side)
     p.add_argument("--seed", type=int, default=corpus.seed)
+    p.add_argument("--json", type=Path, default=None, help=JSON_HELP + " (images per split)")
     p.set_defaults(run=run_photos)
     p = verbs.add_parser("build", help="generate every split into the cache")
     _scenes_args(p)
     p.set_defaults(run=run_build)
     p = verbs.add_parser("info", help="sizes and class balance")
     _scenes_args(p)
+    p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.set_defaults(run=run_info)
     p = verbs.add_parser("show", help="a grid of images with mask overlays")
     _scenes_args(p)
@@ -60,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", type=Path, required=True)
     p.add_argument("--fashion-mnist", default=None)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--json", type=Path, default=None, help=JSON_HELP + " (the shards written)")
     p.set_defaults(run=run_encode)
 
 
@@ -70,6 +73,7 @@ def run_photos(args: argparse.Namespace) -> None:
     manifest = build_corpus(args.out, photos, config_from_args(CorpusConfig, args))
     counts = corpus_summary(manifest)
     print(f"wrote {args.out}: " + ", ".join(f"{n} {s} images" for s, n in counts.items()))
+    write_json(args.json, {"corpus": str(args.out), "images": counts})
 
 
 def run_build(args: argparse.Namespace) -> None:
@@ -81,6 +85,7 @@ def run_build(args: argparse.Namespace) -> None:
 def run_info(args: argparse.Namespace) -> None:
     from nodecode.data.fashion_scenes import SEGMENTATION_CLASSES
 
+    splits = []
     for task in TASKS:
         for split in ("train", "test"):
             data = FashionScenes(args.preset, split, task, args.fashion_mnist, args.download)
@@ -91,6 +96,11 @@ def run_info(args: argparse.Namespace) -> None:
             print(f"{task}/{split}: {len(data)} images of {size}x{size}; class share of {unit}:")
             names = SEGMENTATION_CLASSES if task == "segmentation" else SEGMENTATION_CLASSES[1:]
             print("  " + ", ".join(f"{n} {s:.1f}%" for n, s in zip(names, share, strict=True)))
+            splits.append(
+                {"task": task, "split": split, "images": len(data), "size": size, "unit": unit}
+                | {"class_share": dict(zip(names, share, strict=True))}
+            )
+    write_json(args.json, {"preset": args.preset, "splits": splits})
 
 
 def run_show(args: argparse.Namespace) -> None:
@@ -108,8 +118,11 @@ def run_encode(args: argparse.Namespace) -> None:
     codec = cached_codec(args.codec, args.device)
     # Encoded once, so no random augmentation: center crops for folder layouts.
     data = image_splits(args.task, args.data, args.image_size, args.fashion_mnist, augment=False)
+    written = []
     for split, dataset in (("train", data.train), ("test", data.test)):
         for path in encode_dataset(
             codec, dataset, args.out, args.task, split, classes=data.classes
         ):
             print(f"wrote {path}")
+            written.append(str(path))
+    write_json(args.json, {"codec_id": codec.identity().hex(), "shards": written})

@@ -8,6 +8,7 @@ report it with the `--debug` traceback), 130/143 interrupted or terminated.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
@@ -15,7 +16,7 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import ModuleType
 
 # CompressAI's import triggers a torch.jit deprecation warning that users cannot act on.
@@ -24,6 +25,7 @@ warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")
 from nodecode import __version__  # noqa: E402
 from nodecode.errors import NodecodeError  # noqa: E402
 from nodecode.utils.io import describe_os_error  # noqa: E402
+from nodecode.utils.network import DOWNLOAD_ENV  # noqa: E402
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2  # argparse's own
@@ -95,10 +97,43 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     if command in COMMANDS:
         command_module(command).register(subparsers)
+        _add_download_option(subparsers.choices[command])
     for name, (_, help_text) in COMMANDS.items():
         if name not in subparsers.choices:
             subparsers.add_parser(name, help=help_text)
     return parser
+
+
+DOWNLOAD_HELP = (
+    f"allow downloads of what is missing: datasets via torchvision, CompressAI's pretrained "
+    f"weights (as {DOWNLOAD_ENV}=1 does for every command)"
+)
+
+
+def _add_download_option(parser: argparse.ArgumentParser) -> None:
+    """Every verb takes `--download` (a verb with sub-verbs, each of them): any verb may
+    be handed a dataset or a CompressAI codec whose files are not on this machine."""
+    nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for sub in nested[0].choices.values() if nested else [parser]:
+        if "--download" not in sub._option_string_actions:
+            sub.add_argument("--download", action="store_true", help=DOWNLOAD_HELP)
+
+
+@contextlib.contextmanager
+def _downloads(allowed: bool) -> Iterator[None]:
+    """`--download` as the environment switch every loader reads, for this command only."""
+    if not allowed or os.environ.get(DOWNLOAD_ENV) == "1":
+        yield
+        return
+    previous = os.environ.get(DOWNLOAD_ENV)
+    os.environ[DOWNLOAD_ENV] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[DOWNLOAD_ENV]
+        else:
+            os.environ[DOWNLOAD_ENV] = previous
 
 
 def _invoked_command(argv: Sequence[str]) -> str | None:
@@ -127,7 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if as_program and in_main_thread and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)
     try:
-        return int(args.run(args) or 0)
+        with _downloads(getattr(args, "download", False)):
+            return int(args.run(args) or 0)
     except KeyboardInterrupt:
         return _fail("interrupted", EXIT_INTERRUPTED)
     except Exception as error:

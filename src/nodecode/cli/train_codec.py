@@ -132,6 +132,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="measure each photo's rate under tables fitted on the other folds (0: as fitted)",
     )
     p.add_argument("--device", default="cpu")
+    p.add_argument("--json", type=Path, default=None, help=JSON_HELP + " (every round)")
     p.set_defaults(run=run_calibrate)
 
     p = subparsers.add_parser(
@@ -148,6 +149,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("-o", "--out", required=True, help="codec checkpoint to write")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.set_defaults(run=run_fit_tables)
 
 
@@ -225,6 +227,7 @@ def run_calibrate(args: argparse.Namespace) -> None:
     kept = history[closest_round(history, operating_point(args.op).bpp)]
     ht = kept["target_entropy"]
     print(f"wrote {args.out}: round {kept['round']}, {kept['bpp']:.4f} bpp (Ht={ht:.4f})")
+    write_json(args.json, {"checkpoint": str(args.out), "kept": kept, "rounds": history})
 
 
 def run_fit_tables(args: argparse.Namespace) -> None:
@@ -239,3 +242,5 @@ def run_fit_tables(args: argparse.Namespace) -> None:
     training["tables"] = {"images": args.images, "context_levels": codec.config.context_levels}
     save_codec(codec, args.out, training=training)
     print(f"wrote {args.out} (codec {codec.name!r}, id {codec.identity().hex()})")
+    record = {"checkpoint": str(args.out), "codec": codec.name, "tables": training["tables"]}
+    write_json(args.json, record | {"codec_id": codec.identity().hex()})

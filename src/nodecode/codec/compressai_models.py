@@ -260,8 +260,8 @@ def _cached_weights(spec: str, arch: str, quality: int, download: bool | None) -
         return cached
     if not downloads_allowed(download):
         raise ConfigError(
-            f"codec {spec!r}: weights not in the torch hub cache ({cached}); set "
-            f"{DOWNLOAD_ENV}=1 to download them from {url}, or pass {spec}:STATE_DICT_FILE"
+            f"codec {spec!r}: weights not in the torch hub cache ({cached}); add --download "
+            f"(or set {DOWNLOAD_ENV}=1) to fetch them from {url}, or pass {spec}:STATE_DICT_FILE"
         )
     try:
         torch.hub.download_url_to_file(url, str(cached))

@@ -31,8 +31,8 @@ _FILES = {
 HOW_TO_GET = (
     "Fashion-MNIST not found. Install it with `apt-get install dataset-fashion-mnist` "
     f"(files land in {DEBIAN_DIR}), pass --fashion-mnist DIR with the four idx files, "
-    "or, where a network is available, run `nodecode data build --download` (or set "
-    "NODECODE_DOWNLOAD=1 for any command)."
+    "or, where a network is available, add --download to the command (or set "
+    "NODECODE_DOWNLOAD=1)."
 )
 
 
