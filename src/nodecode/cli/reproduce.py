@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--codecs",
         default=None,
         help="shipped codec family for the tiny/small presets: paper (default) or small, "
-        "the earlier width-0.5 codecs docs/reproduction/small was made with",
+        "the earlier width-0.5 codecs whose latents the shipped task models read",
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan and its cost only")
     p.add_argument("--device", default="cpu")
