@@ -16,7 +16,6 @@ from nodecode.data.photo_corpus import CorpusConfig
 def _scenes_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="small", choices=sorted(PRESETS))
     p.add_argument("--fashion-mnist", default=None, help="folder with the Fashion-MNIST idx files")
-    p.add_argument("--download", action="store_true", help="fetch Fashion-MNIST via torchvision")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -115,8 +115,7 @@ def _add_download_option(parser: argparse.ArgumentParser) -> None:
     be handed a dataset or a CompressAI codec whose files are not on this machine."""
     nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     for sub in nested[0].choices.values() if nested else [parser]:
-        if "--download" not in sub._option_string_actions:
-            sub.add_argument("--download", action="store_true", help=DOWNLOAD_HELP)
+        sub.add_argument("--download", action="store_true", help=DOWNLOAD_HELP)
 
 
 @contextlib.contextmanager
