@@ -13,7 +13,7 @@ import torch
 from compressai.ans import RansDecoder
 
 from nodecode.bitstream.container import parse_ndc
-from nodecode.bitstream.rans import _coder_args, decode_symbols, encode_symbols
+from nodecode.bitstream.rans import decode_symbols, encode_symbols
 from nodecode.codec import load_codec
 from nodecode.codec.files import compressed_bytes, symbols_from_bytes
 from nodecode.data.images import load_images
@@ -50,15 +50,15 @@ def main() -> None:
         print(f"  {label:<44} {milliseconds(step, repeats):7.2f} ms")
 
     print(f"static tables: {len(static)} B")
-    row("CompressAI decode, unchecked", lambda: RansDecoder().decode_with_indexes(
-        static, *_coder_args(shape, cdfs)))  # fmt: skip
-    row("padded + alphabet check", lambda: decode_symbols(static, shape, cdfs, canonical=False))
-    row("+ canonical re-encode check", lambda: decode_symbols(static, shape, cdfs))
+    c, h, w = shape
+    lists = [i for i in range(c) for _ in range(h * w)], cdfs.tolist(), [cdfs.shape[1]] * c, [0] * c
+    row("CompressAI's coder (Python lists), unchecked", lambda: RansDecoder().decode_with_indexes(
+        static, *lists))  # fmt: skip
+    row("nodecode's coder, both checks", lambda: decode_symbols(static, shape, cdfs))
     if codec.config.context_levels:
         coder = codec._context_coder()
         print(f"in context ({codec.config.context_levels} levels): {len(payload)} B")
-        row("passes + alphabet check", lambda: coder.decode(payload, shape, canonical=False))
-        row("+ canonical re-encode check", lambda: coder.decode(payload, shape))
+        row("passes, alphabet + canonical checks", lambda: coder.decode(payload, shape))
     print("this codec's files:")
     row("whole read (header, codec id, bound, decode)", lambda: symbols_from_bytes(codec, data))
     row("decoder network g_s", lambda: codec.decode(symbols[None]), 3)

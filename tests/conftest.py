@@ -17,6 +17,12 @@ from nodecode.data.photos import load_photo  # noqa: E402
 TINY = CodecConfig(latent_channels=4, width=0.125, num_centers=6)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked slow (a minute or more each) run first: under `make test` (pytest -n
+    auto) they start at once, spread over the workers, instead of ending the run alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def make_tiny_codec(seed: int = 0, name: str = "tiny") -> ConvAutoencoder:
     """A small random codec whose tables are fitted on natural crops, as train-codec does."""
     torch.manual_seed(seed)

@@ -94,7 +94,7 @@ def test_symbols_outside_the_alphabet_stop_decoding():
     # A stream of 0xFF words lands in the escape range of some table, which decoding maps
     # to the value L: it must be refused before L is used as anyone's neighbour.
     with pytest.raises(ValueError, match="outside the alphabet"):
-        coder.decode(b"\xff" * 64, (3, 20, 24), canonical=False)
+        coder.decode(b"\xff" * 64, (3, 20, 24))
 
 
 def test_larger_alphabets_round_trip_through_the_searched_context_ranks():

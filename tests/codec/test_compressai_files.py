@@ -195,6 +195,7 @@ def test_cli_classify_and_segment_read_a_hyperprior_file(tmp_path, spec, codec, 
     assert mask.shape[-2:] == (70, 90)
 
 
+@pytest.mark.slow
 def test_joint_training_of_a_hyperprior_and_its_classifier(tmp_path, spec, codec, monkeypatch):
     """Gupta et al.'s joint training runs here: codec and cResNet on ŷ+σ̂ fine-tuned together,
     the new codec written as a loadable file, the classifier tagged with it."""

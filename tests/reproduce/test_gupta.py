@@ -40,6 +40,7 @@ def test_the_plan_covers_every_latent_codec_and_baseline():
     }
 
 
+@pytest.mark.slow
 def test_a_micro_run_fills_the_table(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NODECODE_CACHE", str(tmp_path / "cache"))
     results = run_plan(build_gupta_plan(MICRO), tmp_path, log=lambda _: None)

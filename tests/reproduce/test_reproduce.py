@@ -60,6 +60,7 @@ def test_a_plan_that_cannot_fit_on_disk_is_refused_before_it_starts(tmp_path, mo
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_tiny_reproduction_runs_end_to_end_and_then_skips_finished_stages(
     tmp_path, monkeypatch, capsys
 ):

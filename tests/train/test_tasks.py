@@ -189,6 +189,7 @@ def test_ddp_on_two_cpu_processes_keeps_weights_identical(tmp_path, latents):
     assert (tmp_path / "model.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_a_tiny_run_on_fashion_scenes_latents_clearly_beats_chance(tmp_path, monkeypatch):
     """cResNet-39 on the shipped 0.330-bpp codec's latents of fashion-scenes:tiny, 384 steps.
 

@@ -21,7 +21,6 @@ is unchanged: only its coding is.
 
 from __future__ import annotations
 
-import array
 import itertools
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,7 +29,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from nodecode.bitstream.rans import RansDecoder, RansEncoder, padded_stream, without_escape
+from nodecode.bitstream._rans import Decoder, encode
+from nodecode.bitstream.rans import coder_tables, decode_into, require_canonical
 from nodecode.bitstream.tables import code_lengths
 
 # Context coding is for small alphabets: the multisets of four neighbours from L + 1
@@ -146,15 +146,14 @@ def count_contexts(symbols: Tensor, levels: int, num_centers: int) -> Tensor:
 
 class ContextCoder:
     """Codes latents under one codec's static and context tables; build it once per table
-    set (the coder's nested table lists cost milliseconds to make)."""
+    set (checking and copying the tables costs about a millisecond)."""
 
     def __init__(self, cdfs: Tensor, context_cdfs: Tensor, levels: int) -> None:
         self.cdfs, self.context_cdfs, self.levels = cdfs.cpu(), context_cdfs.cpu(), levels
         self.num_centers = cdfs.shape[1] - 2
         self.contexts = num_contexts(self.num_centers)
         stacked = torch.cat([self.cdfs, self.context_cdfs]).to(torch.int32)
-        self._encoding = stacked.tolist()
-        self._decoding = without_escape(stacked).tolist()
+        self._tables = coder_tables(stacked)
         self._code_lengths = code_lengths(stacked).numpy()
         channels = self.cdfs.shape[0]
         cheapest = self._code_lengths[:, : self.num_centers].min(axis=1)
@@ -172,18 +171,6 @@ class ContextCoder:
             return np.broadcast_to(channel_rows, (channels, len(coding_pass.positions)))
         ctx = pass_contexts(latent, coding_pass, self.num_centers)
         return channels + ((p - 1) * channels + channel_rows) * self.contexts + ctx
-
-    def _subset(
-        self, tables: list[list[int]], rows: np.ndarray
-    ) -> tuple[list[int], list[list[int]]]:
-        """Rows renumbered to the tables they use, and those tables: the coder converts
-        every table it is handed, and all of them cost more than the coding itself."""
-        rows = rows.reshape(-1)
-        low = int(rows.min())
-        present = np.bincount(rows - low) > 0
-        renumber = np.cumsum(present) - 1
-        used = (np.flatnonzero(present) + low).tolist()
-        return renumber[rows - low].tolist(), [tables[i] for i in used]
 
     def _priced_passes(
         self, symbols: Tensor
@@ -219,40 +206,20 @@ class ContextCoder:
         latent, passes = self._priced_passes(symbols)
         values = np.concatenate([latent[:, cp.positions].reshape(-1) for cp, _ in passes])
         rows = np.concatenate([rows.reshape(-1) for _, rows in passes])
-        return self._encode(values.tolist(), rows)
+        return encode(values.astype(np.int32), rows.astype(np.int32), self._tables)
 
-    def _encode(self, values: list[int], rows: np.ndarray) -> bytes:
-        indexes, tables = self._subset(self._encoding, rows)
-        lengths = [len(tables[0])] * len(tables)
-        return RansEncoder().encode_with_indexes(
-            values, indexes, tables, lengths, [0] * len(tables)
-        )
-
-    def decode(self, data: bytes, shape: tuple[int, int, int], canonical: bool = True) -> Tensor:
+    def decode(self, data: bytes, shape: tuple[int, int, int]) -> Tensor:
         """Inverse of `encode`; int64 symbols (C, H, W). As `decode_symbols`: symbols outside
         the alphabet raise ValueError as soon as a pass yields one (before they could index
-        a table), and with `canonical` the result must re-encode to exactly `data`."""
+        a table), and so does a stream that is not exactly the encoding of its symbols."""
         channels, height, width = shape
         latent = np.full((channels, height * width + 1), self.num_centers, dtype=np.int64)
-        decoder = RansDecoder()
-        decoder.set_stream(padded_stream(data, channels * height * width))
-        all_values: list[int] = []
-        all_rows = []
+        decoder = Decoder(data)
         for p, coding_pass in enumerate(coding_passes(height, width, self.levels)):
             if not len(coding_pass.positions):
                 continue
             rows = self._pass_rows(latent, p, coding_pass)
-            indexes, tables = self._subset(self._decoding, rows)
-            decoded = decoder.decode_stream(
-                indexes, tables, [len(tables[0])] * len(tables), [0] * len(tables)
-            )
-            got = np.frombuffer(array.array("i", decoded), dtype=np.int32)
-            if int(got.min()) < 0 or int(got.max()) >= self.num_centers:
-                raise ValueError("the stream decodes to symbols outside the alphabet")
+            got = decode_into(decoder, rows.reshape(-1), self._tables)
             latent[:, coding_pass.positions] = got.reshape(channels, -1)
-            all_values += decoded
-            all_rows.append(rows.reshape(-1))
-        # Re-encode what was decoded, under the rows already found for it.
-        if canonical and self._encode(all_values, np.concatenate(all_rows)) != data:
-            raise ValueError("the stream is not the encoding of the symbols it decodes to")
+        require_canonical(decoder)
         return torch.from_numpy(latent[:, :-1].reshape(shape).copy())

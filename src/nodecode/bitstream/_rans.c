@@ -1,0 +1,335 @@
+/* rANS coding of symbols with per-symbol integer tables, in CompressAI's stream format.
+ *
+ * The stream is exactly what CompressAI's `RansEncoder.encode_with_indexes` writes for
+ * symbols inside the alphabet (64-bit state, 32-bit little-endian words, 16-bit tables,
+ * the state flushed first; F. Giesen's rans64): files written by either coder read with
+ * the other. What differs is the interface and the checks:
+ *
+ * - symbols, table rows and tables are read from buffers (NumPy arrays), not converted
+ *   from Python lists, and the tables are handed over once rather than once per pass;
+ * - a decoder keeps its state between calls, so a file coded in several passes is read
+ *   pass by pass with the tables of each chosen from the passes before it;
+ * - reading is bounded by the stream (no padding), the escape symbol is an error rather
+ *   than a request for a stream-chosen number of raw bits, and `canonical()` says whether
+ *   the stream is the encoding of what was decoded (the decoder began in the encoder's
+ *   range, ended in its initial state and read every word), which is exactly when
+ *   re-encoding the symbols would give the same bytes, at no cost.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define PRECISION 16
+#define STATE_LOW (1ull << 31)    /* the state's lower bound, and the encoder's start */
+#define STATE_HIGH (1ull << 63)   /* states the encoder can reach are below this */
+
+typedef struct {
+    Py_buffer view;
+    const int32_t *data;
+    Py_ssize_t n;
+} Int32Array;
+
+/* A read-only C-contiguous buffer of int32 (format 'i' or 'l' of size 4). */
+static int int32_array(PyObject *obj, Int32Array *out, const char *what) {
+    if (PyObject_GetBuffer(obj, &out->view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        return -1;
+    }
+    const char *f = out->view.format ? out->view.format : "B";
+    if (*f == '<' || *f == '=' || *f == '@') f++;
+    if (out->view.itemsize != 4 || (*f != 'i' && *f != 'l') || f[1] != '\0') {
+        PyErr_Format(PyExc_TypeError, "%s must be an int32 array", what);
+        PyBuffer_Release(&out->view);
+        return -1;
+    }
+    out->data = (const int32_t *)out->view.buf;
+    out->n = out->view.len / 4;
+    return 0;
+}
+
+/* Tables: integer CDFs (rows × width), checked once and copied, so each coding call
+ * only indexes them. */
+typedef struct {
+    PyObject_HEAD
+    int32_t *cdfs;
+    Py_ssize_t rows, width;
+} Tables;
+
+static int Tables_init(Tables *self, PyObject *args, PyObject *kwargs) {
+    PyObject *cdfs_obj;
+    Py_ssize_t width;
+    if (!PyArg_ParseTuple(args, "On", &cdfs_obj, &width)) return -1;
+    Int32Array cdfs;
+    if (int32_array(cdfs_obj, &cdfs, "tables") < 0) return -1;
+    int ok = 0;
+    if (width < 3 || cdfs.n == 0 || cdfs.n % width != 0) {
+        PyErr_SetString(PyExc_ValueError, "tables must be rows of at least 3 entries");
+        goto done;
+    }
+    for (Py_ssize_t r = 0; r < cdfs.n / width; r++) {
+        const int32_t *cdf = cdfs.data + r * width;
+        if (cdf[0] != 0 || cdf[width - 1] != (1 << PRECISION)) {
+            PyErr_SetString(PyExc_ValueError, "a table does not run from 0 to 65536");
+            goto done;
+        }
+        for (Py_ssize_t j = 0; j + 1 < width; j++) {
+            if (cdf[j + 1] <= cdf[j]) {
+                PyErr_SetString(PyExc_ValueError, "a table gives a symbol no probability");
+                goto done;
+            }
+        }
+    }
+    int32_t *copy = PyMem_Malloc(cdfs.n * sizeof(int32_t));
+    if (!copy) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(copy, cdfs.data, cdfs.n * sizeof(int32_t));
+    PyMem_Free(self->cdfs);
+    self->cdfs = copy;
+    self->rows = cdfs.n / width;
+    self->width = width;
+    ok = 1;
+done:
+    PyBuffer_Release(&cdfs.view);
+    return ok ? 0 : -1;
+}
+
+static void Tables_dealloc(Tables *self) {
+    PyMem_Free(self->cdfs);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Tables_rows(Tables *self, void *closure) { return PyLong_FromSsize_t(self->rows); }
+
+static PyGetSetDef Tables_getset[] = {
+    {"rows", (getter)Tables_rows, NULL, "Number of tables.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject TablesType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "nodecode.bitstream._rans.Tables",
+    .tp_basicsize = sizeof(Tables),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Tables(cdfs, width): integer CDF rows, each from 0 to 2^16, checked once.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Tables_init,
+    .tp_dealloc = (destructor)Tables_dealloc,
+    .tp_getset = Tables_getset,
+};
+
+static const char *ROW_RANGE = "a table row is out of range";
+
+/* encode(symbols, rows, tables) -> bytes: symbol i under table rows[i]; each symbol must
+ * lie in [0, width - 2) (the last entry is CompressAI's escape symbol). */
+static PyObject *encode(PyObject *self, PyObject *args) {
+    PyObject *symbols_obj, *rows_obj, *result = NULL;
+    Tables *tables;
+    if (!PyArg_ParseTuple(args, "OOO!", &symbols_obj, &rows_obj, &TablesType, &tables)) return NULL;
+    if (!tables->cdfs) {
+        PyErr_SetString(PyExc_ValueError, "the tables were not initialised");
+        return NULL;
+    }
+    Int32Array symbols, rows;
+    if (int32_array(symbols_obj, &symbols, "symbols") < 0) return NULL;
+    if (int32_array(rows_obj, &rows, "rows") < 0) goto fail_symbols;
+    if (rows.n != symbols.n) {
+        PyErr_SetString(PyExc_ValueError, "symbols and rows differ in length");
+        goto done;
+    }
+    const Py_ssize_t n = symbols.n, width = tables->width;
+    const Py_ssize_t capacity = n + 2; /* at most one word per symbol, two to flush */
+    uint32_t *words = PyMem_Malloc(capacity * sizeof(uint32_t));
+    if (!words) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    uint32_t *ptr = words + capacity;
+    uint64_t x = STATE_LOW;
+    for (Py_ssize_t i = n - 1; i >= 0; i--) {
+        const int32_t row = rows.data[i], s = symbols.data[i];
+        if (row < 0 || row >= tables->rows) {
+            PyErr_SetString(PyExc_ValueError, ROW_RANGE);
+            goto fail_words;
+        }
+        if (s < 0 || s >= width - 2) {
+            PyErr_SetString(PyExc_ValueError, "a symbol is outside the alphabet");
+            goto fail_words;
+        }
+        const int32_t *cdf = tables->cdfs + (Py_ssize_t)row * width;
+        const uint64_t start = (uint64_t)cdf[s], freq = (uint64_t)(cdf[s + 1] - cdf[s]);
+        if (x >= ((STATE_LOW >> PRECISION) << 32) * freq) {
+            *--ptr = (uint32_t)x;
+            x >>= 32;
+        }
+        x = ((x / freq) << PRECISION) + (x % freq) + start;
+    }
+    *--ptr = (uint32_t)(x >> 32);
+    *--ptr = (uint32_t)x;
+    /* Words little-endian, as CompressAI stores them on the machines it runs on. */
+    const Py_ssize_t used = words + capacity - ptr;
+    result = PyBytes_FromStringAndSize(NULL, used * 4);
+    if (result) {
+        unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+        for (Py_ssize_t k = 0; k < used; k++) {
+            const uint32_t w = ptr[k];
+            out[4 * k] = w & 0xff;
+            out[4 * k + 1] = (w >> 8) & 0xff;
+            out[4 * k + 2] = (w >> 16) & 0xff;
+            out[4 * k + 3] = w >> 24;
+        }
+    }
+fail_words:
+    PyMem_Free(words);
+done:
+    PyBuffer_Release(&rows.view);
+fail_symbols:
+    PyBuffer_Release(&symbols.view);
+    return result;
+}
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *stream; /* bytes, kept alive */
+    const unsigned char *data;
+    Py_ssize_t words, next; /* words in the stream, and the next one to read */
+    uint64_t state;
+    int began_in_range; /* the flushed state is one the encoder can write */
+} Decoder;
+
+static uint32_t word_at(const Decoder *d, Py_ssize_t k) {
+    const unsigned char *p = d->data + 4 * k;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int Decoder_init(Decoder *self, PyObject *args, PyObject *kwargs) {
+    PyObject *stream;
+    if (!PyArg_ParseTuple(args, "O!", &PyBytes_Type, &stream)) return -1;
+    const Py_ssize_t size = PyBytes_GET_SIZE(stream);
+    if (size % 4 != 0 || size < 8) {
+        PyErr_SetString(PyExc_ValueError, "the stream is not a whole number of words (at least two)");
+        return -1;
+    }
+    Py_INCREF(stream);
+    Py_XSETREF(self->stream, stream);
+    self->data = (const unsigned char *)PyBytes_AS_STRING(stream);
+    self->words = size / 4;
+    self->state = (uint64_t)word_at(self, 0) | (uint64_t)word_at(self, 1) << 32;
+    self->next = 2;
+    self->began_in_range = self->state >= STATE_LOW && self->state < STATE_HIGH;
+    return 0;
+}
+
+static void Decoder_dealloc(Decoder *self) {
+    Py_XDECREF(self->stream);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* decode(rows, tables, out): the next len(rows) symbols into `out` (int32, writable). */
+static PyObject *Decoder_decode(Decoder *self, PyObject *args) {
+    PyObject *rows_obj, *out_obj, *result = NULL;
+    Tables *tables;
+    if (!PyArg_ParseTuple(args, "OO!O", &rows_obj, &TablesType, &tables, &out_obj)) return NULL;
+    if (!self->stream || !tables->cdfs) {
+        PyErr_SetString(PyExc_ValueError, "the decoder or the tables were not initialised");
+        return NULL;
+    }
+    Int32Array rows;
+    Py_buffer out;
+    if (int32_array(rows_obj, &rows, "rows") < 0) return NULL;
+    if (PyObject_GetBuffer(out_obj, &out, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) goto fail_rows;
+    if (out.itemsize != 4 || out.len / 4 != rows.n) {
+        PyErr_SetString(PyExc_ValueError, "out must be an int32 array as long as rows");
+        goto done;
+    }
+    int32_t *symbols = (int32_t *)out.buf;
+    const Py_ssize_t width = tables->width;
+    const int32_t escape = (int32_t)width - 2;
+    const uint64_t mask = (1u << PRECISION) - 1;
+    uint64_t x = self->state;
+    Py_ssize_t next = self->next;
+    for (Py_ssize_t i = 0; i < rows.n; i++) {
+        const int32_t row = rows.data[i];
+        if (row < 0 || row >= tables->rows) {
+            PyErr_SetString(PyExc_ValueError, ROW_RANGE);
+            goto done;
+        }
+        const int32_t *cdf = tables->cdfs + (Py_ssize_t)row * width;
+        const int32_t cum = (int32_t)(x & mask);
+        int32_t s = 0;
+        while (cdf[s + 1] <= cum) s++; /* cdf[width - 1] = 2^16 > cum ends the search */
+        if (s >= escape) {
+            PyErr_SetString(PyExc_ValueError, "the stream decodes to symbols outside the alphabet");
+            goto done;
+        }
+        x = (uint64_t)(cdf[s + 1] - cdf[s]) * (x >> PRECISION) + (x & mask) - (uint64_t)cdf[s];
+        if (x < STATE_LOW) {
+            if (next >= self->words) {
+                PyErr_SetString(PyExc_ValueError, "the stream ends before its symbols do");
+                goto done;
+            }
+            x = (x << 32) | word_at(self, next++);
+        }
+        symbols[i] = s;
+    }
+    self->state = x;
+    self->next = next;
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&out);
+fail_rows:
+    PyBuffer_Release(&rows.view);
+    return result;
+}
+
+static PyObject *Decoder_canonical(Decoder *self, PyObject *Py_UNUSED(ignored)) {
+    return PyBool_FromLong(self->stream && self->began_in_range && self->state == STATE_LOW &&
+                           self->next == self->words);
+}
+
+static PyMethodDef Decoder_methods[] = {
+    {"decode", (PyCFunction)Decoder_decode, METH_VARARGS,
+     "decode(rows, tables, out): the next len(rows) symbols, symbol i under table rows[i]."},
+    {"canonical", (PyCFunction)Decoder_canonical, METH_NOARGS,
+     "Whether the stream is exactly the encoding of everything decoded so far."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject DecoderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "nodecode.bitstream._rans.Decoder",
+    .tp_basicsize = sizeof(Decoder),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Decoder(stream): reads a rANS stream in as many calls as it was coded in passes.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Decoder_init,
+    .tp_dealloc = (destructor)Decoder_dealloc,
+    .tp_methods = Decoder_methods,
+};
+
+static PyMethodDef module_methods[] = {
+    {"encode", encode, METH_VARARGS,
+     "encode(symbols, rows, tables) -> bytes: symbol i under table rows[i]."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_rans",
+    .m_doc = "rANS coding in CompressAI's stream format.",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC PyInit__rans(void) {
+    if (PyType_Ready(&TablesType) < 0 || PyType_Ready(&DecoderType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    if (PyModule_AddObjectRef(m, "Tables", (PyObject *)&TablesType) < 0 ||
+        PyModule_AddObjectRef(m, "Decoder", (PyObject *)&DecoderType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
