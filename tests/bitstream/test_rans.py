@@ -10,7 +10,7 @@ from nodecode.bitstream import (
     symbol_bits,
 )
 from nodecode.bitstream._rans import Decoder, encode
-from nodecode.bitstream.rans import coder_tables, decode_into
+from nodecode.bitstream.rans import BoundedRansCoder, coder_tables, decode_into
 from nodecode.bitstream.tables import PRECISION, symbol_frequencies
 
 
@@ -177,3 +177,54 @@ def test_a_start_state_the_encoder_cannot_write_is_not_canonical():
     assert np.array_equal(decoded, np.concatenate([[0], symbols]))  # it decodes cleanly...
     assert encode(decoded, np.zeros(n + 1, np.int32), tables) != crafted  # ...to another stream
     assert not decoder.canonical()
+
+
+def escaped_case(rng: np.random.Generator):
+    """CompressAI-style tables of several lengths padded to one width, negative offsets, and
+    values on both sides of every table's range (escapes): what its models code."""
+    tables, width = 5, 12
+    lengths = rng.integers(3, width + 1, tables)
+    cdfs = np.zeros((tables, width), dtype=np.int64)
+    for row, length in enumerate(lengths):
+        counts = torch.from_numpy(rng.integers(1, 1000, int(length) - 2))
+        cdfs[row, :length] = quantized_cdfs(counts[None])[0, :length].numpy()
+    offsets = -rng.integers(0, 5, tables)
+    indexes = rng.integers(0, tables, 2000)
+    values = rng.integers(-40, 40, 2000) + np.where(rng.random(2000) < 0.01, 10**6, 0)
+    return [a.tolist() for a in (values, indexes)] + [
+        cdfs.tolist(),
+        lengths.tolist(),
+        offsets.tolist(),
+    ]
+
+
+def test_escaped_streams_decode_as_compressais_decoder_does():
+    from compressai.ans import RansDecoder, RansEncoder
+
+    rng = np.random.default_rng(2)
+    for _ in range(10):
+        values, indexes, cdfs, lengths, offsets = escaped_case(rng)
+        data = RansEncoder().encode_with_indexes(values, indexes, cdfs, lengths, offsets)
+        ours = BoundedRansCoder().decode_with_indexes(data, indexes, cdfs, lengths, offsets)
+        assert ours == values
+        assert ours == RansDecoder().decode_with_indexes(data, indexes, cdfs, lengths, offsets)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda data: data + bytes(4),
+        lambda data: data[:-4],
+        lambda data: data[:8] + b"\xff" * (len(data) - 8),  # escapes that ask for ever more
+        lambda data: b"\xff" * 64,
+    ],
+)
+def test_an_escaped_stream_is_read_within_its_bounds_or_refused(tamper):
+    """CompressAI's decoder reads as many 4-bit chunks as an escape asks for, past the end of
+    the stream; the bounded decoder refuses such a stream, and any that is not canonical."""
+    from compressai.ans import RansEncoder
+
+    values, indexes, cdfs, lengths, offsets = escaped_case(np.random.default_rng(3))
+    data = RansEncoder().encode_with_indexes(values, indexes, cdfs, lengths, offsets)
+    with pytest.raises(ValueError, match="not the encoding|ends before|longer than any encoder"):
+        BoundedRansCoder().decode_with_indexes(tamper(data), indexes, cdfs, lengths, offsets)

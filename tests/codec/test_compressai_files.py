@@ -3,6 +3,7 @@ inference on ŷ / σ̂ that never runs g_s, 16× segmentation masks at image siz
 latent caches of ŷ and σ̂ for training."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -80,7 +81,6 @@ def test_latents_of_a_file_never_run_g_s(tmp_path, codec, image):
 
 
 def test_a_file_of_another_geometry_or_a_cut_string_is_refused(tmp_path, codec, image):
-    from dataclasses import replace
 
     from tests.bitstream.test_container import forge
 
@@ -127,6 +127,25 @@ def task_model(tmp_path, codec, task: str, kind: str, classes: int = 3):
     meta["codec_id"] = codec.identity().hex()
     write_task_model(tmp_path / f"{name}.safetensors", model, TaskModelInfo(**meta))
     return load_task_model(tmp_path / f"{name}.safetensors")
+
+
+def test_a_string_that_escapes_past_its_end_is_a_clean_error(tmp_path, codec, image):
+    """Escapes asking for more raw chunks than the string holds: CompressAI's own decoder
+    reads on past the buffer; nodecode's bounded one stops with the file's name."""
+    from tests.bitstream.test_container import forge
+
+    compress_image(codec, image, tmp_path / "x.ndc")
+    header, payload = read_ndc(tmp_path / "x.ndc")
+    y, z = header.string_lengths  # this untrained model's y string is only its 8-byte flush
+    for name, forged in {
+        "escapes": payload[: y + 8] + b"\xff" * (z - 8),  # in the z string
+        "padded": payload + bytes(4),
+    }.items():
+        lengths = (y, z + 4) if name == "padded" else header.string_lengths
+        lie = replace(header, string_lengths=lengths, payload_length=len(forged))
+        (tmp_path / f"{name}.ndc").write_bytes(forge(lie, forged))
+        with pytest.raises(BitstreamError, match=f"{name}.ndc: payload is corrupted"):
+            read_latents(codec, tmp_path / f"{name}.ndc")
 
 
 @pytest.mark.parametrize("kind", ["y", "sigma", "y+sigma"])

@@ -9,8 +9,10 @@
  *   from Python lists, and the tables are handed over once rather than once per pass;
  * - a decoder keeps its state between calls, so a file coded in several passes is read
  *   pass by pass with the tables of each chosen from the passes before it;
- * - reading is bounded by the stream (no padding), the escape symbol is an error rather
- *   than a request for a stream-chosen number of raw bits, and `canonical()` says whether
+ * - reading is bounded by the stream (no padding); for nodecode's codecs the escape symbol
+ *   is an error rather than a request for a stream-chosen number of raw bits, and for
+ *   CompressAI's models (`decode_escaped`) escapes decode as CompressAI decodes them but
+ *   within the stream and at most as long as an encoder writes; `canonical()` says whether
  *   the stream is the encoding of what was decoded (the decoder began in the encoder's
  *   range, ended in its initial state and read every word), which is exactly when
  *   re-encoding the symbols would give the same bytes, at no cost.
@@ -198,10 +200,12 @@ typedef struct {
     int began_in_range; /* the flushed state is one the encoder can write */
 } Decoder;
 
-static uint32_t word_at(const Decoder *d, Py_ssize_t k) {
-    const unsigned char *p = d->data + 4 * k;
+static uint32_t read_word(const unsigned char *data, Py_ssize_t k) {
+    const unsigned char *p = data + 4 * k;
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
+
+static uint32_t word_at(const Decoder *d, Py_ssize_t k) { return read_word(d->data, k); }
 
 static int Decoder_init(Decoder *self, PyObject *args, PyObject *kwargs) {
     PyObject *stream;
@@ -308,9 +312,142 @@ static PyTypeObject DecoderType = {
     .tp_methods = Decoder_methods,
 };
 
+
+#define BYPASS_BITS 4
+#define MAX_BYPASS_CHUNKS 8 /* an int32 value's chunks: more cannot come from an encoder */
+
+/* The next `bits` raw bits of a bypass-coded value (CompressAI's escape mode). */
+static int get_bits(uint64_t *x, const unsigned char *data, Py_ssize_t words, Py_ssize_t *next,
+                    int bits, int32_t *value) {
+    *value = (int32_t)(*x & ((1u << bits) - 1));
+    *x >>= bits;
+    if (*x < STATE_LOW) {
+        if (*next >= words) return -1;
+        *x = (*x << 32) | read_word(data, (*next)++);
+    }
+    return 0;
+}
+
+/* decode_escaped(stream, indexes, cdfs, width, lengths, offsets) -> int32 array as bytes:
+ * CompressAI's `decode_with_indexes` for models whose streams use escapes (values beyond a
+ * table, coded as raw 4-bit chunks), bounded by the stream: a stream that ends early, asks
+ * for more chunks than an int32 has, or is not exactly the encoding of what it decodes to
+ * (end state, every word read, no needless leading zero chunk) raises ValueError. */
+static PyObject *decode_escaped(PyObject *self, PyObject *args) {
+    PyObject *stream, *indexes_obj, *cdfs_obj, *lengths_obj, *offsets_obj, *result = NULL;
+    Py_ssize_t width;
+    if (!PyArg_ParseTuple(args, "O!OOnOO", &PyBytes_Type, &stream, &indexes_obj, &cdfs_obj,
+                          &width, &lengths_obj, &offsets_obj)) {
+        return NULL;
+    }
+    Int32Array indexes, cdfs, lengths, offsets;
+    if (int32_array(indexes_obj, &indexes, "indexes") < 0) return NULL;
+    if (int32_array(cdfs_obj, &cdfs, "tables") < 0) goto fail_indexes;
+    if (int32_array(lengths_obj, &lengths, "lengths") < 0) goto fail_cdfs;
+    if (int32_array(offsets_obj, &offsets, "offsets") < 0) goto fail_lengths;
+    const char *problem = NULL;
+    const Py_ssize_t tables = lengths.n;
+    if (width < 3 || cdfs.n != tables * width || offsets.n != tables) {
+        problem = "tables, lengths and offsets do not agree";
+    }
+    for (Py_ssize_t r = 0; r < tables && !problem; r++) {
+        const int32_t *cdf = cdfs.data + r * width, length = lengths.data[r];
+        if (length < 3 || length > width || cdf[0] != 0 || cdf[length - 1] != (1 << PRECISION)) {
+            problem = "a table does not run from 0 to 65536 within its length";
+        }
+        for (int32_t j = 0; j + 1 < length && !problem; j++) {
+            if (cdf[j + 1] <= cdf[j]) problem = "a table gives a symbol no probability";
+        }
+    }
+    const Py_ssize_t size = PyBytes_GET_SIZE(stream);
+    if (!problem && (size % 4 != 0 || size < 8)) {
+        problem = "the stream is not a whole number of words (at least two)";
+    }
+    if (problem) {
+        PyErr_SetString(PyExc_ValueError, problem);
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, indexes.n * 4);
+    if (!result) goto done;
+    int32_t *out = (int32_t *)PyBytes_AS_STRING(result);
+    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(stream);
+    const Py_ssize_t words = size / 4;
+    const uint64_t mask = (1u << PRECISION) - 1;
+    uint64_t x = (uint64_t)read_word(data, 0) | (uint64_t)read_word(data, 1) << 32;
+    int canonical = x >= STATE_LOW && x < STATE_HIGH;
+    Py_ssize_t next = 2;
+    for (Py_ssize_t i = 0; i < indexes.n && !problem; i++) {
+        const int32_t row = indexes.data[i];
+        if (row < 0 || row >= tables) {
+            problem = ROW_RANGE;
+            break;
+        }
+        const int32_t *cdf = cdfs.data + (Py_ssize_t)row * width;
+        const int32_t max_value = lengths.data[row] - 2, cum = (int32_t)(x & mask);
+        int32_t s = 0;
+        while (cdf[s + 1] <= cum) s++;
+        x = (uint64_t)(cdf[s + 1] - cdf[s]) * (x >> PRECISION) + (x & mask) - (uint64_t)cdf[s];
+        if (x < STATE_LOW) {
+            if (next >= words) {
+                problem = "the stream ends before its symbols do";
+                break;
+            }
+            x = (x << 32) | read_word(data, next++);
+        }
+        int32_t value = s;
+        if (s == max_value) { /* escape: a count of 4-bit chunks, then the chunks */
+            int32_t count, chunk;
+            uint32_t raw = 0;
+            if (get_bits(&x, data, words, &next, BYPASS_BITS, &count) < 0) {
+                problem = "the stream ends before its symbols do";
+                break;
+            }
+            if (count > MAX_BYPASS_CHUNKS) {
+                problem = "an escaped value is longer than any encoder writes";
+                break;
+            }
+            for (int32_t j = 0; j < count; j++) {
+                if (get_bits(&x, data, words, &next, BYPASS_BITS, &chunk) < 0) {
+                    problem = "the stream ends before its symbols do";
+                    break;
+                }
+                raw |= (uint32_t)chunk << (BYPASS_BITS * j);
+                if (j == count - 1 && chunk == 0) canonical = 0; /* a needless leading zero */
+            }
+            if (problem) break;
+            if (raw > INT32_MAX) { /* an encoder's raw value is a non-negative int32 */
+                problem = "an escaped value is longer than any encoder writes";
+                break;
+            }
+            value = (int32_t)(raw >> 1);
+            value = (raw & 1) ? -value - 1 : value + max_value;
+        }
+        out[i] = value + offsets.data[row];
+    }
+    if (!problem && !(canonical && x == STATE_LOW && next == words)) {
+        problem = "the stream is not the encoding of the symbols it decodes to";
+    }
+    if (problem) {
+        PyErr_SetString(PyExc_ValueError, problem);
+        Py_CLEAR(result);
+    }
+done:
+    PyBuffer_Release(&offsets.view);
+fail_lengths:
+    PyBuffer_Release(&lengths.view);
+fail_cdfs:
+    PyBuffer_Release(&cdfs.view);
+fail_indexes:
+    PyBuffer_Release(&indexes.view);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"encode", encode, METH_VARARGS,
      "encode(symbols, rows, tables) -> bytes: symbol i under table rows[i]."},
+    {"decode_escaped", decode_escaped, METH_VARARGS,
+     "decode_escaped(stream, indexes, cdfs, width, lengths, offsets) -> bytes of int32: "
+     "CompressAI's decode_with_indexes, escapes included, bounded and checked canonical."},
     {NULL, NULL, 0, NULL},
 };
 

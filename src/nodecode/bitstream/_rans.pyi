@@ -13,3 +13,11 @@ class Decoder:
     def canonical(self) -> bool: ...
 
 def encode(symbols: Int32Array, rows: Int32Array, tables: Tables) -> bytes: ...
+def decode_escaped(
+    stream: bytes,
+    indexes: Int32Array,
+    cdfs: Int32Array,
+    width: int,
+    lengths: Int32Array,
+    offsets: Int32Array,
+) -> bytes: ...

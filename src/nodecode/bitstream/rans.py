@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from nodecode.bitstream._rans import Decoder, Tables, encode
+from nodecode.bitstream._rans import Decoder, Tables, decode_escaped, encode
 
 
 def coder_tables(cdfs: Tensor) -> Tables:
@@ -57,3 +57,45 @@ def decode_symbols(data: bytes, shape: tuple[int, int, int], cdfs: Tensor) -> Te
     flat = decode_into(decoder, _channel_rows(shape), coder_tables(cdfs))
     require_canonical(decoder)
     return torch.from_numpy(flat).to(torch.int64).reshape(shape)
+
+
+class BoundedRansCoder:
+    """CompressAI's entropy-coder interface (`compressai.entropy_models`' `entropy_coder`)
+    for its models, whose streams use escapes: CompressAI's own encoder (the same format),
+    and a decoder that never reads past a stream and refuses one that is not exactly the
+    encoding of what it decodes to. CompressAI's decoder reads as many raw chunks as an
+    escape asks for, past the end of the buffer if need be."""
+
+    name = "ans"
+
+    def encode_with_indexes(
+        self,
+        symbols: list[int],
+        indexes: list[int],
+        cdfs: list[list[int]],
+        cdf_lengths: list[int],
+        offsets: list[int],
+    ) -> bytes:
+        from nodecode.bitstream.native import compressai_extension
+
+        encoder = compressai_extension("ans").RansEncoder()
+        return encoder.encode_with_indexes(symbols, indexes, cdfs, cdf_lengths, offsets)
+
+    def decode_with_indexes(
+        self,
+        string: bytes,
+        indexes: list[int],
+        cdfs: list[list[int]],
+        cdf_lengths: list[int],
+        offsets: list[int],
+    ) -> list[int]:
+        tables = np.asarray(cdfs, dtype=np.int32)  # CompressAI pads its rows to one width
+        values = decode_escaped(
+            bytes(string),
+            np.asarray(indexes, dtype=np.int32),
+            np.ascontiguousarray(tables.reshape(-1)),
+            tables.shape[1],
+            np.asarray(cdf_lengths, dtype=np.int32),
+            np.asarray(offsets, dtype=np.int32),
+        )
+        return np.frombuffer(values, dtype=np.int32).tolist()

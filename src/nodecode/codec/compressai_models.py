@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from nodecode.bitstream.rans import BoundedRansCoder
 from nodecode.errors import CheckpointError, ConfigError
 from nodecode.utils.digest import state_digest
 from nodecode.utils.network import DOWNLOAD_ENV, downloads_allowed
@@ -54,6 +55,9 @@ class CompressAICodec(nn.Module):
     def __init__(self, model: nn.Module, arch: str, quality: int, source: str) -> None:
         super().__init__()
         self.model = model.eval()
+        for module in model.modules():  # every entropy model decodes with a bounded coder
+            if hasattr(module, "entropy_coder"):
+                setattr(module, "entropy_coder", BoundedRansCoder())  # noqa: B010
         self.arch, self.quality = arch, quality
         self.name = f"{PREFIX}{arch}:{quality}"
         self.source = source
@@ -106,12 +110,6 @@ class CompressAICodec(nn.Module):
         per_position = max(per_symbol * self.latent_channels, 1e-12)
         return int((8 * string_lengths[0] + 64) / per_position)
 
-    def _max_symbols(self, shape: Any) -> int:
-        """Symbols of ŷ and ẑ together for a `decompress` shape: a bound for every string."""
-        per_shape = (ALIGNMENT // Y_STRIDE) ** 2 if self.has_hyperprior else 1
-        y_positions = shape[0] * shape[1] * per_shape
-        return (int(self.model.M) + int(getattr(self.model, "N", 0))) * y_positions
-
     def require_ready(self) -> None:
         """Tables are built when the model is loaded (`update(force=True)`)."""
 
@@ -125,13 +123,12 @@ class CompressAICodec(nn.Module):
         return self.model.compress(x)
 
     def decompress(self, strings: list[list[bytes]], shape: Any) -> dict[str, Tensor]:
-        return self.model.decompress(_padded(strings, self._max_symbols(shape)), shape)
+        return self.model.decompress(strings, shape)
 
     @torch.no_grad()
     def latent(self, strings: list[list[bytes]], shape: Any) -> dict[str, Tensor]:
         """{"y_hat": ŷ, "sigma": σ̂ (hyperprior models)}: entropy decoding and h_s only."""
-        padded = _padded(strings, self._max_symbols(shape))
-        _, latents = self.recording_latents(lambda: self.model.decompress(padded, shape), False)
+        _, latents = self.recording_latents(lambda: self.model.decompress(strings, shape), False)
         return latents
 
     @torch.no_grad()
@@ -184,23 +181,6 @@ class CompressAICodec(nn.Module):
     def identity(self) -> bytes:
         """16-byte digest of architecture, quality and every weight and table."""
         return state_digest(self.model, self.name.encode()).digest()[:16]
-
-
-def _padded(strings: list[list[bytes]], max_symbols: int) -> list[list[bytes]]:
-    """Every string followed by zero words: CompressAI's decoder reads 32-bit words without
-    bounds checks (one per symbol, more after an escape), so a cut or crafted stream reads
-    zeros rather than memory past its buffer. Escapes read a number of 4-bit chunks that
-    the stream chooses; the padding covers every chunk the string's own bytes can ask for
-    (each 0xF nibble adds at most 15), not streams that keep escaping in the padding itself
-    (docs/FORMAT.md says so)."""
-    out = []
-    for per_latent in strings:
-        padded = []
-        for data in per_latent:
-            words = -(-len(data) // 4) + 2 * max_symbols + 4 * len(data) + 64
-            padded.append(bytes(data) + bytes(4 * words - len(data)))
-        out.append(padded)
-    return out
 
 
 def architectures() -> list[str]:
