@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from nodecode.errors import CheckpointError
+from nodecode.utils.checkpoint import require_format_version
 from nodecode.utils.io import atomic_path
 
 KIND = "train-state"
@@ -63,10 +64,7 @@ def read_train_state(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not a readable train state ({reason})") from None
     if not isinstance(state, dict) or state.get("kind") != KIND:
         raise CheckpointError(f"{path}: not a nodecode train state")
-    if state.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path}: train state format {state.get('format_version')} is not supported"
-        )
+    require_format_version(path, state, FORMAT_VERSION, "train state")
     return state
 
 

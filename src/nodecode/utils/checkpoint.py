@@ -53,11 +53,19 @@ def read_meta(path: str | os.PathLike, kind: str | tuple[str, ...]) -> dict[str,
     if meta.get("kind") not in kinds:
         expected = " or ".join(repr(k) for k in kinds)
         raise CheckpointError(f"{path}: is a {meta.get('kind')!r} checkpoint, expected {expected}")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path}: checkpoint format {meta.get('format_version')} is not supported"
-        )
+    require_format_version(path, meta, FORMAT_VERSION, "checkpoint")
     return meta
+
+
+def require_format_version(
+    path: str | os.PathLike, header: dict[str, Any], version: int, what: str
+) -> None:
+    """The header's format is the one this nodecode writes: a file from another version is
+    refused by name, before any of its fields is trusted."""
+    if header.get("format_version") != version:
+        raise CheckpointError(
+            f"{path}: {what} format {header.get('format_version')} is not supported"
+        )
 
 
 def load_tensors(
