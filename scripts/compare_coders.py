@@ -8,10 +8,9 @@ ANS coder (another format; float tables, gathered per symbol as its decoder need
 .venv/bin/python scripts/compare_coders.py
 """
 
-import time
-
 import numpy as np
 import torch
+from bench_entropy_decode import milliseconds  # this folder: python puts it on sys.path
 from compressai.ans import RansDecoder
 
 from nodecode.bitstream._rans import Decoder, encode
@@ -19,14 +18,6 @@ from nodecode.bitstream.rans import coder_tables, decode_into
 from nodecode.bitstream.tables import quantized_cdfs
 
 TABLES, CENTERS, SYMBOLS = 26_912, 6, 16 * 28 * 28
-
-
-def milliseconds(step, repeats: int = 20) -> float:
-    step()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        step()
-    return (time.perf_counter() - start) / repeats * 1000
 
 
 def main() -> None:
