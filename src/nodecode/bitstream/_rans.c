@@ -49,6 +49,18 @@ static int int32_array(PyObject *obj, Int32Array *out, const char *what) {
     return 0;
 }
 
+/* Why a CDF row of `length` entries cannot be coded with (NULL if it can): it must run from
+ * 0 to 2^16 and give every symbol a frequency of at least 1. */
+static const char *table_problem(const int32_t *cdf, Py_ssize_t length) {
+    if (cdf[0] != 0 || cdf[length - 1] != (1 << PRECISION)) {
+        return "a table does not run from 0 to 65536";
+    }
+    for (Py_ssize_t j = 0; j + 1 < length; j++) {
+        if (cdf[j + 1] <= cdf[j]) return "a table gives a symbol no probability";
+    }
+    return NULL;
+}
+
 /* Tables: integer CDFs (rows × width), checked once and copied, so each coding call
  * only indexes them. */
 typedef struct {
@@ -69,16 +81,10 @@ static int Tables_init(Tables *self, PyObject *args, PyObject *kwargs) {
         goto done;
     }
     for (Py_ssize_t r = 0; r < cdfs.n / width; r++) {
-        const int32_t *cdf = cdfs.data + r * width;
-        if (cdf[0] != 0 || cdf[width - 1] != (1 << PRECISION)) {
-            PyErr_SetString(PyExc_ValueError, "a table does not run from 0 to 65536");
+        const char *problem = table_problem(cdfs.data + r * width, width);
+        if (problem) {
+            PyErr_SetString(PyExc_ValueError, problem);
             goto done;
-        }
-        for (Py_ssize_t j = 0; j + 1 < width; j++) {
-            if (cdf[j + 1] <= cdf[j]) {
-                PyErr_SetString(PyExc_ValueError, "a table gives a symbol no probability");
-                goto done;
-            }
         }
     }
     int32_t *copy = PyMem_Malloc(cdfs.n * sizeof(int32_t));
@@ -102,13 +108,6 @@ static void Tables_dealloc(Tables *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyObject *Tables_rows(Tables *self, void *closure) { return PyLong_FromSsize_t(self->rows); }
-
-static PyGetSetDef Tables_getset[] = {
-    {"rows", (getter)Tables_rows, NULL, "Number of tables.", NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-};
-
 static PyTypeObject TablesType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "nodecode.bitstream._rans.Tables",
@@ -118,10 +117,11 @@ static PyTypeObject TablesType = {
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Tables_init,
     .tp_dealloc = (destructor)Tables_dealloc,
-    .tp_getset = Tables_getset,
 };
 
 static const char *ROW_RANGE = "a table row is out of range";
+static const char *STREAM_ENDS = "the stream ends before its symbols do";
+static const char *NOT_CANONICAL = "the stream is not the encoding of the symbols it decodes to";
 
 /* encode(symbols, rows, tables) -> bytes: symbol i under table rows[i]; each symbol must
  * lie in [0, width - 2) (the last entry is CompressAI's escape symbol). */
@@ -191,42 +191,87 @@ fail_symbols:
     return result;
 }
 
+/* A stream being decoded: its words, the next one to read, and the coder's state. Both
+ * decoders below read through these functions, so both are bounded and checked alike. */
 typedef struct {
-    PyObject_HEAD
-    PyObject *stream; /* bytes, kept alive */
     const unsigned char *data;
-    Py_ssize_t words, next; /* words in the stream, and the next one to read */
-    uint64_t state;
+    Py_ssize_t words, next;
+    uint64_t x;
     int began_in_range; /* the flushed state is one the encoder can write */
-} Decoder;
+} Stream;
 
-static uint32_t read_word(const unsigned char *data, Py_ssize_t k) {
-    const unsigned char *p = data + 4 * k;
+static uint32_t stream_word(const Stream *st, Py_ssize_t k) {
+    const unsigned char *p = st->data + 4 * k;
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint32_t word_at(const Decoder *d, Py_ssize_t k) { return read_word(d->data, k); }
+/* Starts reading `bytes` (its flushed state first); the problem if it cannot be a stream. */
+static const char *stream_start(Stream *st, PyObject *bytes) {
+    const Py_ssize_t size = PyBytes_GET_SIZE(bytes);
+    if (size % 4 != 0 || size < 8) return "the stream is not a whole number of words (at least two)";
+    st->data = (const unsigned char *)PyBytes_AS_STRING(bytes);
+    st->words = size / 4;
+    st->x = (uint64_t)stream_word(st, 0) | (uint64_t)stream_word(st, 1) << 32;
+    st->next = 2;
+    st->began_in_range = st->x >= STATE_LOW && st->x < STATE_HIGH;
+    return NULL;
+}
+
+/* Renormalization: a word is read when the state falls below its bound; -1 if none is left. */
+static int stream_refill(Stream *st) {
+    if (st->x < STATE_LOW) {
+        if (st->next >= st->words) return -1;
+        st->x = (st->x << 32) | stream_word(st, st->next++);
+    }
+    return 0;
+}
+
+/* The next symbol under `cdf` (whose last entry is 2^16); -1 if the stream ends first. */
+static int stream_symbol(Stream *st, const int32_t *cdf, int32_t *symbol) {
+    const uint64_t mask = (1u << PRECISION) - 1;
+    const int32_t cum = (int32_t)(st->x & mask);
+    int32_t s = 0;
+    while (cdf[s + 1] <= cum) s++; /* the last entry, 2^16 > cum, ends the search */
+    st->x = (uint64_t)(cdf[s + 1] - cdf[s]) * (st->x >> PRECISION) + (st->x & mask) -
+            (uint64_t)cdf[s];
+    *symbol = s;
+    return stream_refill(st);
+}
+
+/* The next `bits` raw bits (CompressAI's bypass mode for escaped values). */
+static int stream_bits(Stream *st, int bits, int32_t *value) {
+    *value = (int32_t)(st->x & ((1u << bits) - 1));
+    st->x >>= bits;
+    return stream_refill(st);
+}
+
+/* Whether the stream is exactly the encoding of what was read: it began in the encoder's
+ * range, ended in the encoder's initial state, and every word was read. */
+static int stream_canonical(const Stream *st) {
+    return st->began_in_range && st->x == STATE_LOW && st->next == st->words;
+}
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *bytes; /* kept alive while `stream` points into it */
+    Stream stream;
+} Decoder;
 
 static int Decoder_init(Decoder *self, PyObject *args, PyObject *kwargs) {
-    PyObject *stream;
-    if (!PyArg_ParseTuple(args, "O!", &PyBytes_Type, &stream)) return -1;
-    const Py_ssize_t size = PyBytes_GET_SIZE(stream);
-    if (size % 4 != 0 || size < 8) {
-        PyErr_SetString(PyExc_ValueError, "the stream is not a whole number of words (at least two)");
+    PyObject *bytes;
+    if (!PyArg_ParseTuple(args, "O!", &PyBytes_Type, &bytes)) return -1;
+    const char *problem = stream_start(&self->stream, bytes);
+    if (problem) {
+        PyErr_SetString(PyExc_ValueError, problem);
         return -1;
     }
-    Py_INCREF(stream);
-    Py_XSETREF(self->stream, stream);
-    self->data = (const unsigned char *)PyBytes_AS_STRING(stream);
-    self->words = size / 4;
-    self->state = (uint64_t)word_at(self, 0) | (uint64_t)word_at(self, 1) << 32;
-    self->next = 2;
-    self->began_in_range = self->state >= STATE_LOW && self->state < STATE_HIGH;
+    Py_INCREF(bytes);
+    Py_XSETREF(self->bytes, bytes);
     return 0;
 }
 
 static void Decoder_dealloc(Decoder *self) {
-    Py_XDECREF(self->stream);
+    Py_XDECREF(self->bytes);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -235,7 +280,7 @@ static PyObject *Decoder_decode(Decoder *self, PyObject *args) {
     PyObject *rows_obj, *out_obj, *result = NULL;
     Tables *tables;
     if (!PyArg_ParseTuple(args, "OO!O", &rows_obj, &TablesType, &tables, &out_obj)) return NULL;
-    if (!self->stream || !tables->cdfs) {
+    if (!self->bytes || !tables->cdfs) {
         PyErr_SetString(PyExc_ValueError, "the decoder or the tables were not initialised");
         return NULL;
     }
@@ -249,36 +294,26 @@ static PyObject *Decoder_decode(Decoder *self, PyObject *args) {
     }
     int32_t *symbols = (int32_t *)out.buf;
     const Py_ssize_t width = tables->width;
-    const int32_t escape = (int32_t)width - 2;
-    const uint64_t mask = (1u << PRECISION) - 1;
-    uint64_t x = self->state;
-    Py_ssize_t next = self->next;
+    Stream st = self->stream; /* committed only if every symbol decodes */
     for (Py_ssize_t i = 0; i < rows.n; i++) {
         const int32_t row = rows.data[i];
         if (row < 0 || row >= tables->rows) {
             PyErr_SetString(PyExc_ValueError, ROW_RANGE);
             goto done;
         }
-        const int32_t *cdf = tables->cdfs + (Py_ssize_t)row * width;
-        const int32_t cum = (int32_t)(x & mask);
-        int32_t s = 0;
-        while (cdf[s + 1] <= cum) s++; /* cdf[width - 1] = 2^16 > cum ends the search */
-        if (s >= escape) {
+        int32_t s;
+        const int ended = stream_symbol(&st, tables->cdfs + (Py_ssize_t)row * width, &s);
+        if (s >= width - 2) { /* the escape symbol: nodecode's encoder never writes it */
             PyErr_SetString(PyExc_ValueError, "the stream decodes to symbols outside the alphabet");
             goto done;
         }
-        x = (uint64_t)(cdf[s + 1] - cdf[s]) * (x >> PRECISION) + (x & mask) - (uint64_t)cdf[s];
-        if (x < STATE_LOW) {
-            if (next >= self->words) {
-                PyErr_SetString(PyExc_ValueError, "the stream ends before its symbols do");
-                goto done;
-            }
-            x = (x << 32) | word_at(self, next++);
+        if (ended) {
+            PyErr_SetString(PyExc_ValueError, STREAM_ENDS);
+            goto done;
         }
         symbols[i] = s;
     }
-    self->state = x;
-    self->next = next;
+    self->stream = st;
     result = Py_NewRef(Py_None);
 done:
     PyBuffer_Release(&out);
@@ -288,8 +323,7 @@ fail_rows:
 }
 
 static PyObject *Decoder_canonical(Decoder *self, PyObject *Py_UNUSED(ignored)) {
-    return PyBool_FromLong(self->stream && self->began_in_range && self->state == STATE_LOW &&
-                           self->next == self->words);
+    return PyBool_FromLong(self->bytes && stream_canonical(&self->stream));
 }
 
 static PyMethodDef Decoder_methods[] = {
@@ -312,20 +346,28 @@ static PyTypeObject DecoderType = {
     .tp_methods = Decoder_methods,
 };
 
-
 #define BYPASS_BITS 4
 #define MAX_BYPASS_CHUNKS 8 /* an int32 value's chunks: more cannot come from an encoder */
 
-/* The next `bits` raw bits of a bypass-coded value (CompressAI's escape mode). */
-static int get_bits(uint64_t *x, const unsigned char *data, Py_ssize_t words, Py_ssize_t *next,
-                    int bits, int32_t *value) {
-    *value = (int32_t)(*x & ((1u << bits) - 1));
-    *x >>= bits;
-    if (*x < STATE_LOW) {
-        if (*next >= words) return -1;
-        *x = (*x << 32) | read_word(data, (*next)++);
+/* The value an escape codes (a count of 4-bit chunks, then the chunks), as CompressAI's
+ * decoder reads it; the problem if the stream ends or no encoder could have written it.
+ * A needless leading zero chunk decodes, but makes the stream not canonical. */
+static const char *escaped_value(Stream *st, int32_t max_value, int32_t *value, int *canonical) {
+    int32_t count, chunk;
+    uint32_t raw = 0;
+    if (stream_bits(st, BYPASS_BITS, &count) < 0) return STREAM_ENDS;
+    if (count > MAX_BYPASS_CHUNKS) return "an escaped value is longer than any encoder writes";
+    for (int32_t j = 0; j < count; j++) {
+        if (stream_bits(st, BYPASS_BITS, &chunk) < 0) return STREAM_ENDS;
+        raw |= (uint32_t)chunk << (BYPASS_BITS * j);
+        if (j == count - 1 && chunk == 0) *canonical = 0;
     }
-    return 0;
+    if (raw > INT32_MAX) { /* an encoder's raw value is a non-negative int32 */
+        return "an escaped value is longer than any encoder writes";
+    }
+    const int32_t half = (int32_t)(raw >> 1);
+    *value = (raw & 1) ? -half - 1 : half + max_value;
+    return NULL;
 }
 
 /* decode_escaped(stream, indexes, cdfs, width, lengths, offsets) -> int32 array as bytes:
@@ -334,9 +376,9 @@ static int get_bits(uint64_t *x, const unsigned char *data, Py_ssize_t words, Py
  * for more chunks than an int32 has, or is not exactly the encoding of what it decodes to
  * (end state, every word read, no needless leading zero chunk) raises ValueError. */
 static PyObject *decode_escaped(PyObject *self, PyObject *args) {
-    PyObject *stream, *indexes_obj, *cdfs_obj, *lengths_obj, *offsets_obj, *result = NULL;
+    PyObject *bytes, *indexes_obj, *cdfs_obj, *lengths_obj, *offsets_obj, *result = NULL;
     Py_ssize_t width;
-    if (!PyArg_ParseTuple(args, "O!OOnOO", &PyBytes_Type, &stream, &indexes_obj, &cdfs_obj,
+    if (!PyArg_ParseTuple(args, "O!OOnOO", &PyBytes_Type, &bytes, &indexes_obj, &cdfs_obj,
                           &width, &lengths_obj, &offsets_obj)) {
         return NULL;
     }
@@ -351,18 +393,12 @@ static PyObject *decode_escaped(PyObject *self, PyObject *args) {
         problem = "tables, lengths and offsets do not agree";
     }
     for (Py_ssize_t r = 0; r < tables && !problem; r++) {
-        const int32_t *cdf = cdfs.data + r * width, length = lengths.data[r];
-        if (length < 3 || length > width || cdf[0] != 0 || cdf[length - 1] != (1 << PRECISION)) {
-            problem = "a table does not run from 0 to 65536 within its length";
-        }
-        for (int32_t j = 0; j + 1 < length && !problem; j++) {
-            if (cdf[j + 1] <= cdf[j]) problem = "a table gives a symbol no probability";
-        }
+        const int32_t length = lengths.data[r];
+        if (length < 3 || length > width) problem = "a table's length is out of range";
+        else problem = table_problem(cdfs.data + r * width, length);
     }
-    const Py_ssize_t size = PyBytes_GET_SIZE(stream);
-    if (!problem && (size % 4 != 0 || size < 8)) {
-        problem = "the stream is not a whole number of words (at least two)";
-    }
+    Stream st;
+    if (!problem) problem = stream_start(&st, bytes);
     if (problem) {
         PyErr_SetString(PyExc_ValueError, problem);
         goto done;
@@ -370,63 +406,23 @@ static PyObject *decode_escaped(PyObject *self, PyObject *args) {
     result = PyBytes_FromStringAndSize(NULL, indexes.n * 4);
     if (!result) goto done;
     int32_t *out = (int32_t *)PyBytes_AS_STRING(result);
-    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(stream);
-    const Py_ssize_t words = size / 4;
-    const uint64_t mask = (1u << PRECISION) - 1;
-    uint64_t x = (uint64_t)read_word(data, 0) | (uint64_t)read_word(data, 1) << 32;
-    int canonical = x >= STATE_LOW && x < STATE_HIGH;
-    Py_ssize_t next = 2;
+    int canonical = 1;
     for (Py_ssize_t i = 0; i < indexes.n && !problem; i++) {
         const int32_t row = indexes.data[i];
         if (row < 0 || row >= tables) {
             problem = ROW_RANGE;
             break;
         }
-        const int32_t *cdf = cdfs.data + (Py_ssize_t)row * width;
-        const int32_t max_value = lengths.data[row] - 2, cum = (int32_t)(x & mask);
-        int32_t s = 0;
-        while (cdf[s + 1] <= cum) s++;
-        x = (uint64_t)(cdf[s + 1] - cdf[s]) * (x >> PRECISION) + (x & mask) - (uint64_t)cdf[s];
-        if (x < STATE_LOW) {
-            if (next >= words) {
-                problem = "the stream ends before its symbols do";
-                break;
-            }
-            x = (x << 32) | read_word(data, next++);
-        }
-        int32_t value = s;
-        if (s == max_value) { /* escape: a count of 4-bit chunks, then the chunks */
-            int32_t count, chunk;
-            uint32_t raw = 0;
-            if (get_bits(&x, data, words, &next, BYPASS_BITS, &count) < 0) {
-                problem = "the stream ends before its symbols do";
-                break;
-            }
-            if (count > MAX_BYPASS_CHUNKS) {
-                problem = "an escaped value is longer than any encoder writes";
-                break;
-            }
-            for (int32_t j = 0; j < count; j++) {
-                if (get_bits(&x, data, words, &next, BYPASS_BITS, &chunk) < 0) {
-                    problem = "the stream ends before its symbols do";
-                    break;
-                }
-                raw |= (uint32_t)chunk << (BYPASS_BITS * j);
-                if (j == count - 1 && chunk == 0) canonical = 0; /* a needless leading zero */
-            }
-            if (problem) break;
-            if (raw > INT32_MAX) { /* an encoder's raw value is a non-negative int32 */
-                problem = "an escaped value is longer than any encoder writes";
-                break;
-            }
-            value = (int32_t)(raw >> 1);
-            value = (raw & 1) ? -value - 1 : value + max_value;
+        const int32_t max_value = lengths.data[row] - 2;
+        int32_t value;
+        if (stream_symbol(&st, cdfs.data + (Py_ssize_t)row * width, &value) < 0) {
+            problem = STREAM_ENDS;
+        } else if (value == max_value) {
+            problem = escaped_value(&st, max_value, &value, &canonical);
         }
         out[i] = value + offsets.data[row];
     }
-    if (!problem && !(canonical && x == STATE_LOW && next == words)) {
-        problem = "the stream is not the encoding of the symbols it decodes to";
-    }
+    if (!problem && !(canonical && stream_canonical(&st))) problem = NOT_CANONICAL;
     if (problem) {
         PyErr_SetString(PyExc_ValueError, problem);
         Py_CLEAR(result);

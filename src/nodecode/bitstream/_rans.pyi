@@ -4,7 +4,6 @@ from numpy.typing import NDArray
 Int32Array = NDArray[np.int32]
 
 class Tables:
-    rows: int
     def __init__(self, cdfs: Int32Array, width: int) -> None: ...
 
 class Decoder:
