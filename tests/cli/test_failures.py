@@ -187,14 +187,16 @@ def test_batched_classify_answers_as_file_by_file(tmp_path, photo, capsys):
     assert cli(["compress", *images, "--codec", "small-0.330", "-o", str(tmp_path / "ndc")]) == 0
     files = [str(tmp_path / "ndc" / f"p{i}.ndc") for i in range(3)]
     answers = []
-    for batch, workers in (("1", "0"), ("2", "0"), ("2", "2")):
-        out = tmp_path / f"b{batch}-{workers}.json"
-        argv = ["classify", *files, "--model", "cresnet51-0.330", "--batch-size", batch]
+    for i, (batch, workers, *extra) in enumerate(
+        (("1", "0"), ("2", "0"), ("2", "2"), ("2", "0", "--compile"))
+    ):
+        out = tmp_path / f"{i}.json"
+        argv = ["classify", *files, "--model", "cresnet51-0.330", "--batch-size", batch, *extra]
         assert cli([*argv, "--workers", workers, "--json", str(out)]) == 0
         answers.append(json.loads(out.read_text()))
     capsys.readouterr()
     for one, *others in zip(*answers, strict=True):
-        for batched in others:  # in order, the same answers, also decoded in workers
+        for batched in others:  # in order, the same answers, decoded in workers, compiled
             assert one["file"] == batched["file"]
             assert [t["label"] for t in one["top"]] == [t["label"] for t in batched["top"]]
             assert one["top"][0]["p"] == pytest.approx(batched["top"][0]["p"], abs=1e-5)

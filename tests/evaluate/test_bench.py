@@ -40,8 +40,8 @@ def test_fast_and_bf16_apply_to_every_network(tiny_codec, monkeypatch):
 
     prepared, original = [], bench.for_inference
 
-    def counting(network):
-        prepared.append(fast := original(network))
+    def counting(network, *args):
+        prepared.append(fast := original(network, *args))
         return fast
 
     monkeypatch.setattr(bench, "for_inference", counting)
@@ -60,3 +60,34 @@ def test_fast_and_bf16_apply_to_every_network(tiny_codec, monkeypatch):
     for network in prepared:  # batch norms folded away, weights channels-last
         assert not any(isinstance(m, bench.nn.BatchNorm2d) for m in network.modules())
     assert result["config"]["precision"] == "bf16"
+
+
+def test_compile_applies_to_every_network_and_the_decoder(tiny_codec, monkeypatch):
+    import nodecode.evaluate.bench as bench
+    import nodecode.models.inference as inference
+
+    wrapped = []
+
+    class Recording(bench.nn.Module):  # stands in for compilation, which takes seconds a network
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+            wrapped.append(module)
+
+        def forward(self, *args, **kwargs):
+            return self.module(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "FrozenCompiled", Recording)
+    monkeypatch.setattr(bench, "FrozenCompiled", Recording)
+    synthesis = tiny_codec.g_s
+    config = bench.BenchConfig(
+        batch_sizes=(1,),
+        rounds=1,
+        width=0.0625,
+        sizes={"classification": 32},
+        compile=True,
+        tasks=("classification",),
+    )
+    result = bench.run_bench(config, tiny_codec)
+    assert len(wrapped) == len(result["rows"]) + 1  # each network, and g_s
+    assert synthesis in wrapped and tiny_codec.g_s is synthesis  # the caller's codec restored

@@ -25,3 +25,15 @@ def test_folded_channels_last_network_computes_the_same_function(name, channels,
     x = torch.rand(2, channels, size, size)
     with torch.no_grad():
         assert torch.allclose(fast(x), model(x), atol=1e-4, rtol=1e-4)
+
+
+def test_compiled_network_computes_the_same_function_at_each_input_shape():
+    """Frozen compilation recompiles per input shape (a last, smaller batch); each shape
+    must give what the eager network gives."""
+    torch.manual_seed(0)
+    model = models.create("cresnet39", num_classes=5, in_channels=4, width=0.0625).eval()
+    compiled = for_inference(model, compile=True)
+    with torch.inference_mode():
+        for batch in (2, 1):
+            x = torch.rand(batch, 4, 8, 8)
+            assert torch.allclose(compiled(x), model(x), atol=1e-4, rtol=1e-4)

@@ -32,6 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--fast", action="store_true", help="fold batch norms, channels-last: every path alike"
     )
     p.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile with frozen weights: every network and g_s alike",
+    )
+    p.add_argument(
         "--precision",
         choices=PRECISIONS,
         default="fp32",
@@ -57,6 +62,7 @@ def run(args: argparse.Namespace) -> None:
         tasks=tuple(args.tasks),
         device=args.device,
         fast=args.fast,
+        compile=args.compile,
         precision=args.precision,
     )
     codec = paper_codec_only(load_codec(args.codec, args.device), "bench")

@@ -48,6 +48,16 @@ def add_workers_argument(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--workers", type=non_negative_int, default=0, help=help)
 
 
+COMPILE_HELP = (
+    "torch.compile the network with frozen weights: seconds to compile per input shape, "
+    "then faster (docs/RESULTS.md §7); worth it for many files of one size"
+)
+
+
+def add_compile_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--compile", action="store_true", help=COMPILE_HELP)
+
+
 BPP_HELP = (
     "rate control: cap each whole file at this many bits per pixel, or 'nominal' for the "
     "codec's operating point (paper codecs; the decoder is unchanged)"

@@ -13,6 +13,7 @@ from PIL import Image
 from nodecode.cli.common import (
     CODEC_HELP,
     JSON_HELP,
+    add_compile_argument,
     add_workers_argument,
     codec_for_file,
     output_path,
@@ -43,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=16, help="files per network call")
     add_workers_argument(p, WORKERS_HELP)
     p.add_argument("--precision", choices=PRECISIONS, default="fp32", help=PRECISION_HELP)
+    add_compile_argument(p)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.set_defaults(run=run_classify)
@@ -55,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=16, help="files per network call")
     add_workers_argument(p, WORKERS_HELP)
     p.add_argument("--precision", choices=PRECISIONS, default="fp32", help=PRECISION_HELP)
+    add_compile_argument(p)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.add_argument(
@@ -72,7 +75,7 @@ def run_classify(args: argparse.Namespace) -> None:
 
     network, info = load_task(args.model, args.device)
     require_task(info, "classification", args.model, "segment")
-    model = for_inference(network)
+    model = for_inference(network, compile=args.compile)
     names = info.class_names
     records = []
     predictions = predict_files(
@@ -119,7 +122,7 @@ def run_segment(args: argparse.Namespace) -> None:
 
     network, info = load_task(args.model, args.device)
     require_task(info, "segmentation", args.model, "classify")
-    model = for_inference(network)
+    model = for_inference(network, compile=args.compile)
     colors = (palette(info.num_classes) * 255).astype(np.uint8)
     targets = output_paths(args.out, args.files, ".mask.png")
     names = info.class_names

@@ -9,6 +9,7 @@ from pathlib import Path
 from nodecode.cli.common import (
     JSON_HELP,
     TRAIN_WORKERS_HELP,
+    add_compile_argument,
     add_workers_argument,
     config_from_args,
     write_json,
@@ -95,6 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="fp32",
         help="bf16: evaluate under bf16 autocast, to check it keeps the metrics",
     )
+    add_compile_argument(p)
     p.set_defaults(run=run_evaluate)
 
 
@@ -115,15 +117,18 @@ def run_evaluate(args: argparse.Namespace) -> None:
 
     from nodecode.data.datasets import load_task_data
     from nodecode.evaluate.tasks import evaluate_model
+    from nodecode.models.inference import for_inference
     from nodecode.models.zoo import load_task
 
     model, info = load_task(args.checkpoint, args.device)
+    # --compile runs the network as classify --compile does, to check it keeps the metrics.
+    network = for_inference(model, compile=True) if args.compile else model
     data = load_task_data(
         info.task, info.input, args.data or info.data or "", args.latents or info.latents
     )
     loader = DataLoader(data.test, batch_size=64)
     metrics = evaluate_model(
-        model, loader, info.task, info.num_classes, args.device, args.precision
+        network, loader, info.task, info.num_classes, args.device, args.precision
     )
     for key, value in metrics.items():
         if isinstance(value, list):

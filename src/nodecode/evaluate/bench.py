@@ -5,8 +5,10 @@ decoding → g_s → ResNet on the decoded image, and JPEG → Pillow → ResNet
 instead). Each stage is timed separately, per batch, in interleaved rounds so a busy
 moment hurts every path alike; the reported time is per image (stage time / batch size).
 Networks run eager fp32 under `torch.inference_mode` with random weights (speed does not
-depend on them); `fast` folds batch norms and uses channels-last memory, for every network
-and the codec's decoder alike, so the comparison stays fair.
+depend on them); `fast` folds batch norms and uses channels-last memory, and `compile` compiles
+with frozen weights, for every network and the codec's decoder alike, so the comparison stays
+fair. Every path runs once at each batch size before the rounds (first-call allocations,
+kernel choice, compilation), so no round pays for them.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from nodecode.codec.files import COLOR_STEP, compressed_bytes, symbols_from_byte
 from nodecode.data.images import pil_to_tensor, tensor_to_pil
 from nodecode.evaluate.cost import count_macs
 from nodecode.models import create
-from nodecode.models.inference import for_inference
+from nodecode.models.inference import FrozenCompiled, for_inference
 from nodecode.utils.precision import autocast
 
 # (task, input path, network); the first decoded and JPEG rows are the references.
@@ -62,6 +64,8 @@ class BenchConfig:
     fast: bool = False
     # "bf16": g_s and every network under bf16 autocast (the peak is measured the same way).
     precision: str = "fp32"
+    # torch.compile with frozen weights (models/inference.FrozenCompiled): every network and g_s.
+    compile: bool = False
 
 
 def _synchronize(device: torch.device) -> None:
@@ -178,6 +182,7 @@ def run_bench(config: BenchConfig, codec: ConvAutoencoder) -> dict[str, Any]:
     codec = codec.to(device).eval()
     if config.fast:
         codec = codec.to(memory_format=torch.channels_last)
+    synthesis = codec.g_s
     largest = max(config.batch_sizes)
     peak = measure_peak_gmacs(device, precision=config.precision)
     rows: list[dict[str, Any]] = []
@@ -198,8 +203,6 @@ def run_bench(config: BenchConfig, codec: ConvAutoencoder) -> dict[str, Any]:
                 .to(device)
                 .eval()
             )
-            if config.fast:  # what classify/segment run: batch norms folded, channels-last
-                network = for_inference(network)
             one = (
                 codec.dequantize(codec.encode(images[0][None].to(device)))
                 if kind == "latent"
@@ -207,13 +210,14 @@ def run_bench(config: BenchConfig, codec: ConvAutoencoder) -> dict[str, Any]:
             )
             network_macs = count_macs(network, one)
             decoder_macs = (
-                count_macs(codec.g_s, codec.dequantize(codec.encode(images[0][None].to(device))))
+                count_macs(synthesis, codec.dequantize(codec.encode(images[0][None].to(device))))
                 if kind == "decoded"
                 else 0
             )
+            if config.fast or config.compile:  # as classify/segment run them
+                network = for_inference(network, config.fast, config.compile)
             files = ndc if kind != "jpeg" else jpg
             run = _runner(kind, codec, network, device, config.precision, config.fast)
-            run(files[:1], Timer(device))  # warm-up: first-call allocations and kernel choice
             for batch in config.batch_sizes:
                 row: dict[str, Any] = {
                     "task": task,
@@ -228,12 +232,19 @@ def run_bench(config: BenchConfig, codec: ConvAutoencoder) -> dict[str, Any]:
                 }
                 rows.append(row)
                 plans.append((row, run, files[:batch]))
-    with torch.inference_mode():
-        for _ in tqdm(range(config.rounds), desc="bench rounds", unit="round"):
-            for row, run, files in plans:  # interleaved: every path in every round
-                timer = Timer(device)
-                run(files, timer)
-                row["rounds"].append({k: v / len(files) for k, v in timer.seconds.items()})
+    if config.compile:
+        codec.g_s = FrozenCompiled(synthesis)  # type: ignore[assignment]  # restored below
+    try:
+        with torch.inference_mode():
+            for _, run, files in tqdm(plans, desc="warm-up", unit="path"):
+                run(files, Timer(device))
+            for _ in tqdm(range(config.rounds), desc="bench rounds", unit="round"):
+                for row, run, files in plans:  # interleaved: every path in every round
+                    timer = Timer(device)
+                    run(files, timer)
+                    row["rounds"].append({k: v / len(files) for k, v in timer.seconds.items()})
+    finally:
+        codec.g_s = synthesis
     for row in rows:
         summarize(row, peak)
     add_speedups(rows)

@@ -1,9 +1,11 @@
-"""Networks prepared for inference: batch norms folded into their convolutions, and
-channels-last memory (oneDNN's and cuDNN's preferred layout for convolutions)."""
+"""Networks prepared for inference: batch norms folded into their convolutions,
+channels-last memory (oneDNN's and cuDNN's preferred layout for convolutions), and on request
+compiled with frozen weights."""
 
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import torch
 from torch import nn
@@ -38,7 +40,40 @@ def fold_batch_norms(module: nn.Module) -> nn.Module:
     return module
 
 
-def for_inference(model: nn.Module, channels_last: bool = True) -> nn.Module:
-    """An eval-mode copy with batch norms folded and, by default, channels-last weights."""
+# Compiled graphs one Python function may hold before dynamo falls back to eager (torch: 8).
+GRAPHS_PER_FUNCTION = 64
+
+
+class FrozenCompiled(nn.Module):
+    """`torch.compile` (inductor) with its weights frozen as constants: convolutions get
+    prepacked weights and fused ReLU/add epilogues, which is what pays on a CPU at small
+    batches (docs/RESULTS.md §7). Inductor reads its `freezing` switch when it compiles, and
+    it compiles again for every new input shape, so the switch is set around every call
+    rather than once. Dynamo keeps its compiled graphs per Python function, and every network
+    of one class shares its `forward`: past 8 graphs (networks × input shapes) it would
+    silently run the rest eagerly, so the limit is raised with the switch. Inference only:
+    frozen weights carry no gradient."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+        self.compiled = torch.compile(module, dynamic=False)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        import torch._dynamo.config as dynamo_config
+        import torch._inductor.config as inductor_config
+
+        with (
+            inductor_config.patch(freezing=True),
+            dynamo_config.patch(recompile_limit=GRAPHS_PER_FUNCTION),
+        ):
+            return self.compiled(*args, **kwargs)
+
+
+def for_inference(model: nn.Module, channels_last: bool = True, compile: bool = False) -> nn.Module:
+    """An eval-mode copy with batch norms folded, by default channels-last weights, and with
+    `compile` frozen and compiled (the first call of each input shape compiles: seconds)."""
     fast = fold_batch_norms(copy.deepcopy(model).eval())
-    return fast.to(memory_format=torch.channels_last) if channels_last else fast
+    if channels_last:
+        fast = fast.to(memory_format=torch.channels_last)
+    return FrozenCompiled(fast) if compile else fast
