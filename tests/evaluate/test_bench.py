@@ -35,6 +35,13 @@ def test_bench_times_every_path_and_stage(tmp_path, tiny_codec, capsys):
     assert "× decoded" in capsys.readouterr().out
 
 
+def tiny_classification(**levers):
+    from nodecode.evaluate.bench import BenchConfig
+
+    tiny = {"batch_sizes": (1,), "rounds": 1, "width": 0.0625, "sizes": {"classification": 32}}
+    return BenchConfig(tasks=("classification",), **tiny, **levers)
+
+
 def test_fast_and_bf16_apply_to_every_network(tiny_codec, monkeypatch):
     import nodecode.evaluate.bench as bench
 
@@ -45,16 +52,7 @@ def test_fast_and_bf16_apply_to_every_network(tiny_codec, monkeypatch):
         return fast
 
     monkeypatch.setattr(bench, "for_inference", counting)
-    config = bench.BenchConfig(
-        batch_sizes=(1,),
-        rounds=1,
-        width=0.0625,
-        sizes={"classification": 32},
-        fast=True,
-        tasks=("classification",),
-        precision="bf16",
-    )
-    result = bench.run_bench(config, tiny_codec)
+    result = bench.run_bench(tiny_classification(fast=True, precision="bf16"), tiny_codec)
     pipelines = [p for p in bench.PIPELINES if p[0] == "classification"]
     assert len(prepared) == len(result["rows"]) == len(pipelines)
     for network in prepared:  # batch norms folded away, weights channels-last
@@ -80,14 +78,6 @@ def test_compile_applies_to_every_network_and_the_decoder(tiny_codec, monkeypatc
     monkeypatch.setattr(inference, "FrozenCompiled", Recording)
     monkeypatch.setattr(bench, "FrozenCompiled", Recording)
     synthesis = tiny_codec.g_s
-    config = bench.BenchConfig(
-        batch_sizes=(1,),
-        rounds=1,
-        width=0.0625,
-        sizes={"classification": 32},
-        compile=True,
-        tasks=("classification",),
-    )
-    result = bench.run_bench(config, tiny_codec)
+    result = bench.run_bench(tiny_classification(compile=True), tiny_codec)
     assert len(wrapped) == len(result["rows"]) + 1  # each network, and g_s
     assert synthesis in wrapped and tiny_codec.g_s is synthesis  # the caller's codec restored
