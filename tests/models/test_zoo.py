@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from nodecode.codec.zoo import codec_info, shipped_codecs
+from nodecode.codec.zoo import codec_info, shipped_codecs, shipped_compressai
 from nodecode.errors import CheckpointError, ConfigError
 from nodecode.models import create
 from nodecode.models.checkpoint import TaskModelInfo, load_task_model, write_task_model
@@ -73,7 +73,9 @@ def test_zoo_command_lists_everything_shipped(tmp_path, capsys):
 
     assert cli(["zoo", "--json", str(tmp_path / "zoo.json")]) == 0
     listing = json.loads((tmp_path / "zoo.json").read_text())
-    assert [c["name"] for c in listing["codecs"]] == shipped_codecs()
+    assert [c["name"] for c in listing["codecs"]] == shipped_codecs() + shipped_compressai()
+    hyperprior = listing["codecs"][-1]
+    assert hyperprior["data"] == "photos:train" and hyperprior["steps"] > 0
     assert [m["name"] for m in listing["task_models"]] == shipped_task_models()
     assert all(
         "top1" in m["metrics"] for m in listing["task_models"] if m["task"] == "classification"

@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from nodecode.cli.common import add_rates_argument, cached_codec, non_negative_int
-from nodecode.codec.zoo import default_codecs, paper_codec_only, shipped_codecs
+from nodecode.codec.zoo import (
+    default_codecs,
+    paper_codec_only,
+    shipped_codecs,
+    shipped_compressai,
+)
 from nodecode.data.images import load_images, save_image
 from nodecode.errors import ConfigError
 from nodecode.evaluate.baselines import BASELINES
@@ -76,7 +81,8 @@ def run(args: argparse.Namespace) -> None:
     images = load_images(args.images)
     for name, image in images.items():
         save_image(image, args.out / "photos" / f"{name}.png")
-    codec_models = [cached_codec(spec, args.device) for spec in codecs]
+    # The shipped hyperprior (Gupta et al.'s backend) beside the paper's codecs.
+    codec_models = [cached_codec(spec, args.device) for spec in codecs + shipped_compressai()]
     rows = compare_codecs(
         codec_models,
         images,

@@ -20,7 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def codec_rows() -> list[dict[str, Any]]:
-    from nodecode.codec.zoo import CodecWeights, default_codecs
+    from nodecode.codec.zoo import (
+        HYPERPRIOR_RECIPE,
+        SHIPPED_COMPRESSAI,
+        CodecWeights,
+        default_codecs,
+        shipped_compressai,
+        shipped_compressai_training,
+    )
 
     defaults = set(default_codecs())
     rows = []
@@ -40,6 +47,23 @@ def codec_rows() -> list[dict[str, Any]]:
                 "device": training.get("device"),
                 "wall_clock_s": training.get("wall_clock_s"),
                 "recipe": weights.value.recipe,
+            }
+        )
+    for name in shipped_compressai():  # CompressAI's architectures, trained here
+        training = shipped_compressai_training(name)
+        rows.append(
+            {
+                "name": name,
+                "default": False,
+                "nominal_bpp": None,
+                "width": None,
+                "latent_channels": None,
+                "upsampling": SHIPPED_COMPRESSAI[name].removeprefix("compressai:"),
+                "data": training.get("data"),
+                "steps": training.get("steps"),
+                "device": training.get("device"),
+                "wall_clock_s": training.get("wall_clock_s"),
+                "recipe": HYPERPRIOR_RECIPE,
             }
         )
     return rows

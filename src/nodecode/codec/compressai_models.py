@@ -52,14 +52,18 @@ class CompressAICodec(nn.Module):
 
     model: Any  # a compressai.models.CompressionModel (CompressAI ships no type hints)
 
-    def __init__(self, model: nn.Module, arch: str, quality: int, source: str) -> None:
+    def __init__(
+        self, model: nn.Module, arch: str, quality: int, source: str, name: str | None = None
+    ) -> None:
         super().__init__()
         self.model = model.eval()
         for module in model.modules():  # every entropy model decodes with a bounded coder
             if hasattr(module, "entropy_coder"):
                 setattr(module, "entropy_coder", BoundedRansCoder())  # noqa: B010
         self.arch, self.quality = arch, quality
-        self.name = f"{PREFIX}{arch}:{quality}"
+        # Files carry the name: a shipped model's own (`hyperprior-photos-1`) says which weights
+        # decode them, where `compressai:ARCH:QUALITY` means CompressAI's published ones.
+        self.name = name or f"{PREFIX}{arch}:{quality}"
         self.source = source
 
     @property
@@ -206,9 +210,13 @@ def parse_spec(spec: str) -> tuple[str, int, Path | None]:
 
 
 def load_compressai_codec(
-    spec: str, device: str | torch.device = "cpu", download: bool | None = None
+    spec: str,
+    device: str | torch.device = "cpu",
+    download: bool | None = None,
+    name: str | None = None,
 ) -> CompressAICodec:
-    """A CompressAI model by name, from a local state dict or the torch hub cache."""
+    """A CompressAI model by name, from a local state dict or the torch hub cache; `name`
+    replaces the spec in the files it writes (shipped models)."""
     arch, quality, path = parse_spec(spec)
     if path is None:
         path = _cached_weights(spec, arch, quality, download)
@@ -222,7 +230,7 @@ def load_compressai_codec(
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise CheckpointError(f"{path}: not a {arch} state dict ({first})") from None
     model.update(force=True)  # tables from the loaded weights (a state dict may lack them)
-    return CompressAICodec(model.to(device), arch, quality, str(path))
+    return CompressAICodec(model.to(device), arch, quality, str(path), name)
 
 
 def _cached_weights(spec: str, arch: str, quality: int, download: bool | None) -> Path:

@@ -6,6 +6,8 @@ natural-photo corpus and rate-calibrated (docs/RESULTS.md gives the commands).
 the shipped fashion-scenes task models were trained on their latents.
 `paper-OP-untrained`: a fresh paper-width codec, e.g. to train from scratch.
 `compressai:ARCH:QUALITY[:FILE]`: a CompressAI model (codec/compressai_models.py).
+`hyperprior-photos-1`: CompressAI's bmshj2018-hyperprior at quality 1, trained here on the
+photo corpus (Gupta et al.'s backend, offline; docs/RESULTS.md §8b).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.checkpoint import CodecInfo, load_codec_checkpoint, read_codec_info
 from nodecode.codec.compressai_models import (
+    PREFIX,
     CompressAICodec,
     is_compressai_spec,
     load_compressai_codec,
@@ -36,8 +39,16 @@ Codec = ConvAutoencoder | CompressAICodec
 _WEIGHTS = "weights"
 
 
+# Shipped CompressAI models trained by nodecode: name → the architecture and quality they are.
+SHIPPED_COMPRESSAI = {"hyperprior-photos-1": f"{PREFIX}bmshj2018-hyperprior:1"}
+
+
 def _shipped_path(name: str) -> Path:
     return Path(str(resources.files("nodecode.codec") / _WEIGHTS / f"{name}.safetensors"))
+
+
+def shipped_compressai() -> list[str]:
+    return [n for n in SHIPPED_COMPRESSAI if _shipped_path(n).is_file()]
 
 
 def shipped_codecs(family: str | None = None) -> list[str]:
@@ -60,7 +71,8 @@ def paper_codec(op: str) -> ConvAutoencoder:
 
 
 def list_codecs() -> list[str]:
-    return shipped_codecs() + [f"paper-{op}{UNTRAINED}" for op in OPERATING_POINTS]
+    untrained = [f"paper-{op}{UNTRAINED}" for op in OPERATING_POINTS]
+    return shipped_codecs() + shipped_compressai() + untrained
 
 
 def load_codec(spec: str | Path, device: str | torch.device = "cpu") -> Codec:
@@ -71,6 +83,9 @@ def load_codec(spec: str | Path, device: str | torch.device = "cpu") -> Codec:
         return load_compressai_codec(spec, device)
     if spec in shipped_codecs():
         return load_codec_checkpoint(_shipped_path(spec), device)
+    if spec in shipped_compressai():
+        architecture = f"{SHIPPED_COMPRESSAI[spec]}:{_shipped_path(spec)}"
+        return load_compressai_codec(architecture, device, name=spec)
     op = spec.removeprefix("paper-").removesuffix(UNTRAINED)
     if spec == f"paper-{op}{UNTRAINED}" and op in OPERATING_POINTS:
         return paper_codec(op).to(device)
@@ -89,6 +104,15 @@ def codec_info(spec: str | Path) -> CodecInfo:
     raise ConfigError(f"unknown codec {spec!r}: not a file, and not one of {shipped_codecs()}")
 
 
+def shipped_compressai_training(name: str) -> dict:
+    """A shipped CompressAI model's training record (data, steps, device…), from its header."""
+    from nodecode.codec.compressai_models import CHECKPOINT_KIND
+    from nodecode.utils.checkpoint import read_meta
+
+    return dict(read_meta(_shipped_path(name), CHECKPOINT_KIND).get("training", {}))
+
+
+HYPERPRIOR_RECIPE = "docs/RESULTS.md §8b: train-codec --arch bmshj2018-hyperprior on photos:train"
 PAPER_RECIPE = "docs/RESULTS.md §2b: train-codec on photos:train, rate-calibrated"
 SMALL_RECIPE = "docs/RESULTS.md §2: train-codec --width 0.5 on the 13 bundled images"
 

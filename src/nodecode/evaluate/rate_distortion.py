@@ -263,9 +263,11 @@ def compare_codecs(
     to each of `rates` (bpp, or "nominal"); `refine` refines every latent first. With
     `skip_unreachable`, a rate that some image cannot be brought to leaves that row out
     (logged) rather than stopping the comparison."""
-    points = []
+    points, rates = [], tuple(rates)
     for codec in codecs:
-        for bpp in (None, *rates):
+        # Rate control picks among the paper codecs' centers; other codecs run at their rate.
+        codec_rates = rates if isinstance(codec, ConvAutoencoder) else ()
+        for bpp in (None, *codec_rates):
             workdir = out / method_name(codec, bpp, refine) if keep_files else None
             try:
                 points += evaluate_codec(codec, images, workdir, correct_color, bpp, refine)
