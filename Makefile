@@ -28,13 +28,13 @@ demo: $(STAMP) data
 # do not speed up, so two processes finish the suite in about two thirds of the time.
 test: $(STAMP) data
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n auto
-	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
 
-# Coverage-guided fuzzing of every untrusted input (atheris; tests/fuzz/fuzz.py): .ndc files,
-# checkpoints, images. FUZZ_SECONDS per target; RSS is capped at about twice a legitimate
+# Coverage-guided fuzzing of every untrusted input (atheris; tests/fuzz/fuzz.py): .ndc files
+# (paper codecs; the shipped CompressAI hyperprior), checkpoints, images. FUZZ_SECONDS per target; RSS is capped at about twice a legitimate
 # decode's; a failing input lands in .fuzz/TARGET/crashes/.
 FUZZ_SECONDS ?= 1800
-FUZZ_TARGETS ?= ndc checkpoint image
+FUZZ_TARGETS ?= ndc compressai checkpoint image
 fuzz: $(STAMP)
 	rm -rf .fuzz
 	set -e; for t in $(FUZZ_TARGETS); do \

@@ -1,5 +1,6 @@
 """Coverage-guided fuzzing (atheris) of every untrusted input: `.ndc` files through the
-whole decode path, checkpoints, and images handed to `compress`.
+whole decode path (the paper's codecs, and a CompressAI hyperprior's), checkpoints, and
+images handed to `compress`.
 
 Custom mutators reach past the formats' integrity checks as an attacker would: `.ndc`
 payload length and CRCs, the safetensors header length (and mutations of the nodecode
@@ -30,6 +31,7 @@ with atheris.instrument_imports(include=["nodecode", "tests.fuzz"]):
         codec,
         fix_checksums,
         fix_png_crcs,
+        hyperprior,
         join_safetensors,
         split_safetensors,
     )
@@ -71,7 +73,12 @@ def mutate_image(data: bytes, max_size: int, seed: int) -> bytes:
     return fix_png_crcs(data) if random.Random(seed).random() < 0.9 else data
 
 
-MUTATORS = {"ndc": mutate_ndc, "checkpoint": mutate_checkpoint, "image": mutate_image}
+MUTATORS = {
+    "ndc": mutate_ndc,
+    "compressai": mutate_ndc,
+    "checkpoint": mutate_checkpoint,
+    "image": mutate_image,
+}
 # Images get a 4 Mpx budget here, so a legitimate read at the limit (about 18 bytes a pixel:
 # PIL's pixels, one uint8 copy, the float tensor) stays far inside libFuzzer's RSS cap and an
 # allocation the budget does not bound stands out.
@@ -85,6 +92,8 @@ def main() -> None:
     if target == "image":
         os.environ.setdefault(MAX_PIXELS_ENV, IMAGE_FUZZ_PIXELS)
     codec()  # load once, outside the timed inputs
+    if target == "compressai":
+        hyperprior()
     atheris.Setup(sys.argv, TARGETS[target], custom_mutator=MUTATORS[target])
     atheris.Fuzz()
 

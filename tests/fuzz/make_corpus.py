@@ -15,7 +15,7 @@ from nodecode.data.images import pil_to_tensor
 from nodecode.data.photos import load_photo
 from nodecode.models.checkpoint import TaskModelInfo, write_task_model
 from nodecode.models.registry import create
-from tests.fuzz.target import GOLDEN, codec, context_codec
+from tests.fuzz.target import GOLDEN, codec, context_codec, hyperprior
 
 CORPUS = Path(__file__).parent / "corpus"
 SIZES = ((1, 1), (8, 8), (9, 17), (33, 64), (64, 40))
@@ -29,6 +29,14 @@ def ndc_seeds(folder: Path) -> None:
         crop = photo[:, 100 : 100 + h, 150 : 150 + w]
         compress_image(codec(), crop, folder / f"{h}x{w}.ndc")
         compress_image(context_codec(), crop, folder / f"{h}x{w}-context.ndc")
+
+
+def compressai_seeds(folder: Path) -> None:
+    photo = pil_to_tensor(load_photo("astronaut"))
+    for h, w in SIZES:
+        compress_image(
+            hyperprior(), photo[:, 100 : 100 + h, 150 : 150 + w], folder / f"{h}x{w}.ndc"
+        )
 
 
 def checkpoint_seeds(folder: Path) -> None:
@@ -61,6 +69,7 @@ def image_seeds(folder: Path) -> None:
 def main() -> None:
     for name, write in (
         ("ndc", ndc_seeds),
+        ("compressai", compressai_seeds),
         ("checkpoint", checkpoint_seeds),
         ("image", image_seeds),
     ):

@@ -1,7 +1,8 @@
 """The fuzz targets: any bytes through the whole read path of each untrusted input.
 
-`check_ndc` (the `.ndc` reader and decoder), `check_checkpoint` (codec and task-model
-checkpoints) and `check_image` (images handed to `compress`) each accept a clean
+`check_ndc` (the `.ndc` reader and decoder), `check_compressai` (files of the shipped
+CompressAI hyperprior: two strings, CompressAI's entropy models), `check_checkpoint` (codec and
+task-model checkpoints) and `check_image` (images handed to `compress`) each accept a clean
 NodecodeError or a correct result and nothing else. Shared by the atheris harness
 (fuzz.py) and the regression tests, so an input that once failed keeps being checked
 without atheris installed.
@@ -18,10 +19,14 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
+import torch
+
 from nodecode.bitstream.container import CRC, FIELDS, MAGIC, STRING_LENGTH, layout
 from nodecode.codec import load_codec_checkpoint
 from nodecode.codec.autoencoder import ConvAutoencoder
-from nodecode.codec.files import decode_image, symbols_from_bytes
+from nodecode.codec.compressai_models import CompressAICodec
+from nodecode.codec.files import decode_image, decompress_file, read_latents, symbols_from_bytes
+from nodecode.codec.zoo import load_codec
 from nodecode.data.images import load_image
 from nodecode.errors import NodecodeError
 from nodecode.models.checkpoint import load_task_model
@@ -29,6 +34,9 @@ from nodecode.models.checkpoint import load_task_model
 GOLDEN = Path(__file__).parents[1] / "data" / "golden"
 # Decoding the image is skipped above this size: the pixel budget, not the fuzzer, bounds it.
 DECODE_IMAGE_PIXELS = 1 << 18
+# The hyperprior's g_s is a full-width CompressAI decoder: images are decoded up to 128².
+HYPERPRIOR_DECODE_PIXELS = 1 << 14
+HYPERPRIOR = "hyperprior-photos-1"
 # The payload length is the last of the fixed fields (docs/FORMAT.md).
 _LENGTH = struct.Struct("<Q")
 # safetensors: an 8-byte little-endian header length, the JSON header, the tensor bytes.
@@ -48,6 +56,15 @@ def context_codec() -> ConvAutoencoder:
     return load_codec_checkpoint(GOLDEN / "codec-context.safetensors")
 
 
+@cache
+def hyperprior() -> CompressAICodec:
+    """The shipped hyperprior: its files hold ŷ and ẑ strings, decoded by CompressAI's
+    entropy models through nodecode's bounded coder."""
+    codec = load_codec(HYPERPRIOR)
+    assert isinstance(codec, CompressAICodec)
+    return codec
+
+
 def check_ndc(data: bytes) -> None:
     """A clean NodecodeError, or symbols inside the alphabet and an image; nothing else.
     Tried with both golden codecs: a file decodes only with the one its header names."""
@@ -61,6 +78,27 @@ def check_ndc(data: bytes) -> None:
         if header.num_pixels <= DECODE_IMAGE_PIXELS:
             image = decode_image(reader, header, symbols)
             assert tuple(image.shape) == (3, *header.image_size)
+
+
+def check_compressai(data: bytes) -> None:
+    """A hyperprior file: a clean NodecodeError, or finite ŷ and σ̂ ≥ 0 of the header's
+    shape and, for small images, the image; nothing else."""
+
+    def check(path: Path) -> None:
+        try:
+            header, latents = read_latents(hyperprior(), path)
+        except NodecodeError:
+            return
+        shape = (1, *header.latent_shape)
+        assert latents["y_hat"].shape == latents["sigma"].shape == shape
+        for latent in latents.values():
+            assert bool(torch.isfinite(latent).all())
+        assert bool((latents["sigma"] >= 0).all())  # h_s ends in a ReLU
+        if header.num_pixels <= HYPERPRIOR_DECODE_PIXELS:
+            _, image = decompress_file(hyperprior(), path)
+            assert tuple(image.shape) == (3, *header.image_size)
+
+    _as_file(data, ".ndc", check)
 
 
 def _as_file(data: bytes, suffix: str, check: Callable[[Path], None]) -> None:
@@ -106,6 +144,7 @@ def check_image(data: bytes) -> None:
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "ndc": check_ndc,
+    "compressai": check_compressai,
     "checkpoint": check_checkpoint,
     "image": check_image,
 }
