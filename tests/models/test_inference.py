@@ -37,3 +37,20 @@ def test_compiled_network_computes_the_same_function_at_each_input_shape():
         for batch in (2, 1):
             x = torch.rand(batch, 4, 8, 8)
             assert torch.allclose(compiled(x), model(x), atol=1e-4, rtol=1e-4)
+
+
+def test_a_network_that_cannot_compile_is_one_clean_error(monkeypatch):
+    from torch._dynamo.exc import BackendCompilerFailed
+
+    from nodecode.errors import ConfigError
+
+    model = models.create("cresnet39", num_classes=5, in_channels=4, width=0.0625).eval()
+    compiled = for_inference(model, compile=True)
+
+    class Failing(nn.Module):  # what inductor raises where it finds no C++ compiler
+        def forward(self, *args, **kwargs):
+            raise BackendCompilerFailed(None, RuntimeError("no C++ compiler found"), None)
+
+    monkeypatch.setattr(compiled, "compiled", Failing())
+    with pytest.raises(ConfigError, match="--compile: .*no C\\+\\+ compiler found"):
+        compiled(torch.rand(1, 4, 8, 8))

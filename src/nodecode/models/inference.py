@@ -12,6 +12,8 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchvision.models.resnet import Bottleneck
 
+from nodecode.errors import ConfigError
+
 _BOTTLENECK_PAIRS = (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3"))
 
 
@@ -62,12 +64,20 @@ class FrozenCompiled(nn.Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         import torch._dynamo.config as dynamo_config
         import torch._inductor.config as inductor_config
+        from torch._dynamo.exc import BackendCompilerFailed
 
-        with (
-            inductor_config.patch(freezing=True),
-            dynamo_config.patch(recompile_limit=GRAPHS_PER_FUNCTION),
-        ):
-            return self.compiled(*args, **kwargs)
+        try:
+            with (
+                inductor_config.patch(freezing=True),
+                dynamo_config.patch(recompile_limit=GRAPHS_PER_FUNCTION),
+            ):
+                return self.compiled(*args, **kwargs)
+        except BackendCompilerFailed as error:  # e.g. no C++ compiler on this machine
+            cause = str(error.inner_exception).strip().splitlines() or ["unknown error"]
+            raise ConfigError(
+                f"--compile: torch.compile could not compile the network ({cause[0][:200]}); "
+                "run without --compile"
+            ) from None
 
 
 def for_inference(model: nn.Module, channels_last: bool = True, compile: bool = False) -> nn.Module:
