@@ -28,7 +28,7 @@ demo: $(STAMP) data
 # do not speed up, so two processes finish the suite in about two thirds of the time.
 test: $(STAMP) data
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n auto
-	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 # Coverage-guided fuzzing of every untrusted input (atheris; tests/fuzz/fuzz.py): .ndc files
 # (paper codecs; the shipped CompressAI hyperprior), checkpoints, images. FUZZ_SECONDS per target; RSS is capped at about twice a legitimate
