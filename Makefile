@@ -31,8 +31,9 @@ test: $(STAMP) data
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 # Coverage-guided fuzzing of every untrusted input (atheris; tests/fuzz/fuzz.py): .ndc files
-# (paper codecs; the shipped CompressAI hyperprior), checkpoints, images. FUZZ_SECONDS per target; RSS is capped at about twice a legitimate
-# decode's; a failing input lands in .fuzz/TARGET/crashes/.
+# (paper codecs; the shipped CompressAI hyperprior), checkpoints, images. FUZZ_SECONDS per
+# target; RSS is capped at about twice a legitimate decode's; a failing input lands in
+# .fuzz/TARGET/crashes/.
 FUZZ_SECONDS ?= 1800
 FUZZ_TARGETS ?= ndc compressai checkpoint image
 fuzz: $(STAMP)

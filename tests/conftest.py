@@ -54,3 +54,26 @@ def spread_codec() -> ConvAutoencoder:
 def photo() -> torch.Tensor:
     """A held-out natural photo, cropped to an odd size that is not a multiple of 8."""
     return pil_to_tensor(load_photo("astronaut"))[:, 100:197, 150:269]
+
+
+@pytest.fixture
+def compiled_modules(monkeypatch):
+    """What `--compile` would compile, recorded and run eagerly instead (compiling takes
+    seconds a network; tests/models/test_inference.py compiles for real)."""
+    import nodecode.evaluate.bench as bench
+    import nodecode.models.inference as inference
+
+    recorded = []
+
+    class Recording(torch.nn.Module):
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+            recorded.append(module)
+
+        def forward(self, *args, **kwargs):
+            return self.module(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "FrozenCompiled", Recording)
+    monkeypatch.setattr(bench, "FrozenCompiled", Recording)
+    return recorded

@@ -5,7 +5,6 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from nodecode.cli.main import EXIT_ERROR, EXIT_INTERNAL, EXIT_USAGE, main
 from nodecode.codec import save_codec
@@ -177,21 +176,10 @@ def test_classify_takes_shipped_model_names(tmp_path, photo, capsys):
     assert code == 0 and out.count(".") >= 2 and "photo.ndc:" in out
 
 
-def test_batched_classify_answers_as_file_by_file(tmp_path, photo, capsys, monkeypatch):
+def test_batched_classify_answers_as_file_by_file(tmp_path, photo, capsys, compiled_modules):
     import json
 
-    import nodecode.models.inference as inference
     from nodecode.cli.main import main as cli
-
-    compiled = []
-
-    class Compiled(inference.FrozenCompiled):  # records; the compiled path is
-        def __init__(self, module):  # tests/models/test_inference.py's (seconds a shape)
-            torch.nn.Module.__init__(self)
-            self.compiled = self.module = module
-            compiled.append(module)
-
-    monkeypatch.setattr(inference, "FrozenCompiled", Compiled)
 
     for i, (y, x) in enumerate([(0, 0), (8, 16), (24, 8)]):
         save_image(photo[:, y : y + 64, x : x + 64], tmp_path / f"p{i}.png")
@@ -207,7 +195,7 @@ def test_batched_classify_answers_as_file_by_file(tmp_path, photo, capsys, monke
         assert cli([*argv, "--workers", workers, "--json", str(out)]) == 0
         answers.append(json.loads(out.read_text()))
     capsys.readouterr()
-    assert len(compiled) == 1  # --compile reached the network
+    assert len(compiled_modules) == 1  # --compile reached the network
     for one, *others in zip(*answers, strict=True):
         for batched in others:  # in order, the same answers, decoded in workers, compiled
             assert one["file"] == batched["file"]

@@ -118,6 +118,14 @@ def test_cli_verbs_on_a_compressai_codec(tmp_path, spec, image, capsys):
     assert "NODECODE_DOWNLOAD=1" in capsys.readouterr().err
 
 
+def test_eval_codec_refuses_rate_control_for_a_compressai_codec(tmp_path, spec, image, capsys):
+    save_image(image, tmp_path / "images" / "in.png")
+    argv = ["eval-codec", "--codec", spec, "--images", str(tmp_path / "images"), "--bpp", "0.3"]
+    assert main([*argv, "-o", str(tmp_path / "out")]) == 1
+    assert "rate control (--bpp) works with the paper's codecs" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_shipped_hyperprior_works_offline_by_name(tmp_path, capsys):
     """`hyperprior-photos-1` (trained here, stored in half precision) needs no download: its
     files name it, decode without --codec, and it has really learned to code a photo it

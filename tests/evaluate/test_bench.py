@@ -60,24 +60,10 @@ def test_fast_and_bf16_apply_to_every_network(tiny_codec, monkeypatch):
     assert result["config"]["precision"] == "bf16"
 
 
-def test_compile_applies_to_every_network_and_the_decoder(tiny_codec, monkeypatch):
+def test_compile_applies_to_every_network_and_the_decoder(tiny_codec, compiled_modules):
     import nodecode.evaluate.bench as bench
-    import nodecode.models.inference as inference
 
-    wrapped = []
-
-    class Recording(bench.nn.Module):  # stands in for compilation, which takes seconds a network
-        def __init__(self, module):
-            super().__init__()
-            self.module = module
-            wrapped.append(module)
-
-        def forward(self, *args, **kwargs):
-            return self.module(*args, **kwargs)
-
-    monkeypatch.setattr(inference, "FrozenCompiled", Recording)
-    monkeypatch.setattr(bench, "FrozenCompiled", Recording)
     synthesis = tiny_codec.g_s
     result = bench.run_bench(tiny_classification(compile=True), tiny_codec)
-    assert len(wrapped) == len(result["rows"]) + 1  # each network, and g_s
-    assert synthesis in wrapped and tiny_codec.g_s is synthesis  # the caller's codec restored
+    assert len(compiled_modules) == len(result["rows"]) + 1  # each network, and g_s
+    assert synthesis in compiled_modules and tiny_codec.g_s is synthesis  # caller's codec kept

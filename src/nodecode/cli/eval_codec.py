@@ -15,7 +15,7 @@ from nodecode.cli.common import (
     refine_config,
     write_json,
 )
-from nodecode.codec.zoo import default_codecs
+from nodecode.codec.zoo import default_codecs, paper_codec_only
 from nodecode.data.images import load_images
 from nodecode.errors import ConfigError
 from nodecode.evaluate.baselines import BASELINES
@@ -79,6 +79,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     images = load_images(args.images)
     codecs = [cached_codec(spec, args.device) for spec in args.codec or default_codecs()]
+    if args.bpp:  # asked for by name here, so a codec without centers is an error, not a skip
+        for codec in codecs:
+            paper_codec_only(codec, "rate control (--bpp)")
     refine = refine_config(args.refine)
     rows = compare_codecs(
         codecs,

@@ -267,6 +267,8 @@ def compare_codecs(
     for codec in codecs:
         # Rate control picks among the paper codecs' centers; other codecs run at their rate.
         codec_rates = rates if isinstance(codec, ConvAutoencoder) else ()
+        if rates and not codec_rates:
+            logger.warning("%s: no rate control (not a paper codec); its own rate only", codec.name)
         for bpp in (None, *codec_rates):
             workdir = out / method_name(codec, bpp, refine) if keep_files else None
             try:

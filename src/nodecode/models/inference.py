@@ -58,7 +58,6 @@ class FrozenCompiled(nn.Module):
 
     def __init__(self, module: nn.Module) -> None:
         super().__init__()
-        self.module = module
         self.compiled = torch.compile(module, dynamic=False)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
