@@ -9,11 +9,9 @@ of the storage.
 import argparse
 from pathlib import Path
 
-import torch
-
 from nodecode.codec.compressai_models import CHECKPOINT_KIND
-from nodecode.codec.zoo import SHIPPED_COMPRESSAI, _shipped_path
-from nodecode.utils.checkpoint import load_tensors, save_tensors
+from nodecode.codec.zoo import SHIPPED_COMPRESSAI, shipped_path
+from nodecode.utils.checkpoint import save_half_precision
 
 
 def main() -> None:
@@ -21,15 +19,10 @@ def main() -> None:
     parser.add_argument("trained", type=Path)
     parser.add_argument("name", choices=sorted(SHIPPED_COMPRESSAI))
     args = parser.parse_args()
-    tensors, meta = load_tensors(args.trained, CHECKPOINT_KIND)
-    half = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
-    meta = {k: v for k, v in meta.items() if k not in ("kind", "format_version")}
-    meta["storage"] = "float16"
-    out = _shipped_path(args.name)
-    save_tensors(out, half, CHECKPOINT_KIND, meta)
+    out = shipped_path(args.name)
+    save_half_precision(args.trained, out, CHECKPOINT_KIND)
     print(f"wrote {out}: {out.stat().st_size / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":
-    torch.set_grad_enabled(False)
     main()

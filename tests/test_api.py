@@ -12,7 +12,7 @@ from nodecode.models.zoo import load_task
 
 
 def test_classify_files_and_tensors_in_order(tmp_path, photo):
-    codec = load_codec("small-0.330")
+    codec = load_codec("paper-0.330")
     crops = [photo[:, :64, :64], photo[:, 16:80, 8:72]]
     files = []
     for i, crop in enumerate(crops):

@@ -164,7 +164,7 @@ def test_classify_takes_shipped_model_names(tmp_path, photo, capsys):
     save_image(photo, tmp_path / "photo.png")
     assert (
         cli(
-            ["compress", str(tmp_path / "photo.png"), "--codec", "small-0.330", "-o", str(tmp_path)]
+            ["compress", str(tmp_path / "photo.png"), "--codec", "paper-0.330", "-o", str(tmp_path)]
         )
         == 0
     )
@@ -184,7 +184,7 @@ def test_batched_classify_answers_as_file_by_file(tmp_path, photo, capsys, compi
     for i, (y, x) in enumerate([(0, 0), (8, 16), (24, 8)]):
         save_image(photo[:, y : y + 64, x : x + 64], tmp_path / f"p{i}.png")
     images = [str(tmp_path / f"p{i}.png") for i in range(3)]
-    assert cli(["compress", *images, "--codec", "small-0.330", "-o", str(tmp_path / "ndc")]) == 0
+    assert cli(["compress", *images, "--codec", "paper-0.330", "-o", str(tmp_path / "ndc")]) == 0
     files = [str(tmp_path / "ndc" / f"p{i}.ndc") for i in range(3)]
     answers = []
     for i, (batch, workers, *extra) in enumerate(
@@ -208,7 +208,7 @@ def test_a_bad_file_decoded_in_a_worker_is_one_clean_error(tmp_path, photo, caps
 
     save_image(photo[:, :64, :64], tmp_path / "p.png")
     assert (
-        cli(["compress", str(tmp_path / "p.png"), "--codec", "small-0.330", "-o", str(tmp_path)])
+        cli(["compress", str(tmp_path / "p.png"), "--codec", "paper-0.330", "-o", str(tmp_path)])
         == 0
     )
     capsys.readouterr()
@@ -217,7 +217,7 @@ def test_a_bad_file_decoded_in_a_worker_is_one_clean_error(tmp_path, photo, caps
     data[-3] ^= 0xFF  # the payload's CRC no longer matches
     bad.write_bytes(bytes(data))
     argv = ["classify", str(tmp_path / "p.ndc"), str(bad), "--model", "cresnet51-0.330"]
-    code = cli([*argv, "--workers", "1", "--codec", "small-0.330"])
+    code = cli([*argv, "--workers", "1", "--codec", "paper-0.330"])
     err = capsys.readouterr().err
     assert code == 1 and "bad.ndc" in err and "Traceback" not in err and "worker" not in err
 

@@ -2,8 +2,8 @@
 
 `paper-OP`: width 1.0 (the paper's 64/128 channels), sub-pixel decoder, trained on the
 natural-photo corpus and rate-calibrated (docs/RESULTS.md gives the commands).
-`small-OP`: the earlier width-0.5 codecs (transposed-conv decoder, 13 bundled images);
-the shipped fashion-scenes task models were trained on their latents.
+`small-OP`: the earlier width-0.5 codecs (transposed-conv decoder, 13 bundled images),
+small and quick: what the tests encode with.
 `paper-OP-untrained`: a fresh paper-width codec, e.g. to train from scratch.
 `compressai:ARCH:QUALITY[:FILE]`: a CompressAI model (codec/compressai_models.py).
 `hyperprior-photos-1`: CompressAI's bmshj2018-hyperprior at quality 1, trained here on the
@@ -43,19 +43,20 @@ _WEIGHTS = "weights"
 SHIPPED_COMPRESSAI = {"hyperprior-photos-1": f"{PREFIX}bmshj2018-hyperprior:1"}
 
 
-def _shipped_path(name: str) -> Path:
+def shipped_path(name: str) -> Path:
+    """Where the package keeps (or would keep) the shipped codec `name`."""
     return Path(str(resources.files("nodecode.codec") / _WEIGHTS / f"{name}.safetensors"))
 
 
 def shipped_compressai() -> list[str]:
-    return [n for n in SHIPPED_COMPRESSAI if _shipped_path(n).is_file()]
+    return [n for n in SHIPPED_COMPRESSAI if shipped_path(n).is_file()]
 
 
 def shipped_codecs(family: str | None = None) -> list[str]:
     """Trained codecs in the package, one per operating point and family."""
     families = FAMILIES if family is None else (family,)
     names = [f"{f}-{op}" for f in families for op in OPERATING_POINTS]
-    return [n for n in names if _shipped_path(n).is_file()]
+    return [n for n in names if shipped_path(n).is_file()]
 
 
 def default_codecs() -> list[str]:
@@ -82,9 +83,9 @@ def load_codec(spec: str | Path, device: str | torch.device = "cpu") -> Codec:
     if is_compressai_spec(spec):
         return load_compressai_codec(spec, device)
     if spec in shipped_codecs():
-        return load_codec_checkpoint(_shipped_path(spec), device)
+        return load_codec_checkpoint(shipped_path(spec), device)
     if spec in shipped_compressai():
-        architecture = f"{SHIPPED_COMPRESSAI[spec]}:{_shipped_path(spec)}"
+        architecture = f"{SHIPPED_COMPRESSAI[spec]}:{shipped_path(spec)}"
         return load_compressai_codec(architecture, device, name=spec)
     op = spec.removeprefix("paper-").removesuffix(UNTRAINED)
     if spec == f"paper-{op}{UNTRAINED}" and op in OPERATING_POINTS:
@@ -98,7 +99,7 @@ def codec_info(spec: str | Path) -> CodecInfo:
     """What a shipped codec (by name) or a codec checkpoint says about itself, from its header."""
     spec = str(spec)
     if spec in shipped_codecs():
-        return read_codec_info(_shipped_path(spec))
+        return read_codec_info(shipped_path(spec))
     if Path(spec).is_file():
         return read_codec_info(spec)
     raise ConfigError(f"unknown codec {spec!r}: not a file, and not one of {shipped_codecs()}")
@@ -109,7 +110,7 @@ def shipped_compressai_training(name: str) -> dict:
     from nodecode.codec.compressai_models import CHECKPOINT_KIND
     from nodecode.utils.checkpoint import read_meta
 
-    return dict(read_meta(_shipped_path(name), CHECKPOINT_KIND).get("training", {}))
+    return dict(read_meta(shipped_path(name), CHECKPOINT_KIND).get("training", {}))
 
 
 HYPERPRIOR_RECIPE = "docs/RESULTS.md §8b: train-codec --arch bmshj2018-hyperprior on photos:train"

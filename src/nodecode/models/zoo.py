@@ -2,8 +2,9 @@
 
 Names are `<network>-<operating point>` (`cresnet51-0.330`, `resnet50-d-0.0983`): each was
 trained on the latents (cResNets) or decoded images (ResNets) of the shipped codec
-`small-<operating point>` by `nodecode reproduce --preset small` (seed 0), and copied here by
-`scripts/ship_demo_models.sh` (docs/RESULTS.md).
+`paper-<operating point>` by `nodecode reproduce --preset small` (seed 0), and stored here in
+half precision by `scripts/ship_demo_models.py` (docs/RESULTS.md §5). Each names its codec
+in its header (`info.codec`, checked by `info.codec_id`).
 """
 
 from __future__ import annotations
@@ -19,17 +20,18 @@ if TYPE_CHECKING:
     from nodecode.models.checkpoint import TaskModelInfo, TaskNetwork
 
 
-def _weights() -> Path:
+def weights_folder() -> Path:
+    """Where the package keeps its task models."""
     return Path(str(resources.files("nodecode.models") / "weights"))
 
 
 def shipped_task_models() -> list[str]:
-    folder = _weights()
+    folder = weights_folder()
     return sorted(p.stem for p in folder.glob("*.safetensors")) if folder.is_dir() else []
 
 
 # How the shipped task models were made (the module docstring says more).
-RECIPE = "nodecode reproduce --preset small  # then scripts/ship_demo_models.sh"
+RECIPE = "nodecode reproduce --preset small  # then scripts/ship_demo_models.py"
 
 
 def task_model_info(spec: str) -> TaskModelInfo:
@@ -44,7 +46,7 @@ def task_model_info(spec: str) -> TaskModelInfo:
 
 def _resolve(spec: str) -> Path:
     if spec in shipped_task_models():
-        return _weights() / f"{spec}.safetensors"
+        return weights_folder() / f"{spec}.safetensors"
     if Path(spec).is_file():
         return Path(spec)
     raise ConfigError(
@@ -66,7 +68,7 @@ class TaskModelWeights(ShippedEnum):
     TaskModelWeights.CRESNET51_0_330.info.metrics["top1"]
 
     Each reads the latents (cResNets) or decoded images (ResNets) of the shipped codec
-    `small-OP`, named by `info.codec` and `info.codec_id`.
+    `paper-OP`, named by `info.codec` and `info.codec_id`.
     """
 
     CRESNET51_0_0983 = ShippedWeights("cresnet51-0.0983", RECIPE)

@@ -31,6 +31,19 @@ def save_tensors(
         save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(header, sort_keys=True)})
 
 
+def save_half_precision(
+    source: str | os.PathLike, target: str | os.PathLike, kind: str | tuple[str, ...]
+) -> None:
+    """A copy of a checkpoint with its floating-point tensors stored in half precision, for
+    shipping in half the bytes; the header is kept and says so (`storage`). Loaders copy the
+    values into full-precision parameters, so the network computes as before up to the
+    rounding of its weights (what that costs is measured before anything ships)."""
+    tensors, meta = load_tensors(source, kind)
+    half = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+    header = {k: v for k, v in meta.items() if k not in ("kind", "format_version")}
+    save_tensors(target, half, meta["kind"], {**header, "storage": "float16"})
+
+
 def read_meta(path: str | os.PathLike, kind: str | tuple[str, ...]) -> dict[str, Any]:
     """Read and check the JSON header (of one of the `kind`s) without loading any tensor."""
     kinds = (kind,) if isinstance(kind, str) else kind
