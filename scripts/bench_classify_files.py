@@ -25,25 +25,24 @@ from nodecode.codec import load_codec
 from nodecode.codec.files import compress_image
 from nodecode.data.images import load_images
 from nodecode.models import create
-from nodecode.models.checkpoint import write_task_model
-from nodecode.models.zoo import load_task
+from nodecode.models.checkpoint import TaskModelInfo, write_task_model
+from nodecode.models.zoo import task_model_info
 
 
 def write_paper_width_model(path: Path, codec) -> None:  # noqa: ANN001 - a paper codec
     network = create("cresnet39", num_classes=1000, in_channels=codec.latent_channels, width=1.0)
-    meta = {
-        "model": "cresnet39",
-        "task": "classification",
-        "input": "latent",
-        "num_classes": 1000,
-        "in_channels": codec.latent_channels,
-        "width": 1.0,
-        "classes": [f"class{i}" for i in range(1000)],
-        "codec": codec.name,
-        "codec_id": codec.identity().hex(),
-        "metrics": {},
-    }
-    write_task_model(path, network.eval(), meta)
+    info = TaskModelInfo(
+        model="cresnet39",
+        task="classification",
+        input="latent",
+        num_classes=1000,
+        in_channels=codec.latent_channels,
+        width=1.0,
+        classes=tuple(f"class{i}" for i in range(1000)),
+        codec=codec.name,
+        codec_id=codec.identity().hex(),
+    )
+    write_task_model(path, network.eval(), info)
 
 
 def main() -> None:
@@ -62,7 +61,7 @@ def main() -> None:
             codec = load_codec("paper-0.330").eval()
             write_paper_width_model(Path(args.model), codec)
         else:
-            codec = load_codec(load_task(args.model)[1]["codec"]).eval()
+            codec = load_codec(task_model_info(args.model).codec).eval()
         files = []
         for i in range(args.files):
             photo = photos[i % len(photos)]
