@@ -3,6 +3,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from nodecode.data.latent_cache import LatentCache, LatentCacheError, encode_dataset
+from nodecode.errors import CodecMismatchError, ConfigError
 
 
 @pytest.fixture
@@ -62,3 +63,69 @@ def test_items_are_read_from_the_shards_not_held_in_memory(
     assert len(cache.shards) == 3 and cache.image_size == 40
     with pytest.raises(IndexError):
         cache[len(cache)]
+
+
+def test_a_cache_without_decoded_images_decodes_the_same_images_on_the_fly(
+    tmp_path, tiny_codec, images
+):
+    """The decoded-RGB networks see the images a full cache would have stored, decoded from
+    the latents batch by batch, at a fraction of the disk."""
+    from nodecode.codec.checkpoint import save_codec
+
+    x, y = images
+    save_codec(tiny_codec, tmp_path / "codec.safetensors")
+    full, slim = tmp_path / "full", tmp_path / "slim"
+    encode_dataset(tiny_codec, TensorDataset(x, y), full, "classification", "train")
+    spec = str(tmp_path / "codec.safetensors")
+    paths = encode_dataset(
+        tiny_codec, TensorDataset(x, y), slim, "classification", "train", 4, (), False, spec
+    )
+    stored = LatentCache(full, "classification", "train", "decoded")
+    fly = LatentCache(slim, "classification", "train", "decoded")
+    assert not stored.decodes_on_the_fly and fly.decodes_on_the_fly
+    assert (fly.image_size, fly.in_channels, fly.codec_id) == (40, 3, stored.codec_id)
+    assert sum(p.stat().st_size for p in paths) < 0.5 * sum(
+        p.stat().st_size for p in full.glob("*.safetensors")
+    )
+    latents = torch.stack([fly[i][0] for i in range(len(fly))])
+    assert latents.shape == (10, 4, 4, 5)  # the items are ẑ
+    decoded = fly.decoder()(latents)
+    expected = torch.stack([stored[i][0] for i in range(len(stored))])
+    # Same images; at most a rounding level apart where the convolutions sum differently.
+    assert decoded.shape == expected.shape == (10, 3, 32, 40)
+    assert (decoded - expected).abs().max() <= 1 / 255 + 1e-6
+    assert (decoded == expected).float().mean() > 0.99
+
+
+def test_decoding_on_the_fly_refuses_another_codec_and_a_cache_naming_none(
+    tmp_path, tiny_codec, images
+):
+    from nodecode.codec.checkpoint import save_codec
+    from tests.conftest import make_tiny_codec
+
+    path = tmp_path / "codec.safetensors"
+    save_codec(tiny_codec, path)
+    data = TensorDataset(*images)
+    encode_dataset(tiny_codec, data, tmp_path / "c", "classification", "train", 4, (), False, path)
+    other = make_tiny_codec()
+    with torch.no_grad():
+        next(other.g_s.parameters()).add_(1.0)
+    save_codec(other, path)  # the file now holds another codec
+    cache = LatentCache(tmp_path / "c", "classification", "train", "decoded")
+    with pytest.raises(CodecMismatchError, match="not the one that wrote these latents"):
+        cache.decoder()
+    with pytest.raises(ConfigError, match="must name its codec"):
+        encode_dataset(tiny_codec, data, tmp_path / "d", "classification", "train", 4, (), False)
+
+
+def test_masks_are_stored_and_held_as_bytes_and_read_as_class_indexes(tmp_path, tiny_codec):
+    x = torch.rand(3, 3, 16, 16)
+    masks = torch.randint(0, 11, (3, 16, 16))
+    masks[0, 0, 0] = 255  # ignored pixels survive
+    encode_dataset(tiny_codec, TensorDataset(x, masks), tmp_path, "segmentation", "train")
+    cache = LatentCache(tmp_path, "segmentation", "train")
+    assert cache.targets.dtype == torch.uint8  # 1/8 of the RAM of int64 masks
+    _, mask = cache[0]
+    assert mask.dtype == torch.int64 and torch.equal(mask, masks[0])
+    with pytest.raises(ConfigError, match="values 0-255"):
+        encode_dataset(tiny_codec, TensorDataset(x, masks * 100), tmp_path, "segmentation", "test")

@@ -333,3 +333,35 @@ def test_evaluate_names_per_class_scores_by_index_when_the_checkpoint_has_no_nam
     assert main(["evaluate", str(tmp_path / "seg.safetensors")]) == 0
     printed = capsys.readouterr().out
     assert "miou:" in printed and ", 10 " in printed  # classes 0…10, named by index
+
+
+def test_a_decoded_image_network_trains_on_a_cache_without_decoded_images(tmp_path, capsys):
+    """ResNet on decoded images from a latents-only cache: each batch is decoded where the
+    network runs; the checkpoint holds the network alone, and `evaluate` scores it again."""
+    from nodecode.codec.checkpoint import save_codec
+
+    codec = make_tiny_codec()
+    save_codec(codec, tmp_path / "codec.safetensors")
+    generator = torch.Generator().manual_seed(0)
+    for split, n in (("train", 64), ("test", 32)):
+        x = torch.rand(n, 3, 32, 32, generator=generator)
+        labels = torch.randint(0, 10, (n,), generator=generator)
+        encode_dataset(
+            codec,
+            TensorDataset(x, labels),
+            tmp_path / "latents",
+            "classification",
+            split,
+            store_decoded=False,
+            codec_spec=str(tmp_path / "codec.safetensors"),
+        )
+    argv = ["train-classifier", "--model", "resnet50", "--input", "decoded", "--latents"]
+    argv += [str(tmp_path / "latents"), "--data", "fashion-scenes:tiny", "--width", "0.125"]
+    argv += ["--epochs", "1", "--batch-size", "16", "-o", str(tmp_path / "run")]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["step"] == 64 // 16
+    network, meta = load_task_model(tmp_path / "run" / "model.safetensors")
+    assert meta.input == "decoded" and not any("codec" in k for k in network.state_dict())
+    assert main(["evaluate", str(tmp_path / "run" / "model.safetensors")]) == 0
+    assert f"top1: {result['top1']:.2f}" in capsys.readouterr().out

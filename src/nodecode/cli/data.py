@@ -61,6 +61,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", type=Path, required=True)
     p.add_argument("--fashion-mnist", default=None)
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--no-decoded",
+        dest="store_decoded",
+        action="store_false",
+        help="store latents only (paper codecs): networks on decoded images then decode each "
+        "batch where they run, from the codec named by --codec (about a sixth of the disk)",
+    )
     p.add_argument("--json", type=Path, default=None, help=JSON_HELP + " (the shards written)")
     p.set_defaults(run=run_encode)
 
@@ -120,7 +127,14 @@ def run_encode(args: argparse.Namespace) -> None:
     written = []
     for split, dataset in (("train", data.train), ("test", data.test)):
         for path in encode_dataset(
-            codec, dataset, args.out, args.task, split, classes=data.classes
+            codec,
+            dataset,
+            args.out,
+            args.task,
+            split,
+            classes=data.classes,
+            store_decoded=args.store_decoded,
+            codec_spec=args.codec,
         ):
             print(f"wrote {path}")
             written.append(str(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import shutil
 import time
@@ -32,7 +33,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--codecs",
         default=None,
         help="shipped codec family for the tiny/small presets: paper (default) or small, "
-        "the earlier width-0.5 codecs whose latents the shipped task models read",
+        "the earlier width-0.5 (quicker) codecs",
+    )
+    p.add_argument(
+        "--decoded",
+        choices=("store", "on-the-fly"),
+        default=None,
+        help="latent caches keep the decoded images (store; tiny, small) or the decoded-image "
+        "networks decode each batch where they run (on-the-fly; paper: a sixth of the disk)",
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan and its cost only")
     p.add_argument("--device", default="cpu")
@@ -59,6 +67,8 @@ def run(args: argparse.Namespace) -> None:
         return
 
     preset = get_preset(args.preset, args.codecs)
+    if args.decoded is not None:
+        preset = dataclasses.replace(preset, store_decoded=args.decoded == "store")
     stages = build_plan(preset)
     out = args.out or Path(f"reproduce-{preset.name}")
     if args.dry_run:
@@ -75,6 +85,8 @@ def run(args: argparse.Namespace) -> None:
     command = f"nodecode reproduce --preset {preset.name} --out {shlex.quote(str(out))}"
     if args.codecs:
         command += f" --codecs {args.codecs}"
+    if args.decoded:
+        command += f" --decoded {args.decoded}"
     report = write_report(preset, stages, results, out, command)
     print(f"{len(stages)} stages done in {time.time() - start:.0f} s; report: {report}")
 
@@ -154,7 +166,12 @@ def check_disk(stages, out: Path) -> None:
 
 
 def print_plan(preset, stages, out: Path) -> None:
-    from nodecode.reproduce.estimate import H100_MACS_PER_S, estimate, storage_bytes
+    from nodecode.reproduce.estimate import (
+        H100_MACS_PER_S,
+        estimate,
+        memory_bytes,
+        storage_bytes,
+    )
     from nodecode.reproduce.runner import load_result
 
     rows = []
@@ -170,6 +187,7 @@ def print_plan(preset, stages, out: Path) -> None:
                 "gmacs": forward / 1e9 if forward else None,
                 "train_pmacs": total / 1e15 if total else None,
                 "disk_gb": stored / 1e9 if stored else None,
+                "ram_gb": memory_bytes(stage) / 1e9 or None,
                 "h100_h": total / H100_MACS_PER_S / 3600 if total else None,
                 "state": "done" if load_result(out, stage) else "to run",
             }
@@ -182,6 +200,7 @@ def print_plan(preset, stages, out: Path) -> None:
         ("gmacs", "GMACs/image"),
         ("train_pmacs", "PMACs"),
         ("disk_gb", "disk GB"),
+        ("ram_gb", "RAM GB"),
         ("h100_h", "H100 h"),
         ("state", "state"),
     ]
@@ -189,9 +208,12 @@ def print_plan(preset, stages, out: Path) -> None:
     total = sum(r["train_pmacs"] or 0 for r in rows)
     disk = sum(r["disk_gb"] or 0 for r in rows)
     hours = sum(r["h100_h"] or 0 for r in rows)
+    ram = max((r["ram_gb"] or 0 for r in rows), default=0)
     print(
         f"\nestimated training compute: {total:.3f} PMACs (≈3× forward per image seen; "
-        f"encode stages: one encode + decode pass); latent caches: {disk:.1f} GB on disk, "
-        f"one split at a time in RAM; ≈ {hours:.0f} H100-hours at an assumed "
+        f"encode stages: an encode pass, and a decode pass where the cache keeps decoded "
+        f"images); latent caches: {disk:.1f} GB on disk, "
+        f"memory-mapped (RAM GB: targets and data in flight, at most {ram:.1f} GB a stage); "
+        f"≈ {hours:.0f} H100-hours at an assumed "
         f"{H100_MACS_PER_S / 1e12:.0f} TMAC/s effective (not measured)"
     )

@@ -127,8 +127,10 @@ def run_evaluate(args: argparse.Namespace) -> None:
         info.task, info.input, args.data or info.data or "", args.latents or info.latents
     )
     loader = DataLoader(data.test, batch_size=64)
+    if data.input_transform is not None:  # a cache without decoded images: decode each batch
+        data.input_transform.to(args.device)
     metrics = evaluate_model(
-        network, loader, info.task, info.num_classes, args.device, args.precision
+        data.network(network), loader, info.task, info.num_classes, args.device, args.precision
     )
     for key, value in metrics.items():
         if isinstance(value, list):

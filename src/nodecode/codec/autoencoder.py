@@ -244,7 +244,14 @@ class ConvAutoencoder(nn.Module):
     def decode(
         self, symbols: Tensor, image_size: tuple[int, int] | None = None, tile: int = DECODE_TILE
     ) -> Tensor:
-        latent = self.dequantize(symbols)
+        return self.decode_latent(self.dequantize(symbols), image_size, tile)
+
+    @torch.no_grad()
+    def decode_latent(
+        self, latent: Tensor, image_size: tuple[int, int] | None = None, tile: int = DECODE_TILE
+    ) -> Tensor:
+        """ẑ → the decoded images in [0, 1], large latents in overlapping tiles (bounded
+        memory, the same pixels): what `decode` gives for the symbols of ẑ."""
         h, w = latent.shape[-2:]
         if max(h, w) <= tile + 2 * DECODE_HALO:
             return self.synthesis(latent, image_size).clamp(0.0, 1.0)

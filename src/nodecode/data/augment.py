@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 IGNORE_INDEX = 255
@@ -41,8 +41,16 @@ class MirrorShift(Dataset):
         return x, target
 
 
-def channel_mean(dataset: Dataset, limit: int = 4096) -> Tensor:
-    """Per-channel mean over (up to `limit`) training inputs, shaped (1, C, 1, 1)."""
+def channel_mean(dataset: Dataset, limit: int = 4096, transform: nn.Module | None = None) -> Tensor:
+    """Per-channel mean over (up to `limit`) training inputs, shaped (1, C, 1, 1); with
+    `transform`, of what it makes of the items (a batch at a time, on its device)."""
     n = min(len(dataset), limit)  # type: ignore[arg-type]  # map-style datasets are sized
-    total = sum(dataset[i][0].double().mean(dim=(1, 2)) for i in range(n))
+    if transform is None:
+        total = sum(dataset[i][0].double().mean(dim=(1, 2)) for i in range(n))
+        return (total / n).float().view(1, -1, 1, 1)
+    device = next(transform.parameters()).device
+    total = torch.zeros((), dtype=torch.float64)
+    for start in range(0, n, 64):
+        batch = torch.stack([dataset[i][0] for i in range(start, min(n, start + 64))])
+        total = total + transform(batch.to(device)).double().mean(dim=(2, 3)).sum(0).cpu()
     return (total / n).float().view(1, -1, 1, 1)

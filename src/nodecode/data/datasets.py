@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from torch import nn
 from torch.utils.data import Dataset
 
 from nodecode.data.fashion_mnist import CLASSES
@@ -25,6 +26,13 @@ class TaskData:
     codec: str | None = None
     codec_id: str | None = None
     latent_stride: int = 8  # image pixels per latent position (the codec's stride)
+    # Decodes each batch of latents into the network's input images, for a latent cache
+    # that does not store them (data/latent_cache.DecodeLatents); None: items are inputs.
+    input_transform: nn.Module | None = None
+
+    def network(self, model: nn.Module) -> nn.Module:
+        """`model` behind the input transform, if any: what a batch of items goes through."""
+        return model if self.input_transform is None else nn.Sequential(self.input_transform, model)
 
 
 DATASET_HELP = (
@@ -105,6 +113,8 @@ def load_task_data(
         test.codec_id,
         f"{latents}: train and test shards come from different codecs",
     )
+    if train.decodes_on_the_fly != test.decodes_on_the_fly:
+        raise ConfigError(f"{latents}: one split stores decoded images and the other does not")
     size = train.image_size
     default = CLASSES if task == "classification" else SEGMENTATION_CLASSES
     classes = tuple(train.meta.get("classes") or default)
@@ -118,4 +128,5 @@ def load_task_data(
         train.meta["codec"],
         train.codec_id,
         train.latent_stride,
+        train.decoder() if train.decodes_on_the_fly else None,
     )

@@ -10,6 +10,7 @@ import torch
 
 from nodecode.codec.config import operating_point
 from nodecode.codec.zoo import SMALL_WIDTH
+from nodecode.data.latent_cache import SHARD_SIZE
 from nodecode.reproduce.plan import Stage
 from nodecode.reproduce.presets import ReproducePreset
 
@@ -50,15 +51,28 @@ def network_macs(model: str, width: float, in_channels: int, side: int, classes:
     return count_macs(net, torch.zeros(1, in_channels, side, side))
 
 
-@cache
 def codec_macs(op: str, width: float, side: int) -> int:
+    """Encoder and decoder, one image."""
+    return sum(_codec_parts_macs(op, width, side))
+
+
+def encoder_macs(op: str, width: float, side: int) -> int:
+    return _codec_parts_macs(op, width, side)[0]
+
+
+def decoder_macs(op: str, width: float, side: int) -> int:
+    return _codec_parts_macs(op, width, side)[1]
+
+
+@cache
+def _codec_parts_macs(op: str, width: float, side: int) -> tuple[int, int]:
     from nodecode.codec.autoencoder import ConvAutoencoder
     from nodecode.evaluate.cost import count_macs
 
     codec = ConvAutoencoder(operating_point(op).codec_config(width=width))
     with torch.no_grad():
         x = torch.zeros(1, 3, side, side)
-        return count_macs(codec.g_a, x) + count_macs(codec.g_s, codec.analysis(x))
+        return count_macs(codec.g_a, x), count_macs(codec.g_s, codec.analysis(x))
 
 
 def _op(stage: Stage) -> str:
@@ -78,17 +92,47 @@ def _encode_jobs(stage: Stage) -> list[tuple[str, int, int]]:
     return jobs
 
 
+def _target_bytes(task: str, side: int) -> int:
+    return side * side if task == "segmentation" else 8  # masks as bytes, labels as int64
+
+
 def storage_bytes(stage: Stage) -> int:
-    """Disk an encode stage's latent cache takes (also the RAM of loading one split):
-    per image the symbols (1 byte each), the decoded RGB (3 bytes a pixel) and the target."""
+    """Disk an encode stage's latent cache takes: per image the symbols (1 byte each), the
+    decoded RGB (3 bytes a pixel) unless the stage leaves it out, and the target."""
     if stage.kind != "encode":
         return 0
     channels = operating_point(_op(stage)).latent_channels
     total = 0
     for task, side, count in _encode_jobs(stage):
-        target = side * side if task == "segmentation" else 8
-        total += count * (channels * (side // 8) ** 2 + 3 * side * side + target)
+        total += count * (_item_bytes(stage, channels, side) + _target_bytes(task, side))
     return total
+
+
+def _item_bytes(stage: Stage, channels: int, side: int) -> int:
+    """An encoded image's symbols and, where the cache keeps it, its decoded RGB."""
+    rgb = 3 if stage.params.get("store_decoded", True) else 0
+    return channels * (side // 8) ** 2 + rgb * side * side
+
+
+def memory_bytes(stage: Stage, batch: int = 256) -> int:
+    """Host RAM a stage holds for its data, beyond the networks and the process itself:
+    caches are memory-mapped and read per item, so only their targets stay in memory (and
+    an encode stage's one shard being written); images from folders stream through the
+    DataLoader, `batch` at a time (a generous bound on what is in flight)."""
+    if stage.kind == "encode":
+        channels = operating_point(_op(stage)).latent_channels
+        side = max(side for _, side, _ in _encode_jobs(stage))
+        return SHARD_SIZE * (_item_bytes(stage, channels, side) + side * side)
+    p = stage.params
+    if stage.kind not in ("classifier", "segmenter") or "data" not in p:
+        return 0
+    side, images = data_geometry(p["data"], p["task"])
+    in_flight = batch * 4 * 3 * side * side  # float32 images
+    if p["input"] == "rgb":
+        return in_flight
+    test_side, test_images = data_geometry(p["data"], p["task"], "test")
+    targets = images * _target_bytes(p["task"], side)
+    return targets + test_images * _target_bytes(p["task"], test_side) + in_flight
 
 
 def estimate(stage: Stage, preset: ReproducePreset) -> tuple[float, float]:
@@ -96,9 +140,9 @@ def estimate(stage: Stage, preset: ReproducePreset) -> tuple[float, float]:
     p = stage.params
     if stage.kind == "encode":
         width = SMALL_WIDTH if preset.codec_prefix == "small" else 1.0
-        per_image = {
-            side: codec_macs(_op(stage), width, side) for _, side, _ in _encode_jobs(stage)
-        }
+        # One encode pass, and a decode pass where the cache keeps the decoded images.
+        macs = codec_macs if p.get("store_decoded", True) else encoder_macs
+        per_image = {side: macs(_op(stage), width, side) for _, side, _ in _encode_jobs(stage)}
         total = sum(per_image[side] * count for _, side, count in _encode_jobs(stage))
         return max(per_image.values()), float(total)
     if stage.kind in ("classifier", "segmenter"):
@@ -113,7 +157,12 @@ def estimate(stage: Stage, preset: ReproducePreset) -> tuple[float, float]:
             seen = p["epochs"] * images
         else:
             seen = p["iters"] * (p["batch_size"] or 10)
-        return forward, 3.0 * forward * seen
+        # Decoded images not in the cache are decoded for every batch (no backward pass).
+        decoding = 0
+        if p["input"] == "decoded" and not preset.store_decoded:
+            width = SMALL_WIDTH if preset.codec_prefix == "small" else 1.0
+            decoding = decoder_macs(_op(stage), width, side)
+        return forward + decoding, (3.0 * forward + decoding) * seen
     if stage.kind == "codec" and "op" in p:
         forward = codec_macs(p["op"], 1.0, CODEC_CROP)
         return forward, 3.0 * forward * CODEC_BATCH * p["max_steps"]

@@ -135,7 +135,11 @@ def figure_masks(results: Results, path: Path, count: int = 4) -> None:
     latent = LatentCache(latents, "segmentation", "test", "latent")
     rgb_model, _ = load_task_model(results[StageId("seg", LOWEST, "resnet50-d", seed=0)]["model"])
     lat_model, _ = load_task_model(results[StageId("seg", LOWEST, "cresnet51-d", seed=0)]["model"])
-    images, masks = zip(*(decoded[i] for i in range(count)), strict=True)
+    items = [decoded[i] for i in range(count)]
+    if decoded.decodes_on_the_fly:  # a cache without decoded images: its items are ẑ
+        decode = decoded.decoder()
+        items = [(decode(x[None])[0], mask) for x, mask in items]
+    images, masks = zip(*items, strict=True)
     from_rgb = [rgb_model(x[None])[0].argmax(0) for x in images]
     from_latent = [
         lat_model(latent[i][0][None], output_size=tuple(masks[i].shape))[0].argmax(0)

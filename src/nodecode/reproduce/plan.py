@@ -59,7 +59,9 @@ class Stage:
         if self.kind == "rate":
             return f"bpp of {p['images']} test images' .ndc files"
         if self.kind == "encode":
-            return f"encode {self.deps[0].name}'s latents + decoded RGB"
+            if self.params.get("store_decoded", True):
+                return f"encode {self.deps[0].name}'s latents + decoded RGB"
+            return f"encode {self.deps[0].name}'s latents (decoded per batch later)"
         return ", ".join(f"{k}={v}" for k, v in p.items())
 
 
@@ -154,15 +156,16 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
         return add(id, "segmenter", params, *deps, op=op)
 
     data = {"classification": preset.classification_data, "segmentation": preset.segmentation_data}
+    encode_params: dict = {**data, "image_size": preset.image_size}
+    if not preset.store_decoded:  # only then in the params, so other presets keep their keys
+        encode_params["store_decoded"] = False
     for op in OPS:
         if preset.codec_steps:
             params = {"op": op, "max_steps": preset.codec_steps}
         else:
             params = {"spec": f"{preset.codec_prefix}-{op}"}
         codec = add(StageId("codec", op), "codec", params, op=op)
-        encoded = add(
-            StageId("encode", op), "encode", {**data, "image_size": preset.image_size}, codec, op=op
-        )
+        encoded = add(StageId("encode", op), "encode", encode_params, codec, op=op)
         runs = [("cresnet51", "latent", preset.seeds), ("resnet50", "decoded", preset.seeds)]
         runs.append(("cresnet39", "latent", preset.seeds[:1]))
         if op == LOWEST:
@@ -189,7 +192,7 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
             encoded = add(
                 StageId("encode", op, variant=mode),
                 "encode",
-                {**data, "image_size": preset.image_size},
+                encode_params,
                 ft,
                 op=op,
             )

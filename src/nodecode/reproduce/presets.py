@@ -40,6 +40,9 @@ class ReproducePreset:
     # Hold out this last fraction of each training set: task networks report their
     # validation scores every round, and the test split is scored once, at the end.
     val_fraction: float = 0.0
+    # False: latent caches keep no decoded RGB (most of their bytes at ImageNet scale); the
+    # decoded-image networks decode each batch on the accelerator instead.
+    store_decoded: bool = True
     description: str = ""
 
 
@@ -105,6 +108,7 @@ PRESETS = {
         joint_ops=("0.635", LOWEST),
         joint_epochs=9,
         rd_images="data/kodak",
+        store_decoded=False,
         description="ImageNet (ImageFolder) and VOC2012+SBD at the paper's sizes and schedules",
     ),
 }

@@ -141,13 +141,24 @@ def _encode(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, An
     from nodecode.data.datasets import image_splits
     from nodecode.data.latent_cache import encode_dataset
 
-    codec = load_codec(_find(deps, "codec"), device).eval()
+    spec = _find(deps, "codec")
+    codec = load_codec(spec, device).eval()
+    store_decoded = stage.params.get("store_decoded", True)
     for task in ("classification", "segmentation"):
         if task not in stage.params:
             continue
         data = image_splits(task, stage.params[task], stage.params["image_size"], augment=False)
         for split, dataset in (("train", data.train), ("test", data.test)):
-            encode_dataset(codec, dataset, folder, task, split, classes=data.classes)
+            encode_dataset(
+                codec,
+                dataset,
+                folder,
+                task,
+                split,
+                classes=data.classes,
+                store_decoded=store_decoded,
+                codec_spec=spec,
+            )
     return {"latents": str(folder), "codec_id": codec.identity().hex()}
 
 

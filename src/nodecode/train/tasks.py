@@ -191,7 +191,8 @@ def train_task(
     )
     train_data, val_data = split_validation(data.train, config.val_fraction)
     model = build_model(config, data)
-    model.backbone.input_mean.copy_(channel_mean(train_data))
+    decode = data.input_transform.to(dev) if data.input_transform is not None else None
+    model.backbone.input_mean.copy_(channel_mean(train_data, transform=decode))
     if config.init:
         init_model(model, config)
     model.to(dev)
@@ -203,9 +204,13 @@ def train_task(
         weight_decay=config.decay(),
     )
     base_lrs = [group["lr"] for group in optimizer.param_groups]
-    pad = 1 if is_latent_input(config.input) else data.image_size // 8
-    scale = data.latent_stride if is_latent_input(config.input) else 1
-    train_set = MirrorShift(train_data, pad, mask_scale=scale)
+    # Shifts of an eighth of the image; latents (also those decoded on the fly) shift by
+    # whole positions, at least one.
+    latent_items = is_latent_input(config.input) or decode is not None
+    pad = data.image_size // 8
+    if latent_items:
+        pad = 1 if decode is None else max(1, pad // data.latent_stride)
+    train_set = MirrorShift(train_data, pad, mask_scale=data.latent_stride if latent_items else 1)
     per_rank = config.batch() // info.world_size
     if per_rank < 1:
         raise ConfigError(f"batch size {config.batch()} is smaller than {info.world_size} ranks")
@@ -232,7 +237,8 @@ def train_task(
 
     def objective(batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
         x, target = batch
-        return {"loss": _loss(net(x.to(dev)), target.to(dev))}
+        x = x.to(dev) if decode is None else decode(x.to(dev))
+        return {"loss": _loss(net(x), target.to(dev))}
 
     optimization = Optimization(optimizer, scheduler)
     eval_batch = max(config.batch(), 32)
@@ -270,7 +276,9 @@ def train_task(
         step += trained.steps
         distributed.sync_buffers(model, info)
         if info.is_main:
-            metrics = evaluate_model(model, round_loader, config.task, data.num_classes, dev)
+            metrics = evaluate_model(
+                data.network(model), round_loader, config.task, data.num_classes, dev
+            )
             metrics = {prefix + k: v for k, v in metrics.items()}
             row = {
                 "round": round_index + 1,
@@ -290,9 +298,8 @@ def train_task(
     run_log.close()
     final = dict(history[-1]) if history and info.is_main else {}
     if val_data is not None and info.is_main:  # the test set, once, at the end
-        test = evaluate_model(
-            model, DataLoader(data.test, eval_batch, **loading), config.task, data.num_classes, dev
-        )
+        test_loader = DataLoader(data.test, eval_batch, **loading)
+        test = evaluate_model(data.network(model), test_loader, config.task, data.num_classes, dev)
         final |= {k: v for k, v in test.items() if not isinstance(v, list)}
         save_task_model(out / "model.safetensors", model, config, data, {**metrics, **test})
     final["weights_sha256"] = weights_digest(model)
