@@ -127,6 +127,18 @@ def test_crop_batches_start_where_a_resumed_run_left_off(tmp_path):
     assert torch.equal(first, torch.stack([crops[i] for i in range(8, 12)]))
 
 
+def test_a_photo_smaller_than_the_crop_is_enlarged_not_fatal(tmp_path):
+    """ImageNet holds a few images under 224 pixels a side; hours into a codec run, one of
+    them must not end it."""
+    from nodecode.data.crops import training_crops
+
+    Image.new("RGB", (50, 30), (200, 30, 10)).save(tmp_path / "small.png")
+    crops = training_crops(tmp_path, 64, min_scale=1.0)
+    x = crops[0]
+    assert x.shape == (3, 64, 64)
+    assert torch.allclose(x.mean(dim=(1, 2)), torch.tensor([200, 30, 10]) / 255, atol=0.01)
+
+
 def test_multiscale_crops_reject_a_bad_scale_and_an_empty_source(tmp_path):
     from nodecode.data.crops import MultiScaleCrops, training_crops
 

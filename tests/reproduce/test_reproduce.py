@@ -52,6 +52,8 @@ def test_paper_dry_run_prints_the_plan_with_costs(capsys, tmp_path):
     ram = (1_281_167 + 50_000) * 8 + 256 * 4 * 3 * 224 * 224
     assert f"{ram / 1e9:.3f}" in rows["cls-0.635-resnet50-s0"] and "RAM GB" in out
     assert "H100-hours at an assumed" in out and "GB on disk" in out
+    # The codecs train on the classification data's training images (App. A.1: ILSVRC2012).
+    assert "data/imagenet/train" in rows["codec-0.635"]
 
 
 def test_a_plan_that_cannot_fit_on_disk_is_refused_before_it_starts(tmp_path, monkeypatch, capsys):

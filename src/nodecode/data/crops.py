@@ -102,6 +102,10 @@ class MultiScaleCrops(_Crops):
         rng = random.Random(f"{self.seed}:{index}")
         k = rng.randrange(len(self.sources))
         photo = self._loaded[k] if self._loaded is not None else self._load(k)
+        if min(photo.size) < self.crop:  # a few in ImageNet: enlarged, not a crash hours in
+            scale = self.crop / min(photo.size)
+            w, h = (max(self.crop, round(side * scale)) for side in photo.size)
+            photo = photo.resize((w, h), Image.Resampling.LANCZOS)
         crop = random_crop(photo, self.crop, self.min_scale, rng, reducing_gap=3.0)
         if rng.random() < 0.5:
             crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)

@@ -162,6 +162,8 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
     for op in OPS:
         if preset.codec_steps:
             params = {"op": op, "max_steps": preset.codec_steps}
+            if preset.codec_data:  # crops drawn afresh from the images, at native scale
+                params |= {"data": preset.codec_data, "min_scale": 1.0}
         else:
             params = {"spec": f"{preset.codec_prefix}-{op}"}
         codec = add(StageId("codec", op), "codec", params, op=op)

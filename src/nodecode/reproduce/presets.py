@@ -43,6 +43,9 @@ class ReproducePreset:
     # False: latent caches keep no decoded RGB (most of their bytes at ImageNet scale); the
     # decoded-image networks decode each batch on the accelerator instead.
     store_decoded: bool = True
+    # Where a preset that trains its codecs draws their crops (a folder of images, searched
+    # recursively; the paper: ILSVRC2012's training images, App. A.1), at native scale.
+    codec_data: str | None = None
     description: str = ""
 
 
@@ -109,6 +112,7 @@ PRESETS = {
         joint_epochs=9,
         rd_images="data/kodak",
         store_decoded=False,
+        codec_data="data/imagenet/train",
         description="ImageNet (ImageFolder) and VOC2012+SBD at the paper's sizes and schedules",
     ),
 }

@@ -117,10 +117,10 @@ def _codec(
     from nodecode.train.codec import CodecTrainConfig, train_codec
 
     paper = CodecTrainConfig(
-        op=stage.params["op"],
-        max_steps=stage.params["max_steps"],
+        **stage.params,
         name=stage.name,
         time_limit=time_limit,
+        workers=8 if "data" in stage.params and device.startswith("cuda") else 0,
     )
     train_codec(paper, path, resume=True, device=device)
     _require_finished(path, paper.max_steps)
