@@ -365,3 +365,34 @@ def test_a_decoded_image_network_trains_on_a_cache_without_decoded_images(tmp_pa
     assert meta.input == "decoded" and not any("codec" in k for k in network.state_dict())
     assert main(["evaluate", str(tmp_path / "run" / "model.safetensors")]) == 0
     assert f"top1: {result['top1']:.2f}" in capsys.readouterr().out
+
+
+def test_bf16_channels_last_training_learns_and_keeps_fp32_weights(tmp_path, latents, monkeypatch):
+    """The paper preset's GPU setting, on the CPU: forward passes under bf16 autocast in
+    channels-last memory; weights and optimizer stay fp32, and the loss falls."""
+    import nodecode.train.tasks as tasks
+    from nodecode.utils.precision import autocast
+
+    seen = []  # the precision of every training step's forward pass
+    monkeypatch.setattr(tasks, "autocast", lambda d, p: seen.append(p) or autocast(d, p))
+    config = TaskTrainConfig(
+        model="cresnet39",
+        latents=str(latents),
+        data="fashion-scenes:tiny",
+        width=0.125,
+        epochs=4,
+        batch_size=16,
+        lr=0.1,
+        schedule="cosine",
+        precision="bf16",
+        channels_last=True,
+    )
+    final = train_task(config, tmp_path / "run")
+    log = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    losses = [float(row.split(",")[log[0].split(",").index("train_loss")]) for row in log[1:]]
+    assert final["step"] == 4 * 96 // 16 and losses[-1] < losses[0]
+    assert len(seen) == final["step"] and set(seen) == {"bf16"}
+    network, _ = load_task_model(tmp_path / "run" / "model.safetensors")
+    assert all(p.dtype == torch.float32 for p in network.parameters())
+    with pytest.raises(ConfigError, match="precision 'fp8'"):
+        TaskTrainConfig(precision="fp8").validate()

@@ -70,6 +70,17 @@ def _common(p: argparse.ArgumentParser, task: str) -> None:
     p.add_argument("--resume", action="store_true")
     add_workers_argument(p, TRAIN_WORKERS_HELP)
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--precision",
+        default=d.precision,
+        choices=PRECISIONS,
+        help="bf16: forward passes under bf16 autocast (weights, SGD and loss in fp32)",
+    )
+    p.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="channels-last memory for the network (faster convolutions on GPUs)",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

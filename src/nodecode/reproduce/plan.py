@@ -107,13 +107,14 @@ def classifier_params(
 
 
 def _task_params(preset: ReproducePreset, task: str, model: str, input: str, seed: int) -> dict:
-    # Only a preset with a validation split puts it in the params, so the others keep their keys.
-    validation = {"val_fraction": preset.val_fraction} if preset.val_fraction else {}
+    # Only a preset with a validation split (or mixed precision) puts it in the params, so
+    # the others keep their keys.
+    extra: dict[str, Any] = {"val_fraction": preset.val_fraction} if preset.val_fraction else {}
+    if preset.precision != "fp32":
+        extra |= {"precision": preset.precision, "channels_last": True}
     if task == "classification":
-        return (
-            classifier_params(preset, preset.classification_data, model, input, seed) | validation
-        )
-    return validation | {
+        return classifier_params(preset, preset.classification_data, model, input, seed) | extra
+    return extra | {
         "task": task,
         "model": model,
         "input": input,
@@ -164,6 +165,8 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
             params = {"op": op, "max_steps": preset.codec_steps}
             if preset.codec_data:  # crops drawn afresh from the images, at native scale
                 params |= {"data": preset.codec_data, "min_scale": 1.0}
+            if preset.precision != "fp32":
+                params["precision"] = preset.precision
         else:
             params = {"spec": f"{preset.codec_prefix}-{op}"}
         codec = add(StageId("codec", op), "codec", params, op=op)

@@ -46,6 +46,9 @@ class ReproducePreset:
     # Where a preset that trains its codecs draws their crops (a folder of images, searched
     # recursively; the paper: ILSVRC2012's training images, App. A.1), at native scale.
     codec_data: str | None = None
+    # Codecs and task networks train under this autocast ("bf16": task networks also in
+    # channels-last memory); weights, optimisers and losses stay fp32.
+    precision: str = "fp32"
     description: str = ""
 
 
@@ -113,6 +116,7 @@ PRESETS = {
         rd_images="data/kodak",
         store_decoded=False,
         codec_data="data/imagenet/train",
+        precision="bf16",
         description="ImageNet (ImageFolder) and VOC2012+SBD at the paper's sizes and schedules",
     ),
 }
