@@ -39,15 +39,17 @@ def test_paper_dry_run_prints_the_plan_with_costs(capsys, tmp_path):
     assert main(["reproduce", "--preset", "paper", "--dry-run", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "49 stages" in out and "imagefolder:data/imagenet" in out and "voc:data/voc" in out
-    assert "cresnet72 on latent, 28 epochs, paper" in out and "20000 it" in out
+    assert "cresnet72 on latent, 28 epochs, 224² crops, paper" in out and "20000 it" in out
     assert "estimated training compute" in out and not (tmp_path / "stages").exists()
-    # ImageNet train + val at 224² and VOC at 320², symbols + targets (C = 32; masks as
-    # bytes): the paper preset keeps no decoded RGB, which would add 3 bytes a pixel.
-    imagenet = (1_281_167 + 50_000) * (32 * 28 * 28 + 8)
+    # ImageNet train + val at 256² (for random 224² crops) and VOC at 320², symbols +
+    # targets (C = 32; masks as bytes): no decoded RGB, which would add 3 bytes a pixel.
+    imagenet = (1_281_167 + 50_000) * (32 * 32 * 32 + 8)
     voc = (10_582 + 1_449) * (32 * 40 * 40 + 320 * 320)
     rows = {line.split()[0]: line for line in out.splitlines() if line.strip()}
     assert f"{(imagenet + voc) / 1e9:.3f}" in rows["encode-0.635"]
     assert "decoded per batch later" in rows["encode-0.635"]
+    assert "224² crops" in rows["cls-0.635-cresnet51-s0"]
+    assert "crops" not in rows["cls-rgb-resnet50-s0"]
     # RAM: the ImageNet labels (int64) and a 256-image float batch in flight, not the data.
     ram = (1_281_167 + 50_000) * 8 + 256 * 4 * 3 * 224 * 224
     assert f"{ram / 1e9:.3f}" in rows["cls-0.635-resnet50-s0"] and "RAM GB" in out

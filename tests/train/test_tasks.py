@@ -396,3 +396,32 @@ def test_bf16_channels_last_training_learns_and_keeps_fp32_weights(tmp_path, lat
     assert all(p.dtype == torch.float32 for p in network.parameters())
     with pytest.raises(ConfigError, match="precision 'fp8'"):
         TaskTrainConfig(precision="fp8").validate()
+
+
+@pytest.mark.parametrize("model, input", [("cresnet39", "latent"), ("resnet50", "decoded")])
+def test_crop_training_records_the_crop_and_evaluate_scores_the_centre(
+    tmp_path, latents, capsys, model, input, monkeypatch
+):
+    """--crop 24 on 32² encodes: random 3-of-4 latent crops (24-pixel crops of decoded
+    images, on the same grid) to train, the centre crop to score, here and in `evaluate`."""
+    from nodecode.evaluate.tasks import evaluate_model
+
+    shapes = []  # of the first batch scored, in training and in `evaluate`
+
+    def spy(model, loader, *args):
+        shapes.append(tuple(next(iter(loader))[0].shape[-2:]))
+        return evaluate_model(model, loader, *args)
+
+    monkeypatch.setattr("nodecode.train.tasks.evaluate_model", spy)
+    monkeypatch.setattr("nodecode.evaluate.tasks.evaluate_model", spy)
+    argv = ["train-classifier", "--model", model, "--input", input, "--latents", str(latents)]
+    argv += ["--data", "fashion-scenes:tiny", "--width", "0.125", "--epochs", "1"]
+    argv += ["--batch-size", "16", "--crop", "24", "-o", str(tmp_path / "run")]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    network, meta = load_task_model(tmp_path / "run" / "model.safetensors")
+    assert meta.crop == 24 and meta.input == input
+    assert main(["evaluate", str(tmp_path / "run" / "model.safetensors")]) == 0
+    assert f"top1: {result['top1']:.2f}" in capsys.readouterr().out
+    side = 3 if input == "latent" else 24
+    assert len(shapes) == 2 and set(shapes) == {(side, side)}

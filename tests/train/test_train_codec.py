@@ -173,7 +173,7 @@ def test_a_lower_target_entropy_trains_a_lower_hard_rate(tmp_path):
     rates = []
     for ht in (2.5, 0.3):
         run = TINY_RUN | {"checkpoint_every": 1000, "target_entropy": ht}
-        codec = train_codec(CodecTrainConfig(**run, max_steps=150), tmp_path / f"{ht}.st")
+        codec = train_codec(CodecTrainConfig(**run, max_steps=300), tmp_path / f"{ht}.st")
         rates.append(empirical_entropy_bits(codec.encode(x), codec.num_centers).mean().item())
     assert rates[1] < 0.7 * rates[0]
 

@@ -77,6 +77,13 @@ def _common(p: argparse.ArgumentParser, task: str) -> None:
         help="bf16: forward passes under bf16 autocast (weights, SGD and loss in fp32)",
     )
     p.add_argument(
+        "--crop",
+        type=int,
+        default=None,
+        help="train on random crops of this many pixels, on the latent grid, of inputs encoded "
+        "larger (the paper: 224 of 256), and evaluate on the centre crop",
+    )
+    p.add_argument(
         "--channels-last",
         action="store_true",
         help="channels-last memory for the network (faster convolutions on GPUs)",
@@ -126,6 +133,7 @@ def run_train(args: argparse.Namespace) -> None:
 def run_evaluate(args: argparse.Namespace) -> None:
     from torch.utils.data import DataLoader
 
+    from nodecode.data.augment import GridCrop
     from nodecode.data.datasets import load_task_data
     from nodecode.evaluate.tasks import evaluate_model
     from nodecode.models.inference import for_inference
@@ -137,7 +145,11 @@ def run_evaluate(args: argparse.Namespace) -> None:
     data = load_task_data(
         info.task, info.input, args.data or info.data or "", args.latents or info.latents
     )
-    loader = DataLoader(data.test, batch_size=64)
+    test = data.test
+    if info.crop:  # evaluated as trained: the centre crop
+        latents = info.on_latents or data.input_transform is not None
+        test = GridCrop(test, info.crop, data.latent_stride, latents, train=False)
+    loader = DataLoader(test, batch_size=64)
     if data.input_transform is not None:  # a cache without decoded images: decode each batch
         data.input_transform.to(args.device)
     metrics = evaluate_model(

@@ -11,6 +11,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from nodecode.errors import ConfigError
+
 IGNORE_INDEX = 255
 
 
@@ -38,6 +40,48 @@ class MirrorShift(Dataset):
                 mh, mw = target.shape
                 padded = F.pad(target, [p] * 4, value=IGNORE_INDEX)
                 target = padded[dy * s : dy * s + mh, dx * s : dx * s + mw]
+        return x, target
+
+
+class GridCrop(Dataset):
+    """Crops of `size` pixels from (input, target) pairs encoded at a larger size, on the
+    latent grid: random offsets for training, the centre for evaluation — the paper's
+    random 28-of-32 latent crops (App. A.4), which decoded images take at the same places
+    (offsets in whole latent positions, so both inputs see the same pixels).
+
+    Items are latents (`latents`: one position per `latent_stride` pixels) or images. Masks
+    are cropped in image pixels. Randomness comes from torch's global RNG."""
+
+    def __init__(
+        self, dataset: Dataset, size: int, latent_stride: int, latents: bool, train: bool
+    ) -> None:
+        if size % latent_stride:
+            raise ConfigError(f"crop {size} is not a multiple of the latent stride {latent_stride}")
+        self.dataset, self.size, self.train = dataset, size, train
+        self.latent_stride = latent_stride
+        self.stride = latent_stride if latents else 1  # image pixels per input position
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]  # map-style datasets are sized
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        x, target = self.dataset[index]
+        # Free latent positions along each axis of the image the input covers.
+        spare = [(n * self.stride - self.size) // self.latent_stride for n in x.shape[-2:]]
+        if min(spare) < 0:
+            raise ConfigError(
+                f"crop {self.size} is larger than the encoded images "
+                f"({x.shape[-2] * self.stride}x{x.shape[-1] * self.stride})"
+            )
+        if self.train:
+            offsets = [int(torch.randint(0, free + 1, ())) for free in spare]
+        else:
+            offsets = [free // 2 for free in spare]
+        y0, x0 = (offset * self.latent_stride for offset in offsets)  # in image pixels
+        top, left, n = y0 // self.stride, x0 // self.stride, self.size // self.stride
+        x = x[..., top : top + n, left : left + n]
+        if target.dim() == 2:
+            target = target[y0 : y0 + self.size, x0 : x0 + self.size]
         return x, target
 
 

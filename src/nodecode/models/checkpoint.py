@@ -41,6 +41,7 @@ class TaskModelInfo:
     metrics: dict[str, Any] = field(default_factory=dict)
     latent_stride: int = LATENT_STRIDE
     branches: int = 1
+    crop: int | None = None  # trained on random crops of this size; evaluated on the centre
 
     @property
     def on_latents(self) -> bool:
@@ -73,6 +74,8 @@ class TaskModelInfo:
             del meta["latent_stride"]
         if meta["branches"] == 1:
             del meta["branches"]
+        if meta["crop"] is None:
+            del meta["crop"]
         return meta
 
 
@@ -87,6 +90,7 @@ def write_task_model(path: Path, model: TaskNetwork, info: TaskModelInfo) -> Non
 MAX_CLASSES = 100_000
 MAX_IN_CHANNELS = 4096
 MAX_MODEL_WIDTH = 16.0
+MAX_CROP = 1 << 16
 
 
 def check_task_meta(path: str | Path, meta: dict[str, Any]) -> None:
@@ -110,6 +114,7 @@ def check_task_meta(path: str | Path, meta: dict[str, Any]) -> None:
         "width": is_finite_number(width) and 0 < width <= MAX_MODEL_WIDTH,
         "latent_stride": meta.get("latent_stride", LATENT_STRIDE) in LATENT_STRIDES,
         "branches": meta.get("branches", 1) in (1, 2),
+        "crop": meta.get("crop") is None or in_range(meta["crop"], MAX_CROP),
         "metrics": isinstance(meta.get("metrics", {}), dict),
         **{
             k: isinstance(meta.get(k), str | None) for k in ("data", "latents", "codec", "codec_id")

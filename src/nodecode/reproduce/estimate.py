@@ -88,7 +88,8 @@ def _encode_jobs(stage: Stage) -> list[tuple[str, int, int]]:
     for task in ("classification", "segmentation"):
         for split in ("train", "test"):
             side, count = data_geometry(stage.params[task], task, split)
-            jobs.append((task, stage.params.get("image_size") or side, count))
+            size = stage.params.get(f"{task}_size") or stage.params.get("image_size")
+            jobs.append((task, size or side, count))
     return jobs
 
 

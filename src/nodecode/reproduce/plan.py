@@ -46,7 +46,9 @@ class Stage:
         p = self.params
         if self.kind in ("classifier", "segmenter"):
             length = f"{p['epochs']} epochs" if self.kind == "classifier" else f"{p['iters']} it"
-            return f"{p['model']} on {p['input']}, {length}, {p['schedule']}, seed {p['seed']}"
+            crops = f", {p['crop']}² crops" if p.get("crop") else ""
+            what = f"{p['model']} on {p['input']}, {length}{crops}"
+            return f"{what}, {p['schedule']}, seed {p['seed']}"
         if self.kind == "joint":
             return f"{p['mode']} fine-tuning, {p['epochs']} epochs"
         if self.kind == "codec":
@@ -113,6 +115,8 @@ def _task_params(preset: ReproducePreset, task: str, model: str, input: str, see
     if preset.precision != "fp32":
         extra |= {"precision": preset.precision, "channels_last": True}
     if task == "classification":
+        if preset.classification_crop and input != "rgb":  # crops of the larger encode
+            extra |= {"crop": preset.classification_crop}
         return classifier_params(preset, preset.classification_data, model, input, seed) | extra
     return extra | {
         "task": task,
@@ -160,6 +164,8 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
     encode_params: dict = {**data, "image_size": preset.image_size}
     if not preset.store_decoded:  # only then in the params, so other presets keep their keys
         encode_params["store_decoded"] = False
+    if preset.classification_crop:  # encoded larger, for random crops on the latent grid
+        encode_params["classification_size"] = preset.classification_crop * 8 // 7
     for op in OPS:
         if preset.codec_steps:
             params = {"op": op, "max_steps": preset.codec_steps}

@@ -46,6 +46,10 @@ class ReproducePreset:
     # Where a preset that trains its codecs draws their crops (a folder of images, searched
     # recursively; the paper: ILSVRC2012's training images, App. A.1), at native scale.
     codec_data: str | None = None
+    # Classifiers on latents and decoded images train on random crops of this many pixels
+    # (on the latent grid) of classification images encoded 8/7 as large, and are scored
+    # on the centre crop: the paper's 28 of 32 latent positions (App. A.4).
+    classification_crop: int | None = None
     # Codecs and task networks train under this autocast ("bf16": task networks also in
     # channels-last memory); weights, optimisers and losses stay fp32.
     precision: str = "fp32"
@@ -117,6 +121,7 @@ PRESETS = {
         store_decoded=False,
         codec_data="data/imagenet/train",
         precision="bf16",
+        classification_crop=224,
         description="ImageNet (ImageFolder) and VOC2012+SBD at the paper's sizes and schedules",
     ),
 }

@@ -147,7 +147,8 @@ def _encode(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, An
     for task in ("classification", "segmentation"):
         if task not in stage.params:
             continue
-        data = image_splits(task, stage.params[task], stage.params["image_size"], augment=False)
+        size = stage.params.get(f"{task}_size") or stage.params["image_size"]
+        data = image_splits(task, stage.params[task], size, augment=False)
         for split, dataset in (("train", data.train), ("test", data.test)):
             encode_dataset(
                 codec,
@@ -202,18 +203,22 @@ def _joint(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any
 
 
 def _evaluate(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
-    from torch.utils.data import DataLoader
+    from torch.utils.data import DataLoader, Dataset
 
+    from nodecode.data.augment import GridCrop
     from nodecode.data.latent_cache import LatentCache
     from nodecode.evaluate.tasks import evaluate_model
     from nodecode.models.checkpoint import load_task_model
 
     path = _find(deps, "classifier")
     model, info = load_task_model(path, device)
-    test = LatentCache(_find(deps, "latents"), stage.params["task"], "test", info.input)
+    cache = LatentCache(_find(deps, "latents"), stage.params["task"], "test", info.input)
     require_same_codec(
-        info.codec_id, test.codec_id, f"{path} and its latents come from different codecs"
+        info.codec_id, cache.codec_id, f"{path} and its latents come from different codecs"
     )
+    test: Dataset = cache
+    if info.crop:  # evaluated as trained: the centre crop (on the latent grid)
+        test = GridCrop(cache, info.crop, info.latent_stride, info.on_latents, train=False)
     metrics = evaluate_model(
         model, DataLoader(test, batch_size=64), info.task, info.num_classes, device
     )

@@ -27,7 +27,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Subset
 from tqdm import tqdm
 
-from nodecode.data.augment import IGNORE_INDEX, MirrorShift, channel_mean
+from nodecode.data.augment import IGNORE_INDEX, GridCrop, MirrorShift, channel_mean
 from nodecode.data.datasets import TaskData, load_task_data
 from nodecode.data.inputs import INPUTS, branches, is_latent_input
 from nodecode.errors import CheckpointError, ConfigError
@@ -90,6 +90,9 @@ class TaskTrainConfig:
     # draws from each worker's seeded RNG: an equally reproducible but different stream, so
     # a run resumes only with the count it started with.
     workers: int = 0
+    # Train on random `crop`² crops, on the latent grid, of inputs encoded larger (the
+    # paper: 224 of 256, i.e. 28 of 32 latent positions), and evaluate on the centre crop.
+    crop: int | None = None
     # bf16 autocast for forward passes (weights, SGD and the loss stay fp32), and
     # channels-last memory: how GPUs and AMX CPUs run convolutions fastest.
     precision: str = "fp32"
@@ -196,8 +199,18 @@ def train_task(
         config.image_size,
     )
     train_data, val_data = split_validation(data.train, config.val_fraction)
-    model = build_model(config, data)
+    test_data = data.test
     decode = data.input_transform.to(dev) if data.input_transform is not None else None
+    # Items that are latents (also those decoded on the fly, per batch) move on its grid.
+    latent_items = is_latent_input(config.input) or decode is not None
+    if config.crop:  # random crops on the latent grid for training, the centre to evaluate
+
+        def crop(split: Dataset, train: bool) -> Dataset:
+            return GridCrop(split, config.crop or 0, data.latent_stride, latent_items, train)
+
+        train_data, test_data = crop(train_data, True), crop(test_data, False)
+        val_data = crop(val_data, False) if val_data is not None else None
+    model = build_model(config, data)
     model.backbone.input_mean.copy_(channel_mean(train_data, transform=decode))
     if config.init:
         init_model(model, config)
@@ -212,12 +225,13 @@ def train_task(
         weight_decay=config.decay(),
     )
     base_lrs = [group["lr"] for group in optimizer.param_groups]
-    # Shifts of an eighth of the image; latents (also those decoded on the fly) shift by
-    # whole positions, at least one.
-    latent_items = is_latent_input(config.input) or decode is not None
+    # Shifts of an eighth of the image (latents by whole positions, at least one), or with
+    # random crops, mirroring alone.
     pad = data.image_size // 8
     if latent_items:
         pad = 1 if decode is None else max(1, pad // data.latent_stride)
+    if config.crop:
+        pad = 0
     train_set = MirrorShift(train_data, pad, mask_scale=data.latent_stride if latent_items else 1)
     per_rank = config.batch() // info.world_size
     if per_rank < 1:
@@ -253,7 +267,7 @@ def train_task(
     optimization = Optimization(optimizer, scheduler)
     eval_batch = max(config.batch(), 32)
     loading: dict[str, Any] = {"num_workers": config.workers, "pin_memory": dev.type == "cuda"}
-    round_data = val_data if val_data is not None else data.test
+    round_data = val_data if val_data is not None else test_data
     round_loader = DataLoader(round_data, eval_batch, **loading)
     prefix = "val_" if val_data is not None else ""
     out.mkdir(parents=True, exist_ok=True)
@@ -313,7 +327,7 @@ def train_task(
     run_log.close()
     final = dict(history[-1]) if history and info.is_main else {}
     if val_data is not None and info.is_main:  # the test set, once, at the end
-        test_loader = DataLoader(data.test, eval_batch, **loading)
+        test_loader = DataLoader(test_data, eval_batch, **loading)
         test = evaluate_model(
             data.network(model), test_loader, config.task, data.num_classes, dev, config.precision
         )
@@ -379,4 +393,5 @@ def task_meta(config: TaskTrainConfig, data: TaskData, metrics: dict[str, Any]) 
         codec=data.codec,
         codec_id=data.codec_id,
         metrics=metrics,
+        crop=config.crop,
     )
