@@ -200,3 +200,46 @@ def test_stage_ids_spell_the_stage_names_and_group_seeds_without_parsing_them():
     assert metric_values(results, StageId("cls", "q1", "cresnet39"), "top1") == [3.0]
     row = StageId("cls", "q1", "cresnet39", variant="comp")
     assert metric_values(results, row, "top1") == [4.0]
+
+
+def test_small_joint_adds_seeds_to_joint_training_and_reuses_every_other_stage():
+    from nodecode.errors import ConfigError
+
+    small = {s.name: s for s in build_plan(PRESETS["small"])}
+    joint = {s.name: s for s in build_plan(PRESETS["small-joint"])}
+    fine_tuning = {"joint", "compression", "eval"}
+    finetuned = {n for n, s in joint.items() if s.id.step in fine_tuning or s.id.variant}
+    # Three seeds of each fine-tuning chain at both rates, the first under its old names.
+    assert {"joint-0.635", "joint-0.635-s1", "joint-0.0983-s2"} <= finetuned
+    assert {"cls-comp-more-0.0983-cresnet51-s2", "seg-joint-0.635-cresnet51-d-s1"} <= finetuned
+    assert len(finetuned) == 3 * len({n for n in small if n in joint and n in finetuned})
+    assert joint["joint-0.635-s1"].params["seed"] == 1
+    assert joint["joint-0.635"].params["epochs"] == 9
+    # Everything else has small's key: a small run's finished stages are reused.
+    shared = set(small) & set(joint) - finetuned - {"rate-distortion"}
+    assert shared and all(small[n].key == joint[n].key for n in shared)
+    with pytest.raises(ConfigError, match="need their baseline classifiers"):
+        dataclasses.replace(PRESETS["small"], joint_seeds=(0, 5))
+
+
+def test_claim_4_averages_the_seeds_that_ran():
+    from nodecode.reproduce.results import fine_tuning_summary
+    from nodecode.reproduce.stage_id import StageId
+
+    results = {}
+    rows = []
+    for s, (top1_j, top1_c) in zip((None, 1), ((60.0, 58.0), (62.0, 57.0)), strict=True):
+        results[StageId("eval", "0.635", variant="joint", seed=s)] = {"metrics": {"top1": top1_j}}
+        comp = StageId("cls", "0.635", "cresnet51", variant="comp-more", seed=s)
+        results[comp] = {"metrics": {"top1": top1_c}}
+        for mode, miou in (("joint", 16.0), ("compression", 15.0 + (s or 0))):
+            seg = StageId("seg", "0.635", "cresnet51-d", variant=mode, seed=s)
+            results[seg] = {"metrics": {"miou": miou}}
+            results[StageId(mode, "0.635", seed=s)] = {}
+            name = StageId(mode, "0.635", seed=s).name
+            rows.append({"codec": name, "bpp": 0.5 + (s or 0) / 10, "ssim": 0.8, "ms_ssim": 0.9})
+    results[StageId("rate-distortion")] = {"rows": rows}
+    summary = fine_tuning_summary(results, "0.635")
+    assert summary["joint"]["top1"] == 61.0 and summary["compression"]["top1"] == 57.5
+    assert summary["compression"]["miou"] == 15.5 and summary["joint"]["seeds"] == 2
+    assert summary["joint"]["bpp"] == pytest.approx(0.55)

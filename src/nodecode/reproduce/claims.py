@@ -8,11 +8,11 @@ from nodecode.reproduce.presets import LOWEST, OPS
 from nodecode.reproduce.results import (
     TOLERANCE,
     cost_rows,
+    fine_tuning_summary,
     joint_ops,
     mean_std,
     mean_std_text,
     metric_values,
-    quality_rows,
 )
 from nodecode.reproduce.runner import Results
 from nodecode.reproduce.stage_id import StageId
@@ -131,29 +131,23 @@ def claims(results: Results, size: int) -> list[dict[str, str]]:
     )
     # (4) joint training beats the compression-only control on accuracy, mIoU, SSIM, MS-SSIM.
     lines, all_wins = [], []
-    quality = quality_rows(results)
     for op in joint_ops(results):
-        joint, comp = (
-            results[StageId("eval", op, variant="joint")]["metrics"],
-            results[StageId("cls", op, "cresnet51", variant="comp-more")]["metrics"],
-        )
-        seg_j = results[StageId("seg", op, "cresnet51-d", variant="joint")]["metrics"]["miou"]
-        seg_c = results[StageId("seg", op, "cresnet51-d", variant="compression")]["metrics"]
-        seg_c = seg_c["miou"]
-        qj, qc = quality[StageId("joint", op).name], quality[StageId("compression", op).name]
+        summary = fine_tuning_summary(results, op)
+        joint, comp = summary["joint"], summary["compression"]
         all_wins.append(
             {
                 "top-1": joint["top1"] > comp["top1"],
-                "mIoU": seg_j > seg_c,
-                "SSIM": qj["ssim"] > qc["ssim"],
-                "MS-SSIM": qj["ms_ssim"] > qc["ms_ssim"],
+                "mIoU": joint["miou"] > comp["miou"],
+                "SSIM": joint["ssim"] > comp["ssim"],
+                "MS-SSIM": joint["ms_ssim"] > comp["ms_ssim"],
             }
         )
+        seeds = f"mean of {joint['seeds']} seeds; " if joint["seeds"] > 1 else ""
         lines.append(
-            f"{op} bpp: top-1 {joint['top1']:.2f} vs {comp['top1']:.2f}; mIoU {seg_j:.2f} vs "
-            f"{seg_c:.2f}; SSIM {qj['ssim']:.4f} vs {qc['ssim']:.4f}; MS-SSIM "
-            f"{qj['ms_ssim']:.4f} vs {qc['ms_ssim']:.4f} (joint vs compression-only; "
-            f"bpp {qj['bpp']:.3f} vs {qc['bpp']:.3f})"
+            f"{op} bpp: top-1 {joint['top1']:.2f} vs {comp['top1']:.2f}; mIoU "
+            f"{joint['miou']:.2f} vs {comp['miou']:.2f}; SSIM {joint['ssim']:.4f} vs "
+            f"{comp['ssim']:.4f}; MS-SSIM {joint['ms_ssim']:.4f} vs {comp['ms_ssim']:.4f} "
+            f"(joint vs compression-only; {seeds}bpp {joint['bpp']:.3f} vs {comp['bpp']:.3f})"
         )
     out.append(
         _claim(

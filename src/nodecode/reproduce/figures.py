@@ -9,7 +9,14 @@ import torch
 from nodecode.evaluate.plotting import pyplot, save_figure
 from nodecode.models import reads_latents
 from nodecode.reproduce.presets import LOWEST, OPS
-from nodecode.reproduce.results import codec_name, cost_rows, joint_ops, quality_rows, stage_log
+from nodecode.reproduce.results import (
+    codec_name,
+    cost_rows,
+    fine_tuning_summary,
+    joint_ops,
+    quality_rows,
+    stage_log,
+)
 from nodecode.reproduce.runner import Results
 from nodecode.reproduce.stage_id import StageId
 
@@ -90,24 +97,17 @@ def figure_finetuning(results: Results, path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for op in joint_ops(results):
         base_bpp = quality[codec_name(results, op)]["bpp"]
+        summary = fine_tuning_summary(results, op)  # means over the seeds that ran
         points = {
             "baseline": (
                 base_bpp,
                 results[StageId("cls", op, "cresnet51", seed=0)]["metrics"]["top1"],
                 results[StageId("seg", op, "cresnet51-d", seed=0)]["metrics"]["miou"],
             ),
-            "compression ft": (
-                quality[StageId("compression", op).name]["bpp"],
-                results[StageId("cls", op, "cresnet51", variant="comp-more")]["metrics"]["top1"],
-                results[StageId("seg", op, "cresnet51-d", variant="compression")]["metrics"][
-                    "miou"
-                ],
-            ),
-            "joint ft": (
-                quality[StageId("joint", op).name]["bpp"],
-                results[StageId("eval", op, variant="joint")]["metrics"]["top1"],
-                results[StageId("seg", op, "cresnet51-d", variant="joint")]["metrics"]["miou"],
-            ),
+            **{
+                f"{mode} ft": (summary[mode]["bpp"], summary[mode]["top1"], summary[mode]["miou"])
+                for mode in ("compression", "joint")
+            },
         }
         for ax, index in ((axes[0], 1), (axes[1], 2)):
             for label, marker in (("baseline", "o"), ("compression ft", "^"), ("joint ft", "*")):

@@ -191,43 +191,51 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
         cls = classifier(StageId("cls", "rgb", "resnet50", seed=seed), "rgb", seed, op=None)
         segmenter(StageId("seg", "rgb", "resnet50-d", seed=seed), "rgb", seed, cls, op=None)
 
-    seed = preset.seeds[0]
     finetuned = []
     for op in preset.joint_ops:
-        base = StageId("cls", op, "cresnet51", seed=seed)
-        joint_params = {"data": preset.classification_data, "epochs": preset.joint_epochs}
-        for mode in ("joint", "compression"):
-            params = {**joint_params, "mode": mode}
-            ft = add(StageId(mode, op), "joint", params, StageId("codec", op), base, op=op)
-            finetuned.append(ft)
-            encoded = add(
-                StageId("encode", op, variant=mode),
-                "encode",
-                encode_params,
-                ft,
-                op=op,
-            )
-            if mode == "joint":
-                params = {"task": "classification"}
-                cls = add(StageId("eval", op, variant=mode), "evaluate", params, ft, encoded, op=op)
-            else:
-                scratch = classifier(
-                    StageId("cls", op, "cresnet51", variant="comp"), "latent", seed, encoded, op=op
+        for seed in preset.joint_seeds:
+            # The first seed keeps the names and keys of single-seed runs (finished stages
+            # of an earlier run are reused); the others are suffixed -sN.
+            s = None if seed == preset.seeds[0] else seed
+            base = StageId("cls", op, "cresnet51", seed=seed)
+            joint_params = {"data": preset.classification_data, "epochs": preset.joint_epochs}
+            if s is not None:
+                joint_params["seed"] = seed
+            for mode in ("joint", "compression"):
+                params = {**joint_params, "mode": mode}
+                ft = add(
+                    StageId(mode, op, seed=s), "joint", params, StageId("codec", op), base, op=op
                 )
-                # §6.1: then 9 more epochs (the joint schedule) on the fixed new operating point.
-                cls = classifier(
-                    StageId("cls", op, "cresnet51", variant="comp-more"),
-                    "latent",
-                    seed,
-                    encoded,
-                    scratch,
-                    op=op,
-                    epochs=preset.joint_epochs,
-                    lr=0.0025,
-                    schedule="finetune",
+                finetuned.append(ft)
+                encoded = add(
+                    StageId("encode", op, variant=mode, seed=s), "encode", encode_params, ft, op=op
                 )
-            seg = StageId("seg", op, "cresnet51-d", variant=mode)
-            segmenter(seg, "latent", seed, encoded, cls, op=op)
+                if mode == "joint":
+                    params = {"task": "classification"}
+                    eval_id = StageId("eval", op, variant=mode, seed=s)
+                    cls = add(eval_id, "evaluate", params, ft, encoded, op=op)
+                else:
+                    scratch = classifier(
+                        StageId("cls", op, "cresnet51", variant="comp", seed=s),
+                        "latent",
+                        seed,
+                        encoded,
+                        op=op,
+                    )
+                    # §6.1: then 9 more epochs (the joint schedule) on the fixed operating point.
+                    cls = classifier(
+                        StageId("cls", op, "cresnet51", variant="comp-more", seed=s),
+                        "latent",
+                        seed,
+                        encoded,
+                        scratch,
+                        op=op,
+                        epochs=preset.joint_epochs,
+                        lr=0.0025,
+                        schedule="finetune",
+                    )
+                seg = StageId("seg", op, "cresnet51-d", variant=mode, seed=s)
+                segmenter(seg, "latent", seed, encoded, cls, op=op)
     add(
         StageId("rate-distortion"),
         "rate-distortion",

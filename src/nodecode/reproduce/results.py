@@ -148,8 +148,33 @@ def codec_name(results: Results, op: str) -> str:
 
 
 def joint_ops(results: Results) -> list[str]:
-    """The operating points joint training ran at."""
-    return [id.codec for id in results if id.step == "eval" and id.variant == "joint" and id.codec]
+    """The operating points joint training ran at (once each, over its seeds)."""
+    ops = [id.codec for id in results if id.step == "eval" and id.variant == "joint" and id.codec]
+    return list(dict.fromkeys(ops))
+
+
+def fine_tuning_summary(results: Results, op: str) -> dict[str, dict[str, float]]:
+    """Claim 4's numbers at one rate for "joint" and "compression" fine-tuning, means over
+    the seeds that ran: the classifier's top-1, the segmenter's mIoU, and the fine-tuned
+    codecs' bpp, SSIM and MS-SSIM."""
+    quality = quality_rows(results)
+    classifiers = {
+        "joint": StageId("eval", op, variant="joint"),
+        "compression": StageId("cls", op, "cresnet51", variant="comp-more"),
+    }
+    summary = {}
+    for mode, classifier in classifiers.items():
+        segmenter = StageId("seg", op, "cresnet51-d", variant=mode)
+        # Fine-tuned codecs are named after their stages (runner._rate_distortion).
+        codecs = [quality[id.name] for id in results if id.step == mode and id.codec == op]
+        top1 = [m["top1"] for m in stage_runs(results, classifier)]
+        summary[mode] = {
+            "top1": statistics.fmean(top1),
+            "miou": statistics.fmean(m["miou"] for m in stage_runs(results, segmenter)),
+            "seeds": len(top1),
+            **{k: statistics.fmean(q[k] for q in codecs) for k in ("bpp", "ssim", "ms_ssim")},
+        }
+    return summary
 
 
 def quality_rows(results: Results) -> dict[str, dict[str, float]]:
