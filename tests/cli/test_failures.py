@@ -307,3 +307,25 @@ def test_every_command_takes_download_for_itself_only(monkeypatch):
     monkeypatch.setattr(nodecode.cli.zoo, "run", lambda args: seen.append(downloads_allowed()))
     assert main(["zoo"]) == 0 and main(["zoo", "--download"]) == 0
     assert seen == [False, True] and not downloads_allowed()
+
+
+def test_threads_sets_torchs_thread_count_for_any_verb(tmp_path, photo, monkeypatch, capsys):
+    import torch
+
+    from nodecode.cli.main import main as cli
+
+    save_image(photo, tmp_path / "p.png")
+    before = torch.get_num_threads()
+    try:
+        argv = ["compress", str(tmp_path / "p.png"), "--codec", "small-0.330", "-o", str(tmp_path)]
+        assert cli([*argv, "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("NODECODE_THREADS", "2")
+        assert cli(["info", str(tmp_path / "p.ndc")]) == 0
+        assert torch.get_num_threads() == 2
+        monkeypatch.setenv("NODECODE_THREADS", "many")
+        with pytest.raises(SystemExit) as exit_info:
+            cli(["info", str(tmp_path / "p.ndc")])
+        assert exit_info.value.code == 2 and "--threads: 'many'" in capsys.readouterr().err
+    finally:
+        torch.set_num_threads(before)

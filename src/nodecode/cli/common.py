@@ -26,6 +26,14 @@ CODEC_HELP = (
 )
 
 
+def positive_int(text: str) -> int:
+    """The argparse type of counts that must be at least 1, such as `--threads`."""
+    count = non_negative_int(text)
+    if count == 0:
+        raise argparse.ArgumentTypeError("0: must be 1 or more")
+    return count
+
+
 def non_negative_int(text: str) -> int:
     """The argparse type of counts such as `--workers` (0: none, work in this process) and
     `--refine` (0: no refinement)."""

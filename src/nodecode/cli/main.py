@@ -32,6 +32,7 @@ EXIT_USAGE = 2  # argparse's own
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 DEBUG_ENV = "NODECODE_DEBUG"
+THREADS_ENV = "NODECODE_THREADS"
 
 # Every subcommand, the module (nodecode.cli.*) that registers it, and its one-line help.
 # Only the invoked command's module is imported, so `--help` and `--version` start at once
@@ -97,7 +98,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     if command in COMMANDS:
         command_module(command).register(subparsers)
-        _add_download_option(subparsers.choices[command])
+        _add_common_options(subparsers.choices[command])
     for name, (_, help_text) in COMMANDS.items():
         if name not in subparsers.choices:
             subparsers.add_parser(name, help=help_text)
@@ -110,12 +111,30 @@ DOWNLOAD_HELP = (
 )
 
 
-def _add_download_option(parser: argparse.ArgumentParser) -> None:
-    """Every verb takes `--download` (a verb with sub-verbs, each of them): any verb may
-    be handed a dataset or a CompressAI codec whose files are not on this machine."""
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Every verb (a verb with sub-verbs, each of them) takes `--download`, since any verb
+    may be handed a dataset or a CompressAI codec whose files are not on this machine, and
+    `--threads`, since every verb runs torch."""
+    from nodecode.cli.common import positive_int
+
     nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     for sub in nested[0].choices.values() if nested else [parser]:
         sub.add_argument("--download", action="store_true", help=DOWNLOAD_HELP)
+        sub.add_argument(
+            "--threads",
+            type=positive_int,
+            default=os.environ.get(THREADS_ENV),
+            help="CPU threads for torch's operators (default: torch's, one per physical core; "
+            f"or set {THREADS_ENV}=N); on a CPU shared with other work, 1 can be faster",
+        )
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 @contextlib.contextmanager
@@ -161,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if as_program and in_main_thread and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)
     try:
+        _set_threads(getattr(args, "threads", None))
         with _downloads(getattr(args, "download", False)):
             return int(args.run(args) or 0)
     except KeyboardInterrupt:
