@@ -133,7 +133,6 @@ def run_train(args: argparse.Namespace) -> None:
 def run_evaluate(args: argparse.Namespace) -> None:
     from torch.utils.data import DataLoader
 
-    from nodecode.data.augment import GridCrop
     from nodecode.data.datasets import load_task_data
     from nodecode.evaluate.tasks import evaluate_model
     from nodecode.models.inference import for_inference
@@ -145,10 +144,8 @@ def run_evaluate(args: argparse.Namespace) -> None:
     data = load_task_data(
         info.task, info.input, args.data or info.data or "", args.latents or info.latents
     )
-    test = data.test
-    if info.crop:  # evaluated as trained: the centre crop
-        latents = info.on_latents or data.input_transform is not None
-        test = GridCrop(test, info.crop, data.latent_stride, latents, train=False)
+    # Evaluated as trained: the centre crop, where it trained on crops.
+    test = data.grid_crop(data.test, info.crop, train=False) if info.crop else data.test
     loader = DataLoader(test, batch_size=64)
     if data.input_transform is not None:  # a cache without decoded images: decode each batch
         data.input_transform.to(args.device)

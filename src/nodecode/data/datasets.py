@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from torch import nn
 from torch.utils.data import Dataset
 
+from nodecode.data.augment import GridCrop
 from nodecode.data.fashion_mnist import CLASSES
 from nodecode.data.fashion_scenes import NUM_CLASSES, SEGMENTATION_CLASSES, FashionScenes
+from nodecode.data.inputs import is_latent_input
 from nodecode.data.latent_cache import LatentCache
 from nodecode.errors import ConfigError, require_same_codec
 
@@ -29,10 +31,17 @@ class TaskData:
     # Decodes each batch of latents into the network's input images, for a latent cache
     # that does not store them (data/latent_cache.DecodeLatents); None: items are inputs.
     input_transform: nn.Module | None = None
+    # Items are latents (also those the input transform decodes), so they move on its grid.
+    latent_items: bool = False
 
     def network(self, model: nn.Module) -> nn.Module:
         """`model` behind the input transform, if any: what a batch of items goes through."""
         return model if self.input_transform is None else nn.Sequential(self.input_transform, model)
+
+    def grid_crop(self, split: Dataset, size: int, train: bool) -> GridCrop:
+        """`split`'s items cut to `size` pixels on the latent grid: at random offsets to
+        train, at the centre to evaluate."""
+        return GridCrop(split, size, self.latent_stride, self.latent_items, train)
 
 
 DATASET_HELP = (
@@ -129,4 +138,5 @@ def load_task_data(
         train.codec_id,
         train.latent_stride,
         train.decoder() if train.decodes_on_the_fly else None,
+        latent_items=is_latent_input(input) or train.decodes_on_the_fly,
     )

@@ -60,10 +60,14 @@ def write_bitstreams(codec: ConvAutoencoder, images: list[Tensor], folder: Path)
 
 
 def _answer(
-    codec: ConvAutoencoder, network: nn.Module, file: Path, path: str, task: str
+    codec: ConvAutoencoder,
+    network: nn.Module,
+    file: Path,
+    path: str,
+    task: str,
+    device: torch.device,
 ) -> tuple[Tensor, int]:
     """One file through one path: the prediction (on the CPU) and the image's pixel count."""
-    device = next(codec.parameters()).device
     header, symbols = read_symbols(codec, file)
     if path == "latent":
         x = codec.dequantize(symbols.to(device))[None]
@@ -99,11 +103,11 @@ def run_pipelines(
                 num_classes, average="none", ignore_index=IGNORE_INDEX, sync_on_compute=False
             )
         if files:
-            _answer(codec, network, files[0], path_name, task)  # warm-up
+            _answer(codec, network, files[0], path_name, task, device)  # warm-up
         image_pixels = 0
         for file, target in zip(files, targets, strict=True):
             start = time.perf_counter()
-            prediction, pixels = _answer(codec, network, file, path_name, task)
+            prediction, pixels = _answer(codec, network, file, path_name, task, device)
             result.seconds += time.perf_counter() - start
             image_pixels += pixels
             result.predictions.append(prediction)

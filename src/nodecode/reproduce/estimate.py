@@ -75,6 +75,11 @@ def _codec_parts_macs(op: str, width: float, side: int) -> tuple[int, int]:
         return count_macs(codec.g_a, x), count_macs(codec.g_s, codec.analysis(x))
 
 
+def _codec_width(preset: ReproducePreset) -> float:
+    """The width of the codecs a preset's stages encode and decode with."""
+    return SMALL_WIDTH if preset.codec_prefix == "small" else 1.0
+
+
 def _op(stage: Stage) -> str:
     """The operating point a stage works at, which its plan recorded."""
     if stage.op is None:
@@ -123,7 +128,9 @@ def memory_bytes(stage: Stage, batch: int = 256) -> int:
     if stage.kind == "encode":
         channels = operating_point(_op(stage)).latent_channels
         side = max(side for _, side, _ in _encode_jobs(stage))
-        return SHARD_SIZE * (_item_bytes(stage, channels, side) + side * side)
+        return SHARD_SIZE * (
+            _item_bytes(stage, channels, side) + _target_bytes("segmentation", side)
+        )
     p = stage.params
     if stage.kind not in ("classifier", "segmenter") or "data" not in p:
         return 0
@@ -140,7 +147,7 @@ def estimate(stage: Stage, preset: ReproducePreset) -> tuple[float, float]:
     """(forward MACs per image, total MACs: training, or encoding for encode stages)."""
     p = stage.params
     if stage.kind == "encode":
-        width = SMALL_WIDTH if preset.codec_prefix == "small" else 1.0
+        width = _codec_width(preset)
         # One encode pass, and a decode pass where the cache keeps the decoded images.
         macs = codec_macs if p.get("store_decoded", True) else encoder_macs
         per_image = {side: macs(_op(stage), width, side) for _, side, _ in _encode_jobs(stage)}
@@ -161,8 +168,7 @@ def estimate(stage: Stage, preset: ReproducePreset) -> tuple[float, float]:
         # Decoded images not in the cache are decoded for every batch (no backward pass).
         decoding = 0
         if p["input"] == "decoded" and not preset.store_decoded:
-            width = SMALL_WIDTH if preset.codec_prefix == "small" else 1.0
-            decoding = decoder_macs(_op(stage), width, side)
+            decoding = decoder_macs(_op(stage), _codec_width(preset), side)
         return forward + decoding, (3.0 * forward + decoding) * seen
     if stage.kind == "codec" and "op" in p:
         forward = codec_macs(p["op"], 1.0, CODEC_CROP)
@@ -170,8 +176,7 @@ def estimate(stage: Stage, preset: ReproducePreset) -> tuple[float, float]:
     if stage.kind == "joint":
         side, images = data_geometry(p["data"], "classification")
         op = _op(stage)
-        width = SMALL_WIDTH if preset.codec_prefix == "small" else 1.0
-        forward = codec_macs(op, width, side)
+        forward = codec_macs(op, _codec_width(preset), side)
         if p["mode"] == "joint":
             channels = operating_point(op).latent_channels
             forward += network_macs("cresnet51", preset.width, channels, side // 8, 10)

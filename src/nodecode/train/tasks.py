@@ -27,7 +27,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Subset
 from tqdm import tqdm
 
-from nodecode.data.augment import IGNORE_INDEX, GridCrop, MirrorShift, channel_mean
+from nodecode.data.augment import IGNORE_INDEX, MirrorShift, channel_mean
 from nodecode.data.datasets import TaskData, load_task_data
 from nodecode.data.inputs import INPUTS, branches, is_latent_input
 from nodecode.errors import CheckpointError, ConfigError
@@ -201,15 +201,11 @@ def train_task(
     train_data, val_data = split_validation(data.train, config.val_fraction)
     test_data = data.test
     decode = data.input_transform.to(dev) if data.input_transform is not None else None
-    # Items that are latents (also those decoded on the fly, per batch) move on its grid.
-    latent_items = is_latent_input(config.input) or decode is not None
     if config.crop:  # random crops on the latent grid for training, the centre to evaluate
-
-        def crop(split: Dataset, train: bool) -> Dataset:
-            return GridCrop(split, config.crop or 0, data.latent_stride, latent_items, train)
-
-        train_data, test_data = crop(train_data, True), crop(test_data, False)
-        val_data = crop(val_data, False) if val_data is not None else None
+        train_data = data.grid_crop(train_data, config.crop, train=True)
+        test_data = data.grid_crop(test_data, config.crop, train=False)
+        if val_data is not None:
+            val_data = data.grid_crop(val_data, config.crop, train=False)
     model = build_model(config, data)
     model.backbone.input_mean.copy_(channel_mean(train_data, transform=decode))
     if config.init:
@@ -228,11 +224,12 @@ def train_task(
     # Shifts of an eighth of the image (latents by whole positions, at least one), or with
     # random crops, mirroring alone.
     pad = data.image_size // 8
-    if latent_items:
+    if data.latent_items:
         pad = 1 if decode is None else max(1, pad // data.latent_stride)
     if config.crop:
         pad = 0
-    train_set = MirrorShift(train_data, pad, mask_scale=data.latent_stride if latent_items else 1)
+    scale = data.latent_stride if data.latent_items else 1
+    train_set = MirrorShift(train_data, pad, mask_scale=scale)
     per_rank = config.batch() // info.world_size
     if per_rank < 1:
         raise ConfigError(f"batch size {config.batch()} is smaller than {info.world_size} ranks")
