@@ -38,11 +38,13 @@ def latents(tmp_path_factory):
     return folder
 
 
-def test_config_rejects_mismatched_model_and_input():
+def test_config_rejects_mismatched_model_and_input_and_a_bad_crop():
     with pytest.raises(ConfigError, match="cannot take --input rgb"):
         TaskTrainConfig(model="cresnet51", input="rgb").validate()
     with pytest.raises(ConfigError, match="not a classification network"):
         TaskTrainConfig(model="cresnet51-d", input="latent").validate()
+    with pytest.raises(ConfigError, match="--crop must be a positive number of pixels, not -8"):
+        TaskTrainConfig(crop=-8).validate()
 
 
 def test_paper_schedules_are_the_defaults(lr_factors):

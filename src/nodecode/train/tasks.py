@@ -124,6 +124,8 @@ class TaskTrainConfig:
         if self.workers < 0:
             raise ConfigError(f"--workers must be 0 or more, not {self.workers}")
         check_precision(self.precision)
+        if self.crop is not None and self.crop < 1:
+            raise ConfigError(f"--crop must be a positive number of pixels, not {self.crop}")
         if not 0.0 <= self.val_fraction < 0.5:
             raise ConfigError(f"--val-fraction must be in [0, 0.5), not {self.val_fraction}")
         if self.schedule not in SCHEDULES:
