@@ -109,6 +109,31 @@ def test_a_validation_split_is_held_out_and_the_test_set_scored_once(tmp_path, l
         TaskTrainConfig(val_fraction=0.6).validate()
 
 
+def test_a_tuning_run_never_scores_the_test_split(tmp_path, latents, monkeypatch):
+    import nodecode.train.tasks as tasks
+
+    scored = []
+    real = tasks.evaluate_model
+
+    def evaluate(model, loader, *args):
+        scored.append(loader)
+        return real(model, loader, *args)
+
+    monkeypatch.setattr(tasks, "evaluate_model", evaluate)
+    final = train_task(_tiny(latents, val_fraction=0.25, score_test=False), tmp_path / "t")
+    assert "val_top1" in final and "top1" not in final and "top5" not in final
+    _, meta = load_task_model(tmp_path / "t" / "model.safetensors")
+    assert "top1" not in meta.metrics and "val_top1" in meta.metrics
+    from nodecode.data.datasets import load_task_data
+
+    data = load_task_data("classification", "latent", "fashion-scenes:tiny", str(latents))
+    held_out = len(data.train) // 4
+    assert held_out != len(data.test) and len(scored) == 2  # one round each, both validation
+    assert all(len(loader.dataset) == held_out for loader in scored)
+    with pytest.raises(ConfigError, match="--no-test needs a validation split"):
+        TaskTrainConfig(score_test=False).validate()
+
+
 def test_segmenter_from_classifier_then_segment_files_without_decoding(
     tmp_path, latents, capsys, photo
 ):

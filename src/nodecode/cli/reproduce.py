@@ -43,6 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "networks decode each batch where they run (on-the-fly; paper: a sixth of the disk)",
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan and its cost only")
+    p.add_argument(
+        "--tune",
+        action="store_true",
+        help="choose the preset's classifier and segmenter learning rates on its validation "
+        "split (seed 0, a grid around the preset's; the test split is never scored) and write "
+        "report/TUNING.md",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument(
         "--only",
@@ -69,8 +76,11 @@ def run(args: argparse.Namespace) -> None:
     preset = get_preset(args.preset, args.codecs)
     if args.decoded is not None:
         preset = dataclasses.replace(preset, store_decoded=args.decoded == "store")
-    stages = build_plan(preset)
     out = args.out or Path(f"reproduce-{preset.name}")
+    if args.tune:
+        run_tuning(args, preset, out)
+        return
+    stages = build_plan(preset)
     if args.dry_run:
         print_plan(preset, stages, out)
         return
@@ -91,10 +101,51 @@ def run(args: argparse.Namespace) -> None:
     print(f"{len(stages)} stages done in {time.time() - start:.0f} s; report: {report}")
 
 
+def run_tuning(args: argparse.Namespace, preset, out: Path) -> None:
+    from nodecode.reproduce.runner import run_plan
+    from nodecode.reproduce.tuning import build_tuning_plan, choose, write_tuning_report
+
+    stages = build_tuning_plan(preset)
+    if args.dry_run:
+        _print_stages(preset, stages, out)
+        return
+    start = time.time()
+    results = run_plan(stages, out, args.device, kinds=_kinds(args), time_limit=args.time_limit)
+    if not _all_done(stages, results, start):
+        return
+    classifiers = choose(preset, stages, results, "classifier")
+    stages = build_tuning_plan(preset, classifier_lr=classifiers.lr)
+    results = run_plan(stages, out, args.device, kinds=_kinds(args), time_limit=args.time_limit)
+    if not _all_done(stages, results, start):
+        return
+    segmenters = choose(preset, stages, results, "segmenter")
+    command = f"nodecode reproduce --preset {preset.name} --tune --out {shlex.quote(str(out))}"
+    report = write_tuning_report(preset, [classifiers, segmenters], out, command)
+    for choice in (classifiers, segmenters):
+        verdict = "the preset's" if choice.agrees else f"preset: {choice.preset_lr:g}"
+        print(f"{choice.kind} lr: {choice.lr:g} ({verdict})")
+    print(f"{len(stages)} tuning stages done in {time.time() - start:.0f} s; report: {report}")
+
+
+def _print_stages(preset, stages, out: Path) -> None:
+    from nodecode.reproduce.runner import load_result
+
+    print(f"preset {preset.name}: {preset.description}; {len(stages)} stages in {out}/\n")
+    rows = [
+        {
+            "stage": s.name,
+            "what": s.describe(),
+            "state": "done" if load_result(out, s) else "to run",
+        }
+        for s in stages
+    ]
+    print(format_table(rows, [("stage", "stage"), ("what", "what"), ("state", "state")]))
+
+
 def run_gupta(args: argparse.Namespace) -> None:
     from nodecode.errors import ConfigError
     from nodecode.reproduce.gupta import build_gupta_plan, write_gupta_report
-    from nodecode.reproduce.runner import load_result, run_plan
+    from nodecode.reproduce.runner import run_plan
 
     if args.codecs:
         raise ConfigError("--codecs applies to the paper's presets, not to gupta-*")
@@ -102,16 +153,7 @@ def run_gupta(args: argparse.Namespace) -> None:
     stages = build_gupta_plan(preset)
     out = args.out or Path(f"reproduce-{preset.name}")
     if args.dry_run:  # the cost estimates cover the paper's plan only
-        print(f"preset {preset.name}: {preset.description}; {len(stages)} stages in {out}/\n")
-        rows = [
-            {
-                "stage": s.name,
-                "what": s.describe(),
-                "state": "done" if load_result(out, s) else "to run",
-            }
-            for s in stages
-        ]
-        print(format_table(rows, [("stage", "stage"), ("what", "what"), ("state", "state")]))
+        _print_stages(preset, stages, out)
         return
     start = time.time()
     results = run_plan(stages, out, args.device, kinds=_kinds(args), time_limit=args.time_limit)

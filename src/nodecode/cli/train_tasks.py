@@ -52,6 +52,12 @@ def _common(p: argparse.ArgumentParser, task: str) -> None:
         help="hold out this last fraction of the training set: rounds evaluate on it, the "
         "test set once at the end (default 0: test every round, as the paper's curves)",
     )
+    p.add_argument(
+        "--no-test",
+        dest="score_test",
+        action="store_false",
+        help="never score the test split (choosing hyperparameters on --val-fraction)",
+    )
     p.add_argument("--fashion-mnist", default=None)
     p.add_argument(
         "--image-size",

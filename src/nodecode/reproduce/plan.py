@@ -48,7 +48,8 @@ class Stage:
             length = f"{p['epochs']} epochs" if self.kind == "classifier" else f"{p['iters']} it"
             crops = f", {p['crop']}² crops" if p.get("crop") else ""
             what = f"{p['model']} on {p['input']}, {length}{crops}"
-            return f"{what}, {p['schedule']}, seed {p['seed']}"
+            lr = f", lr {p['lr']:g}" if p.get("lr") is not None else ""
+            return f"{what}, {p['schedule']}{lr}, seed {p['seed']}"
         if self.kind == "joint":
             return f"{p['mode']} fine-tuning, {p['epochs']} epochs"
         if self.kind == "codec":
@@ -108,7 +109,7 @@ def classifier_params(
     }
 
 
-def _task_params(preset: ReproducePreset, task: str, model: str, input: str, seed: int) -> dict:
+def task_params(preset: ReproducePreset, task: str, model: str, input: str, seed: int) -> dict:
     # Only a preset with a validation split (or mixed precision) puts it in the params, so
     # the others keep their keys.
     extra: dict[str, Any] = {"val_fraction": preset.val_fraction} if preset.val_fraction else {}
@@ -152,12 +153,12 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
         id: StageId, input: str, seed: int, *deps: StageId, op: str | None, **extra
     ) -> StageId:
         assert id.model is not None
-        params = {**_task_params(preset, "classification", id.model, input, seed), **extra}
+        params = {**task_params(preset, "classification", id.model, input, seed), **extra}
         return add(id, "classifier", params, *deps, op=op)
 
     def segmenter(id: StageId, input: str, seed: int, *deps: StageId, op: str | None) -> StageId:
         assert id.model is not None
-        params = _task_params(preset, "segmentation", id.model, input, seed)
+        params = task_params(preset, "segmentation", id.model, input, seed)
         return add(id, "segmenter", params, *deps, op=op)
 
     data = {"classification": preset.classification_data, "segmentation": preset.segmentation_data}

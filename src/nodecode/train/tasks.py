@@ -86,6 +86,9 @@ class TaskTrainConfig:
     # evaluates on it (for choosing hyperparameters), the test set is evaluated once, at
     # the end. 0: evaluate on the test set each round (the paper's curves, Figs. 3–4).
     val_fraction: float = 0.0
+    # False: never score the test split, not even at the end (a run that chooses
+    # hyperparameters on the validation split; needs val_fraction > 0).
+    score_test: bool = True
     # DataLoader worker processes for training and evaluation batches. Augmentation then
     # draws from each worker's seeded RNG: an equally reproducible but different stream, so
     # a run resumes only with the count it started with.
@@ -128,6 +131,8 @@ class TaskTrainConfig:
             raise ConfigError(f"--crop must be a positive number of pixels, not {self.crop}")
         if not 0.0 <= self.val_fraction < 0.5:
             raise ConfigError(f"--val-fraction must be in [0, 0.5), not {self.val_fraction}")
+        if not self.score_test and not self.val_fraction:
+            raise ConfigError("--no-test needs a validation split to score (--val-fraction)")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"--schedule must be one of {SCHEDULES}, not {self.schedule!r}")
         if self.input not in INPUTS:
@@ -325,7 +330,7 @@ def train_task(
         distributed.barrier(info)
     run_log.close()
     final = dict(history[-1]) if history and info.is_main else {}
-    if val_data is not None and info.is_main:  # the test set, once, at the end
+    if val_data is not None and config.score_test and info.is_main:  # test once, at the end
         test_loader = DataLoader(test_data, eval_batch, **loading)
         test = evaluate_model(
             data.network(model), test_loader, config.task, data.num_classes, dev, config.precision
