@@ -107,3 +107,28 @@ def test_tune_dry_run_lists_the_stages(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "cls-tune-lr0.4-0.330-cresnet51-s0" in out and "lr 0.4" in out
     assert "cls-tune-lr0.05-rgb-resnet50-s0" in out and not (tmp_path / "stages").exists()
+
+
+def test_the_grid_widens_while_the_best_lies_at_an_edge():
+    from nodecode.reproduce.tuning import tune
+
+    planned = []
+
+    def run(stages):  # validation score peaks at classifier lr 0.8 and segmenter lr 0.005
+        planned.append(stages)
+        results = {}
+        for s in stages:
+            if s.kind == "classifier":
+                results[s.id] = {"metrics": {"val_top1": -abs(s.params["lr"] - 0.8)}}
+            elif s.kind == "segmenter":
+                results[s.id] = {"metrics": {"val_miou": -abs(s.params["lr"] - 0.005)}}
+            else:
+                results[s.id] = {}
+        return results
+
+    classifiers, segmenters = tune(SMALL, run)
+    assert classifiers.lr == 0.8 and classifiers.grid == (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+    assert segmenters.lr == 0.005 and not segmenters.at_edge and len(segmenters.grid) == 4
+    seg_inits = {s.deps[-1].variant for s in planned[-1] if s.kind == "segmenter"}
+    assert seg_inits == {"tune-lr0.8"}
+    assert tune(SMALL, lambda stages: None) is None  # a run stopped early stops the search

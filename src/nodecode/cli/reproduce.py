@@ -103,28 +103,26 @@ def run(args: argparse.Namespace) -> None:
 
 def run_tuning(args: argparse.Namespace, preset, out: Path) -> None:
     from nodecode.reproduce.runner import run_plan
-    from nodecode.reproduce.tuning import build_tuning_plan, choose, write_tuning_report
+    from nodecode.reproduce.tuning import build_tuning_plan, tune, write_tuning_report
 
-    stages = build_tuning_plan(preset)
-    if args.dry_run:
-        _print_stages(preset, stages, out)
+    if args.dry_run:  # the first grid; it grows while the best lies at an edge
+        _print_stages(preset, build_tuning_plan(preset), out)
         return
     start = time.time()
-    results = run_plan(stages, out, args.device, kinds=_kinds(args), time_limit=args.time_limit)
-    if not _all_done(stages, results, start):
+
+    def run(stages):
+        results = run_plan(stages, out, args.device, kinds=_kinds(args), time_limit=args.time_limit)
+        return results if _all_done(stages, results, start) else None
+
+    choices = tune(preset, run)
+    if choices is None:
         return
-    classifiers = choose(preset, stages, results, "classifier")
-    stages = build_tuning_plan(preset, classifier_lr=classifiers.lr)
-    results = run_plan(stages, out, args.device, kinds=_kinds(args), time_limit=args.time_limit)
-    if not _all_done(stages, results, start):
-        return
-    segmenters = choose(preset, stages, results, "segmenter")
     command = f"nodecode reproduce --preset {preset.name} --tune --out {shlex.quote(str(out))}"
-    report = write_tuning_report(preset, [classifiers, segmenters], out, command)
-    for choice in (classifiers, segmenters):
+    report = write_tuning_report(preset, list(choices), out, command)
+    for choice in choices:
         verdict = "the preset's" if choice.agrees else f"preset: {choice.preset_lr:g}"
         print(f"{choice.kind} lr: {choice.lr:g} ({verdict})")
-    print(f"{len(stages)} tuning stages done in {time.time() - start:.0f} s; report: {report}")
+    print(f"tuning done in {time.time() - start:.0f} s; report: {report}")
 
 
 def _print_stages(preset, stages, out: Path) -> None:

@@ -12,6 +12,7 @@ segmenters start from its classifiers.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,11 @@ from nodecode.reproduce.stage_id import StageId
 from nodecode.utils.io import atomic_write_text
 from nodecode.utils.tables import format_table
 
-# Multiples of the preset's lr tried for each family: a factor-of-two grid around it.
+# Multiples of the preset's lr tried first for each family: a factor-of-two grid around it.
+# While the winner is the grid's smallest or largest, the grid grows by another factor of two
+# that way, up to MAX_FACTORS values.
 FACTORS = (0.25, 0.5, 1.0, 2.0)
+MAX_FACTORS = 8
 # (classifier, segmenter, input): the networks of the preset's headline rows.
 NETWORKS = (
     ("cresnet51", "cresnet51-d", "latent"),
@@ -76,10 +80,20 @@ def grid(base: float, factors: tuple[float, ...] = FACTORS) -> list[float]:
     return sorted({round(base * f, 10) for f in factors})
 
 
+def widened(factors: tuple[float, ...], choice: Choice) -> tuple[float, ...] | None:
+    """The grid grown one factor of two past the winner when it lies at an edge; None when
+    the winner is inside the grid, or the grid has reached MAX_FACTORS."""
+    if not choice.at_edge or len(factors) >= MAX_FACTORS:
+        return None
+    low, high = min(factors), max(factors)
+    return (low / 2, *factors) if choice.lr == choice.grid[0] else (*factors, high * 2)
+
+
 def build_tuning_plan(
     preset: ReproducePreset,
     factors: tuple[float, ...] = FACTORS,
     classifier_lr: float | None = None,
+    seg_factors: tuple[float, ...] = FACTORS,
 ) -> list[Stage]:
     """The preset's codec and encode stages for the tuning operating point (same keys as the
     main plan's, so a shared --out reuses them), then seed-0 classifiers over the lr grid;
@@ -107,7 +121,7 @@ def build_tuning_plan(
         for model, _, input in NETWORKS:
             network("classification", model, input, lr)
     if classifier_lr is not None:
-        for lr in grid(preset.seg_lr, factors):
+        for lr in grid(preset.seg_lr, seg_factors):
             for model, seg_model, input in NETWORKS:
                 init = _tuning_id("cls", model, input, seed, classifier_lr, op)
                 network("segmentation", seg_model, input, lr, init)
@@ -140,6 +154,40 @@ def choose(preset: ReproducePreset, stages: list[Stage], results: Results, kind:
     return Choice(kind, lr, preset_lr, complete, tuple(tried))
 
 
+def tune(
+    preset: ReproducePreset, run: Callable[[list[Stage]], Results | None]
+) -> tuple[Choice, Choice] | None:
+    """The classifier lr, then the segmenter lr (from classifiers at the chosen one), each
+    grid widened while its best lies at an edge. `run` runs a plan's unfinished stages and
+    returns every result, or None when it stopped early (time limit): then so does this."""
+
+    def search(kind: str, plan: Callable[[tuple[float, ...]], list[Stage]]) -> Choice | None:
+        factors: tuple[float, ...] | None = FACTORS
+        while factors is not None:
+            stages = plan(factors)
+            results = run(stages)
+            if results is None:
+                return None
+            choice = choose(preset, stages, results, kind)
+            factors = widened(factors, choice)
+        return choice
+
+    found: dict[str, tuple[float, ...]] = {}
+
+    def classifier_plan(factors: tuple[float, ...]) -> list[Stage]:
+        found["classifier"] = factors
+        return build_tuning_plan(preset, factors)
+
+    classifiers = search("classifier", classifier_plan)
+    if classifiers is None:
+        return None
+    segmenters = search(
+        "segmenter",
+        lambda f: build_tuning_plan(preset, found["classifier"], classifiers.lr, f),
+    )
+    return None if segmenters is None else (classifiers, segmenters)
+
+
 def tuning_table(choice: Choice) -> list[dict[str, Any]]:
     rows = []
     for lr in sorted(choice.scores):
@@ -165,7 +213,8 @@ def write_tuning_report(
         f"Command: `{command}`",
         "",
         f"Seed {preset.seeds[0]} of each network at {tuning_op(preset)} bpp (and original RGB), "
-        f"the preset's schedule, lr × {', '.join(f'{f:g}' for f in FACTORS)}. Scored on the "
+        f"the preset's schedule, lr × {', '.join(f'{f:g}' for f in FACTORS)} (and further "
+        "factors of two while the best lies at the grid's edge). Scored on the "
         f"validation split only (the last {preset.val_fraction:.0%} of the training split); "
         "the test split is never scored here. Rule, fixed before the runs: the highest mean "
         "validation score over the inputs wins; a tie keeps the preset's lr.",
