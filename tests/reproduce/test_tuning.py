@@ -132,3 +132,19 @@ def test_the_grid_widens_while_the_best_lies_at_an_edge():
     seg_inits = {s.deps[-1].variant for s in planned[-1] if s.kind == "segmenter"}
     assert seg_inits == {"tune-lr0.8"}
     assert tune(SMALL, lambda stages: None) is None  # a run stopped early stops the search
+
+
+def test_lr_options_replace_the_presets_and_are_checked(tmp_path, capsys):
+    out = str(tmp_path)
+    assert main(["reproduce", "--preset", "small", "--lr", "0.4", "--dry-run", "-o", out]) == 0
+    text = capsys.readouterr().out
+    assert "cresnet51 on latent, 4 epochs, cosine, lr 0.4, seed 0" in text
+    assert "resnet50-d on rgb, 400 it, cosine, lr 0.01, seed 0" in text  # --seg-lr not given
+    for argv, message in [
+        (["--preset", "small", "--seg-lr", "0"], "--seg-lr must be a positive"),
+        (["--preset", "paper", "--lr", "0.1"], "keeps the paper's learning rates"),
+        (["--preset", "gupta-tiny", "--lr", "0.1"], "--lr applies to the paper's presets"),
+        (["--preset", "gupta-tiny", "--tune"], "--tune applies to the tiny and small"),
+    ]:
+        assert main(["reproduce", *argv, "--dry-run", "-o", out]) == 1
+        assert message in capsys.readouterr().err

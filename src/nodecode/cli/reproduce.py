@@ -42,6 +42,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="latent caches keep the decoded images (store; tiny, small) or the decoded-image "
         "networks decode each batch where they run (on-the-fly; paper: a sixth of the disk)",
     )
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="the classifiers' learning rate instead of the preset's (tiny, small)",
+    )
+    p.add_argument(
+        "--seg-lr",
+        type=float,
+        default=None,
+        help="the segmenters' learning rate instead of the preset's (tiny, small)",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the plan and its cost only")
     p.add_argument(
         "--tune",
@@ -76,6 +88,7 @@ def run(args: argparse.Namespace) -> None:
     preset = get_preset(args.preset, args.codecs)
     if args.decoded is not None:
         preset = dataclasses.replace(preset, store_decoded=args.decoded == "store")
+    preset = with_learning_rates(preset, args.lr, args.seg_lr)
     out = args.out or Path(f"reproduce-{preset.name}")
     if args.tune:
         run_tuning(args, preset, out)
@@ -97,8 +110,28 @@ def run(args: argparse.Namespace) -> None:
         command += f" --codecs {args.codecs}"
     if args.decoded:
         command += f" --decoded {args.decoded}"
+    for option, value in (("--lr", args.lr), ("--seg-lr", args.seg_lr)):
+        if value is not None:
+            command += f" {option} {value:g}"
     report = write_report(preset, stages, results, out, command)
     print(f"{len(stages)} stages done in {time.time() - start:.0f} s; report: {report}")
+
+
+def with_learning_rates(preset, lr: float | None, seg_lr: float | None):
+    """The preset with its classifier / segmenter lr replaced where given (the stages' keys
+    change only where a value does)."""
+    from nodecode.errors import ConfigError
+
+    for option, value in (("--lr", lr), ("--seg-lr", seg_lr)):
+        if value is not None and not value > 0:
+            raise ConfigError(f"{option} must be a positive learning rate, not {value:g}")
+    if (lr is not None or seg_lr is not None) and preset.lr is None:
+        raise ConfigError(f"preset {preset.name} keeps the paper's learning rates (App. A.4-A.5)")
+    return dataclasses.replace(
+        preset,
+        lr=preset.lr if lr is None else lr,
+        seg_lr=preset.seg_lr if seg_lr is None else seg_lr,
+    )
 
 
 def run_tuning(args: argparse.Namespace, preset, out: Path) -> None:
@@ -145,8 +178,11 @@ def run_gupta(args: argparse.Namespace) -> None:
     from nodecode.reproduce.gupta import build_gupta_plan, write_gupta_report
     from nodecode.reproduce.runner import run_plan
 
-    if args.codecs:
-        raise ConfigError("--codecs applies to the paper's presets, not to gupta-*")
+    for option, given in (("--codecs", args.codecs), ("--lr", args.lr), ("--seg-lr", args.seg_lr)):
+        if given is not None:
+            raise ConfigError(f"{option} applies to the paper's presets, not to gupta-*")
+    if args.tune:
+        raise ConfigError("--tune applies to the tiny and small presets, not to gupta-*")
     preset = GUPTA_PRESETS[args.preset]
     stages = build_gupta_plan(preset)
     out = args.out or Path(f"reproduce-{preset.name}")
