@@ -110,11 +110,14 @@ def run(args: argparse.Namespace) -> None:
         command += f" --codecs {args.codecs}"
     if args.decoded:
         command += f" --decoded {args.decoded}"
-    for option, value in (("--lr", args.lr), ("--seg-lr", args.seg_lr)):
-        if value is not None:
-            command += f" {option} {value:g}"
+    command += _lr_options(args)
     report = write_report(preset, stages, results, out, command)
     print(f"{len(stages)} stages done in {time.time() - start:.0f} s; report: {report}")
+
+
+def _lr_options(args: argparse.Namespace) -> str:
+    pairs = (("--lr", args.lr), ("--seg-lr", args.seg_lr))
+    return "".join(f" {option} {value:g}" for option, value in pairs if value is not None)
 
 
 def with_learning_rates(preset, lr: float | None, seg_lr: float | None):
@@ -150,7 +153,8 @@ def run_tuning(args: argparse.Namespace, preset, out: Path) -> None:
     choices = tune(preset, run)
     if choices is None:
         return
-    command = f"nodecode reproduce --preset {preset.name} --tune --out {shlex.quote(str(out))}"
+    command = f"nodecode reproduce --preset {preset.name} --tune{_lr_options(args)}"
+    command += f" --out {shlex.quote(str(out))}"
     report = write_tuning_report(preset, list(choices), out, command)
     for choice in choices:
         verdict = "the preset's" if choice.agrees else f"preset: {choice.preset_lr:g}"

@@ -2,7 +2,8 @@
 
 Names are `<network>-<operating point>` (`cresnet51-0.330`, `resnet50-d-0.0983`): each was
 trained on the latents (cResNets) or decoded images (ResNets) of the shipped codec
-`paper-<operating point>` by `nodecode reproduce --preset small` (seed 0), and stored here in
+`paper-<operating point>` by `nodecode reproduce --preset small --lr 0.2 --seg-lr 0.01` (seed 0;
+the preset's learning rates before they were tuned), and stored here in
 half precision by `scripts/ship_demo_models.py` (docs/RESULTS.md §5). Each names its codec
 in its header (`info.codec`, checked by `info.codec_id`).
 """
@@ -31,7 +32,9 @@ def shipped_task_models() -> list[str]:
 
 
 # How the shipped task models were made (the module docstring says more).
-RECIPE = "nodecode reproduce --preset small  # then scripts/ship_demo_models.py"
+RECIPE = (
+    "nodecode reproduce --preset small --lr 0.2 --seg-lr 0.01  # then scripts/ship_demo_models.py"
+)
 
 
 def task_model_info(spec: str) -> TaskModelInfo:
