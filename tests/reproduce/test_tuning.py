@@ -16,7 +16,8 @@ from nodecode.reproduce.tuning import (
     write_tuning_report,
 )
 
-SMALL = PRESETS["small"]
+# `small` at the learning rates it had before it was tuned: the grids below are around them.
+SMALL = dataclasses.replace(PRESETS["small"], lr=0.2, seg_lr=0.01)
 
 
 def test_the_plan_reuses_the_presets_encode_and_never_scores_the_test_split():
@@ -105,8 +106,9 @@ def test_the_report_shows_every_score_and_the_verdict(tmp_path):
 def test_tune_dry_run_lists_the_stages(tmp_path, capsys):
     assert main(["reproduce", "--preset", "small", "--tune", "--dry-run", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "cls-tune-lr0.4-0.330-cresnet51-s0" in out and "lr 0.4" in out
-    assert "cls-tune-lr0.05-rgb-resnet50-s0" in out and not (tmp_path / "stages").exists()
+    lr = PRESETS["small"].lr
+    assert f"cls-tune-lr{lr * 2:g}-0.330-cresnet51-s0" in out and f"lr {lr * 2:g}" in out
+    assert f"cls-tune-lr{lr / 4:g}-rgb-resnet50-s0" in out and not (tmp_path / "stages").exists()
 
 
 def test_the_grid_widens_while_the_best_lies_at_an_edge():
@@ -139,7 +141,8 @@ def test_lr_options_replace_the_presets_and_are_checked(tmp_path, capsys):
     assert main(["reproduce", "--preset", "small", "--lr", "0.4", "--dry-run", "-o", out]) == 0
     text = capsys.readouterr().out
     assert "cresnet51 on latent, 4 epochs, cosine, lr 0.4, seed 0" in text
-    assert "resnet50-d on rgb, 400 it, cosine, lr 0.01, seed 0" in text  # --seg-lr not given
+    seg_lr = PRESETS["small"].seg_lr
+    assert f"resnet50-d on rgb, 400 it, cosine, lr {seg_lr:g}, seed 0" in text  # the preset's
     for argv, message in [
         (["--preset", "small", "--seg-lr", "0"], "--seg-lr must be a positive"),
         (["--preset", "paper", "--lr", "0.1"], "keeps the paper's learning rates"),
