@@ -30,6 +30,7 @@ from nodecode.utils.tables import format_table
 # that way, up to MAX_FACTORS values.
 FACTORS = (0.25, 0.5, 1.0, 2.0)
 MAX_FACTORS = 8
+Factors = tuple[float, ...]
 # (classifier, segmenter, input): the networks of the preset's headline rows.
 NETWORKS = (
     ("cresnet51", "cresnet51-d", "latent"),
@@ -161,31 +162,27 @@ def tune(
     grid widened while its best lies at an edge. `run` runs a plan's unfinished stages and
     returns every result, or None when it stopped early (time limit): then so does this."""
 
-    def search(kind: str, plan: Callable[[tuple[float, ...]], list[Stage]]) -> Choice | None:
-        factors: tuple[float, ...] | None = FACTORS
-        while factors is not None:
+    def search(kind: str, plan: Callable[[Factors], list[Stage]]) -> tuple[Choice, Factors] | None:
+        factors: Factors = FACTORS
+        while True:
             stages = plan(factors)
             results = run(stages)
             if results is None:
                 return None
             choice = choose(preset, stages, results, kind)
-            factors = widened(factors, choice)
-        return choice
+            wider = widened(factors, choice)
+            if wider is None:
+                return choice, factors
+            factors = wider
 
-    found: dict[str, tuple[float, ...]] = {}
-
-    def classifier_plan(factors: tuple[float, ...]) -> list[Stage]:
-        found["classifier"] = factors
-        return build_tuning_plan(preset, factors)
-
-    classifiers = search("classifier", classifier_plan)
-    if classifiers is None:
+    found = search("classifier", lambda factors: build_tuning_plan(preset, factors))
+    if found is None:
         return None
+    classifiers, grid_used = found
     segmenters = search(
-        "segmenter",
-        lambda f: build_tuning_plan(preset, found["classifier"], classifiers.lr, f),
+        "segmenter", lambda factors: build_tuning_plan(preset, grid_used, classifiers.lr, factors)
     )
-    return None if segmenters is None else (classifiers, segmenters)
+    return None if segmenters is None else (classifiers, segmenters[0])
 
 
 def tuning_table(choice: Choice) -> list[dict[str, Any]]:
