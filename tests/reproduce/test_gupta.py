@@ -41,6 +41,15 @@ def test_the_plan_covers_every_latent_codec_and_baseline():
 
 
 @pytest.mark.slow
+def test_gupta_small_holds_out_a_validation_split_and_gupta_cpu_runs_as_published():
+    def fractions(name):
+        stages = build_gupta_plan(GUPTA_PRESETS[name])
+        return {s.params.get("val_fraction") for s in stages if s.kind == "classifier"}
+
+    assert fractions("gupta-small") == fractions("gupta-minc") == {0.1}
+    assert fractions("gupta-cpu") == fractions("gupta-tiny") == {None}  # keys as before
+
+
 def test_a_micro_run_fills_the_table(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NODECODE_CACHE", str(tmp_path / "cache"))
     results = run_plan(build_gupta_plan(MICRO), tmp_path, log=lambda _: None)
