@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from nodecode.reproduce.gupta import GUPTA_PRESETS
-from nodecode.reproduce.presets import PRESETS, get_preset
+from nodecode.reproduce.presets import PRESETS, get_preset, with_learning_rates
 from nodecode.utils.tables import format_table
 
 
@@ -118,23 +118,6 @@ def run(args: argparse.Namespace) -> None:
 def _lr_options(args: argparse.Namespace) -> str:
     pairs = (("--lr", args.lr), ("--seg-lr", args.seg_lr))
     return "".join(f" {option} {value:g}" for option, value in pairs if value is not None)
-
-
-def with_learning_rates(preset, lr: float | None, seg_lr: float | None):
-    """The preset with its classifier / segmenter lr replaced where given (the stages' keys
-    change only where a value does)."""
-    from nodecode.errors import ConfigError
-
-    for option, value in (("--lr", lr), ("--seg-lr", seg_lr)):
-        if value is not None and not value > 0:
-            raise ConfigError(f"{option} must be a positive learning rate, not {value:g}")
-    if (lr is not None or seg_lr is not None) and preset.lr is None:
-        raise ConfigError(f"preset {preset.name} keeps the paper's learning rates (App. A.4-A.5)")
-    return dataclasses.replace(
-        preset,
-        lr=preset.lr if lr is None else lr,
-        seg_lr=preset.seg_lr if seg_lr is None else seg_lr,
-    )
 
 
 def run_tuning(args: argparse.Namespace, preset, out: Path) -> None:

@@ -168,3 +168,20 @@ def get_preset(name: str, codecs: str | None = None) -> ReproducePreset:
     if codecs not in FAMILIES:
         raise ConfigError(f"unknown codec family {codecs!r}; choose {list(FAMILIES)}")
     return replace(preset, codec_prefix=codecs)
+
+
+def with_learning_rates(
+    preset: ReproducePreset, lr: float | None, seg_lr: float | None
+) -> ReproducePreset:
+    """The preset with its classifier / segmenter lr replaced where given (the stages' keys
+    change only where a value does)."""
+    for option, value in (("--lr", lr), ("--seg-lr", seg_lr)):
+        if value is not None and not value > 0:
+            raise ConfigError(f"{option} must be a positive learning rate, not {value:g}")
+    if (lr is not None or seg_lr is not None) and preset.lr is None:
+        raise ConfigError(f"preset {preset.name} keeps the paper's learning rates (App. A.4-A.5)")
+    return replace(
+        preset,
+        lr=preset.lr if lr is None else lr,
+        seg_lr=preset.seg_lr if seg_lr is None else seg_lr,
+    )

@@ -46,11 +46,10 @@ class Choice:
     lr: float  # the chosen lr
     preset_lr: float  # the preset's, for comparison
     scores: dict[float, dict[str, float]]  # lr -> input -> validation score
-    grid: tuple[float, ...]  # every lr tried, finished or not
+    grid: Factors  # every lr tried, finished or not
 
     def mean(self, lr: float) -> float:
-        values = self.scores[lr].values()
-        return sum(values) / len(values)
+        return _mean(self.scores[lr])
 
     @property
     def agrees(self) -> bool:
@@ -60,6 +59,10 @@ class Choice:
     def at_edge(self) -> bool:
         """Whether the winner is the grid's smallest or largest lr (the best may lie beyond)."""
         return len(self.grid) > 1 and self.lr in (self.grid[0], self.grid[-1])
+
+
+def _mean(by_input: dict[str, float]) -> float:
+    return sum(by_input.values()) / len(by_input)
 
 
 def tuning_op(preset: ReproducePreset) -> str:
@@ -77,11 +80,11 @@ def _check(preset: ReproducePreset) -> None:
         raise ConfigError(f"preset {preset.name} has no validation split to tune on")
 
 
-def grid(base: float, factors: tuple[float, ...] = FACTORS) -> list[float]:
+def grid(base: float, factors: Factors = FACTORS) -> list[float]:
     return sorted({round(base * f, 10) for f in factors})
 
 
-def widened(factors: tuple[float, ...], choice: Choice) -> tuple[float, ...] | None:
+def widened(factors: Factors, choice: Choice) -> Factors | None:
     """The grid grown one factor of two past the winner when it lies at an edge; None when
     the winner is inside the grid, or the grid has reached MAX_FACTORS."""
     if not choice.at_edge or len(factors) >= MAX_FACTORS:
@@ -92,9 +95,9 @@ def widened(factors: tuple[float, ...], choice: Choice) -> tuple[float, ...] | N
 
 def build_tuning_plan(
     preset: ReproducePreset,
-    factors: tuple[float, ...] = FACTORS,
+    factors: Factors = FACTORS,
     classifier_lr: float | None = None,
-    seg_factors: tuple[float, ...] = FACTORS,
+    seg_factors: Factors = FACTORS,
 ) -> list[Stage]:
     """The preset's codec and encode stages for the tuning operating point (same keys as the
     main plan's, so a shared --out reuses them), then seed-0 classifiers over the lr grid;
@@ -148,7 +151,7 @@ def choose(preset: ReproducePreset, stages: list[Stage], results: Results, kind:
     complete = {lr: s for lr, s in scores.items() if len(s) == len(NETWORKS)}
     if not complete:
         raise ConfigError(f"no learning rate has all of its {kind} tuning stages finished")
-    means = {lr: sum(s.values()) / len(s) for lr, s in complete.items()}
+    means = {lr: _mean(s) for lr, s in complete.items()}
     best = max(means.values())
     winners = [lr for lr, m in means.items() if m == best]
     lr = preset_lr if preset_lr in winners else min(winners)
