@@ -200,6 +200,23 @@ def test_classify_refuses_latents_of_another_codec(tmp_path, latents, photo):
         predict_file(model, meta, other, tmp_path / "photo.ndc")
 
 
+def test_evaluate_refuses_latents_of_another_codec(tmp_path, latents, capsys):
+    base = dict(latents=str(latents), data="fashion-scenes:tiny", width=0.125, batch_size=8)
+    train_task(TaskTrainConfig(model="cresnet39", epochs=1, **base), tmp_path / "cls")
+    other = tmp_path / "other-latents"
+    x = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    for split in ("train", "test"):
+        dataset = TensorDataset(x, torch.arange(8) % 10)
+        encode_dataset(
+            make_tiny_codec(seed=5, name="other"), dataset, other, "classification", split
+        )
+    model = str(tmp_path / "cls" / "model.safetensors")
+    assert main(["evaluate", model, "--latents", str(other)]) != 0
+    err = capsys.readouterr().err
+    assert "latents of codec 'other', not of 'tiny'" in err and str(other) in err
+    assert main(["evaluate", model, "--latents", str(latents)]) == 0  # its own codec's
+
+
 def test_ddp_on_two_cpu_processes_keeps_weights_identical(tmp_path, latents):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     command = [

@@ -137,26 +137,15 @@ def run_train(args: argparse.Namespace) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
-    from torch.utils.data import DataLoader
-
-    from nodecode.data.datasets import load_task_data
-    from nodecode.evaluate.tasks import evaluate_model
+    from nodecode.evaluate.tasks import evaluate_checkpoint
     from nodecode.models.inference import for_inference
     from nodecode.models.zoo import load_task
 
     model, info = load_task(args.checkpoint, args.device)
     # --compile runs the network as classify --compile does, to check it keeps the metrics.
     network = for_inference(model, compile=True) if args.compile else model
-    data = load_task_data(
-        info.task, info.input, args.data or info.data or "", args.latents or info.latents
-    )
-    # Evaluated as trained: the centre crop, where it trained on crops.
-    test = data.grid_crop(data.test, info.crop, train=False) if info.crop else data.test
-    loader = DataLoader(test, batch_size=64)
-    if data.input_transform is not None:  # a cache without decoded images: decode each batch
-        data.input_transform.to(args.device)
-    metrics = evaluate_model(
-        data.network(network), loader, info.task, info.num_classes, args.device, args.precision
+    metrics = evaluate_checkpoint(
+        network, info, args.data, args.latents, args.device, args.precision
     )
     for key, value in metrics.items():
         if isinstance(value, list):

@@ -16,7 +16,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from nodecode.errors import ConfigError, require_same_codec
+from nodecode.errors import ConfigError
 from nodecode.reproduce.plan import Stage
 from nodecode.reproduce.stage_id import StageId
 from nodecode.utils.io import atomic_write_text
@@ -203,25 +203,12 @@ def _joint(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any
 
 
 def _evaluate(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
-    from torch.utils.data import DataLoader, Dataset
-
-    from nodecode.data.augment import GridCrop
-    from nodecode.data.latent_cache import LatentCache
-    from nodecode.evaluate.tasks import evaluate_model
+    from nodecode.evaluate.tasks import evaluate_checkpoint
     from nodecode.models.checkpoint import load_task_model
 
     path = _find(deps, "classifier")
     model, info = load_task_model(path, device)
-    cache = LatentCache(_find(deps, "latents"), stage.params["task"], "test", info.input)
-    require_same_codec(
-        info.codec_id, cache.codec_id, f"{path} and its latents come from different codecs"
-    )
-    test: Dataset = cache
-    if info.crop:  # evaluated as trained: the centre crop (on the latent grid)
-        test = GridCrop(cache, info.crop, info.latent_stride, info.on_latents, train=False)
-    metrics = evaluate_model(
-        model, DataLoader(test, batch_size=64), info.task, info.num_classes, device
-    )
+    metrics = evaluate_checkpoint(model, info, latents=_find(deps, "latents"), device=device)
     return {"model": path, "metrics": metrics}
 
 
