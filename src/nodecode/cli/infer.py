@@ -35,31 +35,28 @@ WORKERS_HELP = (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("classify", help="labels straight from .ndc files (no decoding)")
+def _add_inference_arguments(p: argparse.ArgumentParser, network: str) -> None:
+    """What `classify` and `segment` share: the files, the network, and how it runs."""
     p.add_argument("files", nargs="+", type=Path)
-    p.add_argument("--model", required=True, help="cResNet classifier: shipped name or checkpoint")
+    p.add_argument("--model", required=True, help=f"{network}: shipped name or checkpoint")
     p.add_argument("--codec", default=None, help=f"{CODEC_HELP} (default: from the file)")
-    p.add_argument("--top", type=int, default=3, help="how many labels to print")
     p.add_argument("--batch-size", type=int, default=16, help="files per network call")
     add_workers_argument(p, WORKERS_HELP)
     p.add_argument("--precision", choices=PRECISIONS, default="fp32", help=PRECISION_HELP)
     add_compile_argument(p)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("classify", help="labels straight from .ndc files (no decoding)")
+    _add_inference_arguments(p, "cResNet classifier")
+    p.add_argument("--top", type=int, default=3, help="how many labels to print")
     p.set_defaults(run=run_classify)
 
     p = subparsers.add_parser("segment", help="masks straight from .ndc files (no decoding)")
-    p.add_argument("files", nargs="+", type=Path)
-    p.add_argument("--model", required=True, help="cResNet-d segmenter: shipped name or checkpoint")
-    p.add_argument("--codec", default=None, help=f"{CODEC_HELP} (default: from the file)")
+    _add_inference_arguments(p, "cResNet-d segmenter")
     p.add_argument("-o", "--out", type=Path, required=True)
-    p.add_argument("--batch-size", type=int, default=16, help="files per network call")
-    add_workers_argument(p, WORKERS_HELP)
-    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help=PRECISION_HELP)
-    add_compile_argument(p)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--json", type=Path, default=None, help=JSON_HELP)
     p.add_argument(
         "--overlay",
         action="store_true",
