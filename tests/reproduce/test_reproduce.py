@@ -162,7 +162,7 @@ def test_claim_4_needs_every_win_and_some_evidence():
     win = {"top-1": True, "mIoU": True, "SSIM": True, "MS-SSIM": True}
     assert verdict_joint([win, win]) == "held"
     assert verdict_joint([win, {**win, "SSIM": False}]) == "NOT held"
-    assert verdict_joint([]) == "NOT held"
+    assert verdict_joint([]) == "not run"  # a preset without joint training
 
 
 def test_trivial_floors_line():
@@ -243,3 +243,38 @@ def test_claim_4_averages_the_seeds_that_ran():
     assert summary["joint"]["top1"] == 61.0 and summary["compression"]["top1"] == 57.5
     assert summary["compression"]["miou"] == 15.5 and summary["joint"]["seeds"] == 2
     assert summary["joint"]["bpp"] == pytest.approx(0.55)
+
+
+def test_a_finished_stage_made_with_other_settings_is_discarded_only_when_asked(tmp_path, capsys):
+    """small-matched shares small's stage names at other widths: pointed at a small run's
+    folder, it must not silently delete that run's results."""
+    from nodecode.reproduce.runner import RESULT, finished_elsewise, stage_dir
+
+    small = {s.name: s for s in build_plan(PRESETS["small"])}
+    matched = build_plan(PRESETS["small-matched"])
+    cls = small["cls-0.635-cresnet51-s0"]
+    codec = small["codec-0.635"]
+    for stage, key in ((cls, cls.key), (codec, "made-by-another-preset")):
+        stage_dir(tmp_path, stage).mkdir(parents=True)
+        (stage_dir(tmp_path, stage) / RESULT).write_text(json.dumps({"key": key}))
+    assert {s.name for s in finished_elsewise(tmp_path, matched)} == {cls.name, codec.name}
+    argv = ["reproduce", "--preset", "small-matched", "-o", str(tmp_path), "--only", "codec"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "1 finished stage(s) were made with other settings (codec-0.635)" in err
+    assert "--replace" in err  # the classifier is not a codec stage: not in this run's way
+    assert json.loads((stage_dir(tmp_path, codec) / RESULT).read_text())["key"] != codec.key
+    assert main([*argv, "--replace"]) == 0
+    assert json.loads((stage_dir(tmp_path, codec) / RESULT).read_text())["key"] == codec.key
+    assert json.loads((stage_dir(tmp_path, cls) / RESULT).read_text())["key"] == cls.key
+
+
+def test_small_matched_runs_width_1_networks_on_smalls_encodes():
+    small = {s.name: s for s in build_plan(PRESETS["small"])}
+    matched = {s.name: s for s in build_plan(PRESETS["small-matched"])}
+    tasks = [s for s in matched.values() if s.kind in ("classifier", "segmenter")]
+    assert tasks and all(s.params["width"] == 1.0 for s in tasks)
+    assert all(s.key != small[s.name].key for s in tasks)
+    shared = [n for n, s in matched.items() if s.kind in ("codec", "encode")]
+    assert len(shared) == 6 and all(matched[n].key == small[n].key for n in shared)
+    assert not any(s.kind == "joint" for s in matched.values())  # claim 4 is small-joint's

@@ -70,6 +70,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "where a GPU is, the rest elsewhere); the report waits for every stage",
     )
     p.add_argument(
+        "--replace",
+        action="store_true",
+        help="discard finished stages in --out that were made with other settings (e.g. "
+        "small-joint's 9-epoch joint training over small's 2-epoch one); without it, such "
+        "a clash stops the run before anything starts",
+    )
+    p.add_argument(
         "--time-limit",
         type=float,
         default=None,
@@ -102,7 +109,14 @@ def run(args: argparse.Namespace) -> None:
     from nodecode.reproduce.runner import run_plan
 
     start = time.time()
-    results = run_plan(stages, out, args.device, kinds=_kinds(args), time_limit=args.time_limit)
+    results = run_plan(
+        stages,
+        out,
+        args.device,
+        kinds=_kinds(args),
+        time_limit=args.time_limit,
+        replace=args.replace,
+    )
     if not _all_done(stages, results, start):
         return
     command = f"nodecode reproduce --preset {preset.name} --out {shlex.quote(str(out))}"
@@ -130,7 +144,14 @@ def run_tuning(args: argparse.Namespace, preset, out: Path) -> None:
     start = time.time()
 
     def run(stages):
-        results = run_plan(stages, out, args.device, kinds=_kinds(args), time_limit=args.time_limit)
+        results = run_plan(
+            stages,
+            out,
+            args.device,
+            kinds=_kinds(args),
+            time_limit=args.time_limit,
+            replace=args.replace,
+        )
         return results if _all_done(stages, results, start) else None
 
     choices = tune(preset, run)
@@ -177,7 +198,14 @@ def run_gupta(args: argparse.Namespace) -> None:
         _print_stages(preset, stages, out)
         return
     start = time.time()
-    results = run_plan(stages, out, args.device, kinds=_kinds(args), time_limit=args.time_limit)
+    results = run_plan(
+        stages,
+        out,
+        args.device,
+        kinds=_kinds(args),
+        time_limit=args.time_limit,
+        replace=args.replace,
+    )
     if not _all_done(stages, results, start):
         return
     command = f"nodecode reproduce --preset {preset.name} --out {shlex.quote(str(out))}"

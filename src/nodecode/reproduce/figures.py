@@ -118,7 +118,8 @@ def figure_finetuning(results: Results, path: Path) -> None:
     for ax in axes:
         ax.set_xlabel("bpp (skimage test photos)")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    if axes[0].lines:  # a preset without joint training leaves the panels empty
+        axes[0].legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, path)
 

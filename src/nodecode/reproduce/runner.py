@@ -37,6 +37,22 @@ def load_result(out: Path, stage: Stage) -> dict[str, Any] | None:
     return result if result.get("key") == stage.key else None
 
 
+def finished_elsewise(out: Path, stages: list[Stage]) -> list[Stage]:
+    """Stages whose folder in `out` holds a finished result made with other settings: running
+    the plan would discard it (a stage's folder is its name, its settings are its key)."""
+    found = []
+    for stage in stages:
+        path = stage_dir(out, stage) / RESULT
+        if path.is_file():
+            try:
+                key = json.loads(path.read_text()).get("key")
+            except (json.JSONDecodeError, AttributeError):
+                key = None  # unreadable: not a result worth keeping
+            if key is not None and key != stage.key:
+                found.append(stage)
+    return found
+
+
 class StageIncomplete(Exception):
     """A stage stopped at its time limit; its checkpoints let the next run resume it."""
 
@@ -48,11 +64,21 @@ def run_plan(
     log: Callable[[str], None] = print,
     kinds: set[str] | None = None,
     time_limit: float | None = None,
+    replace: bool = False,
 ) -> Results:
     """Run the stages not done yet, in order. `kinds` runs only stages of those kinds (e.g.
     the codecs on a machine with a GPU, the rest elsewhere); `time_limit` (seconds) stops
     cleanly before a new stage or inside codec training, to resume on the next run. The
-    results of the stages done so far come back either way."""
+    results of the stages done so far come back either way. A finished stage of the same
+    name but other settings (another preset or lr in the same `out`) is discarded only with
+    `replace`; otherwise nothing runs."""
+    todo = [s for s in stages if kinds is None or s.kind in kinds]
+    if not replace and (clash := finished_elsewise(out, todo)):
+        names = ", ".join(s.name for s in clash[:4]) + (", …" if len(clash) > 4 else "")
+        raise ConfigError(
+            f"{out}: {len(clash)} finished stage(s) were made with other settings ({names}); "
+            "running would discard them. Use another --out, or --replace to discard them"
+        )
     results: Results = {}
     deadline = None if time_limit is None else time.time() + time_limit
     for stage in tqdm(stages, desc="reproduce", unit="stage"):
