@@ -44,7 +44,7 @@ from nodecode.train.engine import (
     progress_hook,
     train_one_epoch,
 )
-from nodecode.train.runtime import RunLogger
+from nodecode.train.runtime import RunLogger, same_settings
 from nodecode.train.schedules import replayed, thirds
 from nodecode.train.state import TRAIN_STATE, load_train_state, save_train_state
 
@@ -224,7 +224,7 @@ def resume_step(
     if not (resume and state_path.is_file()):
         return 0
     step, saved = load_train_state(state_path, model, optimizers)
-    if saved != dataclasses.asdict(config):
+    if not same_settings(saved, config):
         raise CheckpointError(f"{state_path}: saved with a different configuration")
     return step
 

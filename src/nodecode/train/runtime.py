@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import platform
 import time
 from pathlib import Path
@@ -22,6 +23,20 @@ RESUMABLE = {
     "workers",
     "time_limit",
 }
+
+
+def same_settings(saved: dict[str, Any], config: Any) -> bool:
+    """Whether a saved run's settings are `config`'s (a dataclass). A setting added to the
+    dataclass after the run was saved matches at its default value, so adding an option does
+    not strand every run saved before it."""
+    current = dataclasses.asdict(config)
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}
+    if not set(saved) <= set(current):
+        return False
+    return all(
+        saved[name] == value if name in saved else defaults[name] == value
+        for name, value in current.items()
+    )
 
 
 def run_paths(out: Path) -> tuple[Path, Path]:

@@ -44,7 +44,7 @@ from nodecode.train.engine import (
     repeat_epochs,
     train_one_epoch,
 )
-from nodecode.train.runtime import RunLogger
+from nodecode.train.runtime import RunLogger, same_settings
 from nodecode.train.schedules import replayed
 from nodecode.train.state import TRAIN_STATE, load_train_state, save_train_state
 from nodecode.utils.checkpoint import load_tensors
@@ -255,7 +255,7 @@ def train_task(
     step, history = 0, []
     if resume and state_path.is_file():
         step, saved = load_train_state(state_path, model, optimizer)
-        if saved["config"] != dataclasses.asdict(config):
+        if not same_settings(saved["config"], config):
             raise CheckpointError(f"{state_path}: saved with a different configuration")
         history = saved["history"]
     scheduler = replayed(lr_schedule(config, total), optimizer, base_lrs, step)
