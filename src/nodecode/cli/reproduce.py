@@ -106,17 +106,9 @@ def run(args: argparse.Namespace) -> None:
         return
     check_disk(stages, out)
     from nodecode.reproduce.report import write_report
-    from nodecode.reproduce.runner import run_plan
 
     start = time.time()
-    results = run_plan(
-        stages,
-        out,
-        args.device,
-        kinds=_kinds(args),
-        time_limit=args.time_limit,
-        replace=args.replace,
-    )
+    results = _run_stages(args, stages, out)
     if not _all_done(stages, results, start):
         return
     command = f"nodecode reproduce --preset {preset.name} --out {shlex.quote(str(out))}"
@@ -135,7 +127,6 @@ def _lr_options(args: argparse.Namespace) -> str:
 
 
 def run_tuning(args: argparse.Namespace, preset, out: Path) -> None:
-    from nodecode.reproduce.runner import run_plan
     from nodecode.reproduce.tuning import build_tuning_plan, tune, write_tuning_report
 
     if args.dry_run:  # the first grid; it grows while the best lies at an edge
@@ -144,14 +135,7 @@ def run_tuning(args: argparse.Namespace, preset, out: Path) -> None:
     start = time.time()
 
     def run(stages):
-        results = run_plan(
-            stages,
-            out,
-            args.device,
-            kinds=_kinds(args),
-            time_limit=args.time_limit,
-            replace=args.replace,
-        )
+        results = _run_stages(args, stages, out)
         return results if _all_done(stages, results, start) else None
 
     choices = tune(preset, run)
@@ -184,7 +168,6 @@ def _print_stages(preset, stages, out: Path) -> None:
 def run_gupta(args: argparse.Namespace) -> None:
     from nodecode.errors import ConfigError
     from nodecode.reproduce.gupta import build_gupta_plan, write_gupta_report
-    from nodecode.reproduce.runner import run_plan
 
     for option, given in (("--codecs", args.codecs), ("--lr", args.lr), ("--seg-lr", args.seg_lr)):
         if given is not None:
@@ -198,7 +181,20 @@ def run_gupta(args: argparse.Namespace) -> None:
         _print_stages(preset, stages, out)
         return
     start = time.time()
-    results = run_plan(
+    results = _run_stages(args, stages, out)
+    if not _all_done(stages, results, start):
+        return
+    command = f"nodecode reproduce --preset {preset.name} --out {shlex.quote(str(out))}"
+    report = write_gupta_report(preset, results, out, command)
+    print(f"{len(stages)} stages done in {time.time() - start:.0f} s; report: {report}")
+
+
+def _run_stages(args: argparse.Namespace, stages: list, out: Path) -> dict:
+    """The stages not done yet, run as the command line asks (device, --only, time limit,
+    --replace); the results of every stage done come back."""
+    from nodecode.reproduce.runner import run_plan
+
+    return run_plan(
         stages,
         out,
         args.device,
@@ -206,11 +202,6 @@ def run_gupta(args: argparse.Namespace) -> None:
         time_limit=args.time_limit,
         replace=args.replace,
     )
-    if not _all_done(stages, results, start):
-        return
-    command = f"nodecode reproduce --preset {preset.name} --out {shlex.quote(str(out))}"
-    report = write_gupta_report(preset, results, out, command)
-    print(f"{len(stages)} stages done in {time.time() - start:.0f} s; report: {report}")
 
 
 def _kinds(args: argparse.Namespace) -> set[str] | None:
