@@ -269,6 +269,19 @@ def test_a_finished_stage_made_with_other_settings_is_discarded_only_when_asked(
     assert json.loads((stage_dir(tmp_path, cls) / RESULT).read_text())["key"] == cls.key
 
 
+def test_a_result_file_cut_short_counts_as_unfinished(tmp_path):
+    """A damaged result.json (a copy cut short) reruns its stage, with no JSON traceback."""
+    from nodecode.reproduce.runner import RESULT, finished_elsewise, load_result, stage_dir
+
+    stage = build_plan(PRESETS["small"])[0]
+    stage_dir(tmp_path, stage).mkdir(parents=True)
+    (stage_dir(tmp_path, stage) / RESULT).write_text(json.dumps({"key": stage.key})[:9])
+    assert load_result(tmp_path, stage) is None
+    assert finished_elsewise(tmp_path, [stage]) == []
+    (stage_dir(tmp_path, stage) / RESULT).write_text(json.dumps({"key": stage.key}))
+    assert load_result(tmp_path, stage) == {"key": stage.key}
+
+
 def test_small_matched_runs_width_1_networks_on_smalls_encodes():
     small = {s.name: s for s in build_plan(PRESETS["small"])}
     matched = {s.name: s for s in build_plan(PRESETS["small-matched"])}

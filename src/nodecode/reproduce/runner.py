@@ -29,12 +29,24 @@ def stage_dir(out: Path, stage: Stage) -> Path:
     return out / "stages" / stage.name
 
 
-def load_result(out: Path, stage: Stage) -> dict[str, Any] | None:
+def saved_result(out: Path, stage: Stage) -> dict[str, Any] | None:
+    """The result a stage's folder holds, whatever its key; None when there is none or it
+    cannot be read (results are written atomically, so such a file was damaged elsewhere:
+    a copy cut short, an edit by hand); either way the stage runs again."""
     path = stage_dir(out, stage) / RESULT
     if not path.is_file():
         return None
-    result = json.loads(path.read_text())
-    return result if result.get("key") == stage.key else None
+    try:
+        result = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return result if isinstance(result, dict) else None
+
+
+def load_result(out: Path, stage: Stage) -> dict[str, Any] | None:
+    """The stage's result when it was made with the stage's current settings."""
+    result = saved_result(out, stage)
+    return result if result is not None and result.get("key") == stage.key else None
 
 
 def finished_elsewise(out: Path, stages: list[Stage]) -> list[Stage]:
@@ -42,14 +54,9 @@ def finished_elsewise(out: Path, stages: list[Stage]) -> list[Stage]:
     the plan would discard it (a stage's folder is its name, its settings are its key)."""
     found = []
     for stage in stages:
-        path = stage_dir(out, stage) / RESULT
-        if path.is_file():
-            try:
-                key = json.loads(path.read_text()).get("key")
-            except (json.JSONDecodeError, AttributeError):
-                key = None  # unreadable: not a result worth keeping
-            if key is not None and key != stage.key:
-                found.append(stage)
+        result = saved_result(out, stage)
+        if result is not None and result.get("key") not in (None, stage.key):
+            found.append(stage)
     return found
 
 

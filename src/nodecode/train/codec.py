@@ -171,7 +171,7 @@ def train_codec(
     dataset = training_crops(config.data, config.crop, config.min_scale, config.seed)
     record = dataclasses.asdict(config)
     step, saved = resume_or_start(
-        (state_path, log_path), codec, optimizer, record, resume, extra=("init",)
+        (state_path, log_path), codec, optimizer, config, resume, extra=("init",)
     )
     if saved is not None:
         init = saved.get("init")  # where step 0's weights came from

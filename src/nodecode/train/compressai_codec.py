@@ -160,7 +160,7 @@ def train_compressai(
     criterion = RateDistortionLoss(lmbda=config.rate_weight())
     optimizers = (optimizer, aux_optimizer)
     record = dataclasses.asdict(config)
-    step, _ = resume_or_start((state_path, log_path), model, optimizers, record, resume)
+    step, _ = resume_or_start((state_path, log_path), model, optimizers, config, resume)
     previous = previous_wall_clock(log_path)
     scheduler = replayed(config.schedule, optimizer, base_lrs, step)
     model.train()

@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import platform
 import time
+from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,11 +26,13 @@ RESUMABLE = {
 }
 
 
-def same_settings(saved: dict[str, Any], config: Any) -> bool:
-    """Whether a saved run's settings are `config`'s (a dataclass). A setting added to the
-    dataclass after the run was saved matches at its default value, so adding an option does
-    not strand every run saved before it."""
-    current = dataclasses.asdict(config)
+def same_settings(saved: dict[str, Any], config: Any, ignore: Collection[str] = ()) -> bool:
+    """Whether a saved run's settings are `config`'s (a dataclass), leaving out the names in
+    `ignore` (settings that may change on resume, record entries beside the settings). A
+    setting added to the dataclass after the run was saved matches at its default value, so
+    adding an option does not strand every run saved before it."""
+    current = {k: v for k, v in dataclasses.asdict(config).items() if k not in ignore}
+    saved = {k: v for k, v in saved.items() if k not in ignore}
     defaults = {f.name: f.default for f in dataclasses.fields(config)}
     if not set(saved) <= set(current):
         return False
@@ -46,31 +49,25 @@ def run_paths(out: Path) -> tuple[Path, Path]:
     return state, stem.with_name(stem.name + ".log.csv")
 
 
-def run_identity(config: dict) -> dict:
-    """What a run trains, for the resume check: the settings outside RESUMABLE (unset ones
-    left out, so a state saved before a setting existed still matches)."""
-    return {k: v for k, v in config.items() if k not in RESUMABLE and v is not None}
-
-
 def resume_or_start(
     paths: tuple[Path, Path],
     model: torch.nn.Module,
     optimizers: Any,
-    config: dict,
+    config: Any,
     resume: bool,
     extra: tuple[str, ...] = (),
 ) -> tuple[int, dict | None]:
-    """A step-counted run's start: (saved step, saved record) when resuming a run with the
-    same identity, else (0, None) with its old log removed. `paths` are `run_paths(out)`;
-    `extra` names record entries beside the configuration (not part of the identity)."""
+    """A step-counted run's start: (saved step, saved record) when resuming a run of the same
+    settings (`config`, a dataclass; the RESUMABLE ones may change), else (0, None) with its
+    old log removed. `paths` are `run_paths(out)`; `extra` names record entries beside the
+    settings."""
     from nodecode.errors import CheckpointError
     from nodecode.train.state import load_train_state
 
     state_path, log_path = paths
     if resume and state_path.is_file():
         step, saved = load_train_state(state_path, model, optimizers)
-        settings = {k: v for k, v in saved.items() if k not in extra}
-        if run_identity(settings) != run_identity(config):
+        if not same_settings(saved, config, ignore=RESUMABLE | set(extra)):
             raise CheckpointError(f"{state_path}: saved with a different configuration: {saved}")
         return step, saved
     log_path.unlink(missing_ok=True)
