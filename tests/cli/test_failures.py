@@ -41,7 +41,13 @@ def test_output_that_is_a_file_or_under_one(workspace, capsys):
     code, err = run(capsys, "compress", image, "--codec", codec, "-o", workspace / "taken")
     assert code == EXIT_ERROR and "-o " in err and "taken: is a file, not a directory" in err
     code, err = run(capsys, "compress", image, "--codec", codec, "-o", workspace / "taken" / "sub")
-    assert code == EXIT_ERROR and "cannot create it" in err and "Not a directory" in err
+    assert code == EXIT_ERROR and "cannot create it" in err and "taken is a file, not a" in err
+    # folders made deep inside a command (mkdir says only "File exists" or "Not a directory")
+    code, err = run(capsys, "reproduce", "--preset", "tiny", "-o", workspace / "taken")
+    assert code == EXIT_ERROR and f"{workspace / 'taken'} is a file, not a directory" in err
+    out = workspace / "taken" / "codec.safetensors"
+    code, err = run(capsys, "train-codec", "--op", "0.330", "--data", workspace / "a", "-o", out)
+    assert code == EXIT_ERROR and f"{workspace / 'taken'}: is a file, not a directory" in err
 
 
 def test_inputs_with_the_same_stem_are_refused_before_any_output(workspace, capsys):

@@ -24,7 +24,18 @@ def _umask() -> int:
 def describe_os_error(error: OSError) -> str:
     """`path: reason`, the way a shell would say it, without errno noise."""
     reason = error.strerror or str(error)
+    if isinstance(error, (FileExistsError, NotADirectoryError)) and error.filename:
+        # mkdir(exist_ok=True) on a file says only "File exists"; name the clash instead
+        reason = _not_a_folder(Path(os.fsdecode(error.filename))) or reason
     return f"{error.filename}: {reason}" if error.filename else reason
+
+
+def _not_a_folder(path: Path) -> str | None:
+    """Why `path` cannot be a directory: it, or one above it, is a file."""
+    for part in (path, *path.parents):
+        if part.exists() and not part.is_dir():
+            return ("is" if part == path else f"{part} is") + " a file, not a directory"
+    return None
 
 
 def _alive(pid: int) -> bool:
