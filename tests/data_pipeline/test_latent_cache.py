@@ -129,3 +129,31 @@ def test_masks_are_stored_and_held_as_bytes_and_read_as_class_indexes(tmp_path, 
     assert mask.dtype == torch.int64 and torch.equal(mask, masks[0])
     with pytest.raises(ConfigError, match="values 0-255"):
         encode_dataset(tiny_codec, TensorDataset(x, masks * 100), tmp_path, "segmentation", "test")
+
+
+def test_a_capped_encode_stores_what_the_capped_files_hold(tmp_path, spread_codec, photo):
+    """`encode-dataset --bpp`: one codec's latents at another codec's rate, exactly as real
+    files capped at that rate would give them to a network."""
+    from nodecode.codec.files import compressed_bytes, symbols_from_bytes
+
+    crops = torch.stack([photo[:, i : i + 48, i : i + 48] for i in (0, 16, 32, 48)])
+    plain = [8 * len(compressed_bytes(spread_codec, c)) / 48**2 for c in crops]
+    cap = 0.8 * sum(plain) / len(plain)
+    data = TensorDataset(crops, torch.arange(4))
+    encode_dataset(spread_codec, data, tmp_path, "classification", "test", bpp=cap)
+    cache = LatentCache(tmp_path, "classification", "test", "latent")
+    assert cache.shards[0].meta["bpp_cap"] == cap
+    files = [compressed_bytes(spread_codec, c, bpp=cap) for c in crops]
+    assert all(8 * len(f) / 48**2 <= cap for f in files)
+    expected = torch.stack([symbols_from_bytes(spread_codec, f)[1] for f in files])
+    assert torch.equal(cache.tensor("symbols").long(), expected)
+    assert not torch.equal(expected, spread_codec.encode(crops))  # the cap cut something
+
+
+def test_a_capped_encode_needs_a_paper_codec(tmp_path):
+    from nodecode.codec.zoo import load_codec
+
+    hyperprior = load_codec("hyperprior-photos-1")
+    data = TensorDataset(torch.rand(2, 3, 64, 64), torch.arange(2))
+    with pytest.raises(ConfigError, match="paper"):
+        encode_dataset(hyperprior, data, tmp_path, "classification", "test", bpp=0.5)

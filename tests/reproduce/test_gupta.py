@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from nodecode.cli.main import main
+from nodecode.data.latent_cache import LatentCache
 from nodecode.reproduce.gupta import GUPTA_PRESETS, build_gupta_plan, write_gupta_report
 from nodecode.reproduce.runner import run_plan
 from nodecode.reproduce.stage_id import StageId
@@ -20,6 +21,7 @@ MICRO = replace(
     codec_crop=64,
     codec_batch=2,
     paper_codecs=("small-0.0983",),
+    matched=((1, "small-0.330"),),
     width=0.0625,
     epochs=1,
     rate_images=4,
@@ -34,6 +36,12 @@ def test_the_plan_covers_every_latent_codec_and_baseline():
         assert f"cls-q{q}-resnet50-decoded-s2" in names and f"rate-q{q}" in names
     assert "cls-paper-0.330-cresnet39-latent-s0" in names and "cls-rgb-resnet50-s2" in names
     assert {"joint-q2", "rate-joint-q2", "eval-joint-q2"} <= set(names)
+    # the paper's codec again at each quality's measured rate (rate control)
+    stages = {s.name: s for s in build_gupta_plan(GUPTA_PRESETS["gupta-small"])}
+    matched = stages["encode-at-q2-paper-0.635"]
+    assert [d.name for d in matched.deps] == ["codec-paper-0.635", "rate-q2"]
+    assert matched.params["capped"] and "capped at rate-q2's bpp" in matched.describe()
+    assert "cls-at-q1-paper-0.330-cresnet39-latent-s2" in stages
     zoo = build_gupta_plan(GUPTA_PRESETS["gupta-zoo"])
     assert next(s for s in zoo if s.name == "codec-q3").params == {
         "spec": "compressai:bmshj2018-hyperprior:3"
@@ -67,6 +75,16 @@ def test_a_micro_run_fills_the_table(tmp_path, monkeypatch, capsys):
     assert joint.count("—") == 4 and f"| {evaluated:.2f} |" in joint
     paper = next(line for line in report.splitlines() if line.startswith("| small-0.0983"))
     assert paper.count("—") == 4  # only the latent column for the paper's codec
+    capped = next(line for line in report.splitlines() if "capped at q1's rate" in line)
+    cells = [c.strip() for c in capped.strip("|").split("|")]
+    rate = results[StageId("rate", "small-0.330", variant="at-q1")]
+    assert rate["cap"] == results[StageId("rate", "q1")]["bpp"] >= rate["bpp"]
+    assert float(cells[1]) == pytest.approx(rate["bpp"], abs=5e-4)
+    folder = results[StageId("encode", "small-0.330", variant="at-q1")]["latents"]
+    cache = LatentCache(folder, "classification", "test", "latent")
+    assert cache.shards[0].meta["bpp_cap"] == rate["cap"]  # the networks read capped latents
+    latent = StageId("cls", "small-0.330", "cresnet39", "latent", seed=0, variant="at-q1")
+    assert cells[5] == f"{results[latent]['metrics']['top1']:.2f}" and capped.count("—") == 4
     assert main(["reproduce", "--preset", "gupta-tiny", "--codecs", "small"]) == 1
     assert "--codecs applies" in capsys.readouterr().err
 

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import torch
 
-from nodecode.cli.common import CODEC_HELP, JSON_HELP, cached_codec, config_from_args, write_json
+from nodecode.cli.common import (
+    CODEC_HELP,
+    JSON_HELP,
+    cached_codec,
+    config_from_args,
+    rate_target,
+    write_json,
+)
 from nodecode.data.datasets import DATASET_HELP
 from nodecode.data.fashion_scenes import PRESETS, TASKS, FashionScenes, build
 from nodecode.data.photo_corpus import CorpusConfig
@@ -67,6 +74,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_false",
         help="store latents only (paper codecs): networks on decoded images then decode each "
         "batch where they run, from the codec named by --codec (about a sixth of the disk)",
+    )
+    p.add_argument(
+        "--bpp",
+        type=rate_target,
+        default=None,
+        help="store each image's symbols as its file capped at this rate would hold them "
+        "(rate control; paper codecs): e.g. one codec at another codec's rate",
     )
     p.add_argument("--json", type=Path, default=None, help=JSON_HELP + " (the shards written)")
     p.set_defaults(run=run_encode)
@@ -135,6 +149,7 @@ def run_encode(args: argparse.Namespace) -> None:
             classes=data.classes,
             store_decoded=args.store_decoded,
             codec_spec=args.codec,
+            bpp=args.bpp,
         ):
             print(f"wrote {path}")
             written.append(str(path))

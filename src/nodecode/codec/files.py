@@ -121,18 +121,41 @@ def _adapted_strings(
     than the plain encoding: refinement then buys quality, never rate)."""
     codec = paper_codec_only(codec, "rate control (--bpp) and refinement (--refine)")
     z = codec.latent_values(x)
+    budget, where = _payload_budget(codec, image, latent_size, z, bpp)
+    if refine is not None and refine.steps > 0:
+        payload_bpp = 8 * budget / (image.shape[-2] * image.shape[-1])
+        z = refine_latent(codec, image.unsqueeze(0).to(x.device), z, payload_bpp, refine)
+    return strings_within(codec, z, budget, where).strings
+
+
+def _payload_budget(
+    codec: ConvAutoencoder,
+    image: Tensor,
+    latent_size: tuple[int, int],
+    z: Tensor,
+    bpp: float | str | None,
+) -> tuple[int, str]:
+    """The payload bytes one image's file may spend (the header's bytes off `bpp`'s whole
+    file; without `bpp`, what the plain encoding spends), and how to name the image."""
     empty = _header(codec, image, latent_size, [b""] * codec.num_strings, (0, 0, 0))
     if bpp is None:
         budget = sum(map(len, codec.compress_symbols(codec.quantize(z))))
-        where = f"{empty.image_size[0]}x{empty.image_size[1]} image at its plain rate"
-    else:
-        rate = target_bpp(codec, bpp)
-        budget = math.floor(rate * empty.num_pixels / 8) - empty.overhead
-        where = f"{empty.image_size[0]}x{empty.image_size[1]} image at {rate:g} bpp"
-    if refine is not None and refine.steps > 0:
-        payload_bpp = 8 * budget / empty.num_pixels
-        z = refine_latent(codec, image.unsqueeze(0).to(x.device), z, payload_bpp, refine)
-    return strings_within(codec, z, budget, where).strings
+        return budget, f"{empty.image_size[0]}x{empty.image_size[1]} image at its plain rate"
+    rate = target_bpp(codec, bpp)
+    budget = math.floor(rate * empty.num_pixels / 8) - empty.overhead
+    return budget, f"{empty.image_size[0]}x{empty.image_size[1]} image at {rate:g} bpp"
+
+
+@torch.no_grad()
+def capped_symbols(codec: Codec, image: Tensor, bpp: float | str) -> Tensor:
+    """The symbols (1, C, h, w) that `encode_file(codec, image, bpp=bpp)` stores: what a
+    network reads from that file, for encoding a dataset at a chosen (e.g. matched) rate."""
+    codec = paper_codec_only(codec, "rate control (--bpp)")
+    x = pad_to_multiple(image.unsqueeze(0), codec.alignment).to(next(codec.parameters()).device)
+    latent_size = (x.shape[-2] // codec.stride, x.shape[-1] // codec.stride)
+    z = codec.latent_values(x)
+    budget, where = _payload_budget(codec, image, latent_size, z, bpp)
+    return codec.quantize(z, strings_within(codec, z, budget, where).rate_weight)
 
 
 def compress_image(

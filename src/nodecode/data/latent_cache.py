@@ -25,8 +25,9 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from nodecode.codec.autoencoder import ConvAutoencoder
-from nodecode.codec.files import pad_to_multiple
-from nodecode.codec.zoo import Codec
+from nodecode.codec.files import capped_symbols, pad_to_multiple
+from nodecode.codec.rate_control import target_bpp
+from nodecode.codec.zoo import Codec, paper_codec_only
 from nodecode.data.inputs import LATENT_INPUTS, is_latent_input, select_latents
 from nodecode.errors import CheckpointError, ConfigError, NodecodeError, require_same_codec
 from nodecode.utils.checkpoint import read_meta, save_tensors
@@ -54,12 +55,17 @@ def encode_dataset(
     classes: tuple[str, ...] = (),
     store_decoded: bool = True,
     codec_spec: str | None = None,
+    bpp: float | str | None = None,
 ) -> list[Path]:
     """Encode `dataset` ((image, target) pairs) into shards; returns the shard paths.
 
     Without `store_decoded` the shards hold latents and targets only, and record
-    `codec_spec` (the name or file `load_codec` takes) for decoding them on the fly."""
+    `codec_spec` (the name or file `load_codec` takes) for decoding them on the fly.
+    `bpp` (paper codecs) stores each image's symbols as its file capped at that rate would
+    hold them (rate control, codec/rate_control.py): one codec at another codec's rate."""
     folder = Path(folder)
+    if bpp is not None:
+        bpp = target_bpp(paper_codec_only(codec, "encoding at a capped rate (--bpp)"), bpp)
     if not store_decoded and not isinstance(codec, ConvAutoencoder):
         raise ConfigError(
             "caches without decoded images are for the paper's codecs: "
@@ -85,6 +91,8 @@ def encode_dataset(
         )
     if isinstance(codec, ConvAutoencoder):
         meta["centers"] = codec.quantizer.centers.tolist()
+    if bpp is not None:
+        meta["bpp_cap"] = bpp
     paths: list[Path] = []
     buffer: dict[str, list[torch.Tensor]] = defaultdict(list)
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
@@ -101,7 +109,10 @@ def encode_dataset(
         h, w = images.shape[-2:]
         meta["image_size"] = [h, w]
         if isinstance(codec, ConvAutoencoder):
-            symbols = codec.encode(images.to(device))
+            if bpp is None:
+                symbols = codec.encode(images.to(device))
+            else:  # one file's budget at a time
+                symbols = torch.cat([capped_symbols(codec, image, bpp) for image in images])
             buffer["symbols"].append(symbols.to(torch.uint8).cpu())
             if store_decoded:
                 decoded = codec.decode(symbols, (h, w))

@@ -53,6 +53,9 @@ class GuptaPreset:
     # score the test split once, at the end (0: test every round; only then left out of the
     # stages' parameters, so earlier runs keep their keys).
     val_fraction: float = 0.0
+    # (quality, paper codec): that paper codec again, its files capped (rate control) at the
+    # rate measured for the hyperprior at that quality, so the two latents meet at one bpp.
+    matched: tuple[tuple[int, str], ...] = ()
 
 
 GUPTA_PRESETS = {
@@ -93,6 +96,7 @@ GUPTA_PRESETS = {
         rate_images=256,
         joint_epochs=9,
         val_fraction=0.1,
+        matched=((1, "paper-0.330"), (2, "paper-0.635"), (3, "paper-0.635")),
         description="fashion-scenes:small, three qualities, 3 seeds for the headline rows",
     ),
 }
@@ -104,6 +108,7 @@ GUPTA_PRESETS["gupta-cpu"] = replace(
     GUPTA_PRESETS["gupta-small"],
     name="gupta-cpu",
     qualities=(1, 3),
+    matched=((1, "paper-0.330"), (3, "paper-0.635")),
     codec_steps=2_500,
     codec_crop=128,
     codec_batch=8,
@@ -184,15 +189,31 @@ def build_gupta_plan(preset: GuptaPreset) -> list[Stage]:
             reencoded = add(StageId("encode", label, variant="joint"), "encode", encode, joint)
             evaluate = StageId("eval", label, variant="joint")
             add(evaluate, "evaluate", {"task": "classification"}, joint, reencoded)
+    for quality, paper in preset.matched:
+        codec = StageId("codec", paper)
+        if paper not in preset.paper_codecs:
+            add(codec, "codec", {"spec": paper})
+        variant, target = f"at-q{quality}", StageId("rate", f"q{quality}")
+        capped = {"capped": True}  # at the bpp its rate dependency measured
+        add(StageId("rate", paper, variant=variant), "rate", rate | capped, codec, target)
+        encoded = StageId("encode", paper, variant=variant)
+        add(encoded, "encode", encode | capped, codec, target)
+        for seed in preset.seeds:
+            params = _classifier(preset, "cresnet39", "latent", seed)
+            cls = _classifier_id(paper, "cresnet39", "latent", seed, variant)
+            add(cls, "classifier", params, encoded)
     for seed in preset.seeds:
         params = _classifier(preset, "resnet50", "rgb", seed)
         add(_classifier_id("rgb", "resnet50", "rgb", seed), "classifier", params)
     return assign_keys(stages)
 
 
-def _classifier_id(label: str, model: str, input: str, seed: int) -> StageId:
+def _classifier_id(
+    label: str, model: str, input: str, seed: int, variant: str | None = None
+) -> StageId:
     """On original RGB the input is implied by the codec label ("rgb")."""
-    return StageId("cls", label, model, None if label == "rgb" else input, seed=seed)
+    input_word = None if label == "rgb" else input
+    return StageId("cls", label, model, input_word, seed=seed, variant=variant)
 
 
 def gupta_table(preset: GuptaPreset, results: Results) -> str:
@@ -221,6 +242,17 @@ def gupta_table(preset: GuptaPreset, results: Results) -> str:
             cells = [top1 if i == "y+sigma" else "—" for i in inputs]
             bpp = results[StageId("rate", label, variant="joint")]["bpp"]
             lines.append(f"| {name}, joint | {bpp:.3f} | " + " | ".join(cells) + " |")
+    for quality, paper in preset.matched:
+        variant = f"at-q{quality}"
+        values = [
+            r["metrics"]["top1"]
+            for s in preset.seeds
+            if (r := results.get(_classifier_id(paper, "cresnet39", "latent", s, variant)))
+        ]
+        cells = [mean_std_text(values) if values and i == "latent" else "—" for i in inputs]
+        bpp = results[StageId("rate", paper, variant=variant)]["bpp"]
+        name = f"{paper} capped at q{quality}'s rate"
+        lines.append(f"| {name} | {bpp:.3f} | " + " | ".join(cells) + " |")
     rgb = [
         results[_classifier_id("rgb", "resnet50", "rgb", s)]["metrics"]["top1"]
         for s in preset.seeds

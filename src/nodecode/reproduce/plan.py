@@ -59,9 +59,12 @@ class Stage:
                 f"--arch {p['arch']} --quality {p['quality']}" if "arch" in p else f"--op {p['op']}"
             )
             return f"train-codec {what}, {p['max_steps']} steps"
+        capped = f", capped at {self.deps[1].name}'s bpp" if p.get("capped") else ""
         if self.kind == "rate":
-            return f"bpp of {p['images']} test images' .ndc files"
+            return f"bpp of {p['images']} test images' .ndc files{capped}"
         if self.kind == "encode":
+            if capped:
+                return f"encode {self.deps[0].name}'s latents + decoded RGB{capped}"
             if self.params.get("store_decoded", True):
                 return f"encode {self.deps[0].name}'s latents + decoded RGB"
             return f"encode {self.deps[0].name}'s latents (decoded per batch later)"

@@ -177,6 +177,7 @@ def _encode(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, An
     spec = _find(deps, "codec")
     codec = load_codec(spec, device).eval()
     store_decoded = stage.params.get("store_decoded", True)
+    cap = _rate_cap(stage, deps)
     for task in ("classification", "segmentation"):
         if task not in stage.params:
             continue
@@ -192,8 +193,15 @@ def _encode(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, An
                 classes=data.classes,
                 store_decoded=store_decoded,
                 codec_spec=spec,
+                bpp=cap,
             )
     return {"latents": str(folder), "codec_id": codec.identity().hex()}
+
+
+def _rate_cap(stage: Stage, deps: list) -> float | None:
+    """A `capped` stage's files are capped at the bpp its rate dependency measured (one
+    codec at another's rate); other stages spend what each image needs."""
+    return _find(deps, "bpp") if stage.params.get("capped") else None
 
 
 def _rate(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
@@ -203,15 +211,16 @@ def _rate(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]
     from nodecode.data.datasets import image_splits
 
     codec = load_codec(_find(deps, "codec"), device).eval()
-    p = stage.params
+    p, cap = stage.params, _rate_cap(stage, deps)
     test = image_splits("classification", p["data"], p["image_size"], augment=False).test
     count = min(p["images"], len(test))  # type: ignore[arg-type]
     bpps = []
     for i in range(count):
         image = test[i][0]
-        data = compressed_bytes(codec, image)
+        data = compressed_bytes(codec, image, bpp=cap)
         bpps.append(8 * len(data) / (image.shape[-2] * image.shape[-1]))
-    return {"bpp": sum(bpps) / count, "images": count}
+    result: dict[str, Any] = {"bpp": sum(bpps) / count, "images": count}
+    return result if cap is None else result | {"cap": cap}
 
 
 def _task(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
