@@ -74,9 +74,7 @@ def encode_file(
     control at encode time (codec/rate_control.py); None spends what the image needs.
     `refine` optimises the latent for this image first (codec/refine.py)."""
     codec.require_ready()
-    device = next(codec.parameters()).device
-    x = pad_to_multiple(image.unsqueeze(0), codec.alignment).to(device)
-    latent_size = (x.shape[-2] // codec.stride, x.shape[-1] // codec.stride)
+    x, latent_size = _encoder_input(codec, image)
     if bpp is None and refine is None:
         with torch.no_grad():
             strings = [per_image[0] for per_image in codec.compress(x)["strings"]]
@@ -85,6 +83,13 @@ def encode_file(
     offset = color_offset(codec, image, strings, latent_size) if correct_color else (0, 0, 0)
     header = _header(codec, image, latent_size, strings, offset)
     return header, b"".join(strings)
+
+
+def _encoder_input(codec: Codec, image: Tensor) -> tuple[Tensor, tuple[int, int]]:
+    """One image (3, H, W) as its encoder takes it (1, 3, H', W'), padded and on the codec's
+    device, and the latent's size."""
+    x = pad_to_multiple(image.unsqueeze(0), codec.alignment).to(next(codec.parameters()).device)
+    return x, (x.shape[-2] // codec.stride, x.shape[-1] // codec.stride)
 
 
 def _header(
@@ -151,8 +156,7 @@ def capped_symbols(codec: Codec, image: Tensor, bpp: float | str) -> Tensor:
     """The symbols (1, C, h, w) that `encode_file(codec, image, bpp=bpp)` stores: what a
     network reads from that file, for encoding a dataset at a chosen (e.g. matched) rate."""
     codec = paper_codec_only(codec, "rate control (--bpp)")
-    x = pad_to_multiple(image.unsqueeze(0), codec.alignment).to(next(codec.parameters()).device)
-    latent_size = (x.shape[-2] // codec.stride, x.shape[-1] // codec.stride)
+    x, latent_size = _encoder_input(codec, image)
     z = codec.latent_values(x)
     budget, where = _payload_budget(codec, image, latent_size, z, bpp)
     return codec.quantize(z, strings_within(codec, z, budget, where).rate_weight)

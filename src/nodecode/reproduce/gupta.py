@@ -229,11 +229,7 @@ def gupta_table(preset: GuptaPreset, results: Results) -> str:
         cells = []
         for input in inputs:
             model = DECODED_RUN[0] if input == DECODED_RUN[1] else "cresnet39"
-            values = [
-                r["metrics"]["top1"]
-                for s in preset.seeds
-                if (r := results.get(_classifier_id(label, model, input, s)))
-            ]
+            values = _top1s(preset, results, label, model, input)
             cells.append(mean_std_text(values) if values else "—")
         bpp = results[StageId("rate", label)]["bpp"]
         lines.append(f"| {name} | {bpp:.3f} | " + " | ".join(cells) + " |")
@@ -244,11 +240,7 @@ def gupta_table(preset: GuptaPreset, results: Results) -> str:
             lines.append(f"| {name}, joint | {bpp:.3f} | " + " | ".join(cells) + " |")
     for quality, paper in preset.matched:
         variant = f"at-q{quality}"
-        values = [
-            r["metrics"]["top1"]
-            for s in preset.seeds
-            if (r := results.get(_classifier_id(paper, "cresnet39", "latent", s, variant)))
-        ]
+        values = _top1s(preset, results, paper, "cresnet39", "latent", variant)
         cells = [mean_std_text(values) if values and i == "latent" else "—" for i in inputs]
         bpp = results[StageId("rate", paper, variant=variant)]["bpp"]
         name = f"{paper} capped at q{quality}'s rate"
@@ -259,6 +251,22 @@ def gupta_table(preset: GuptaPreset, results: Results) -> str:
     ]
     lines.append("| original RGB | 24 | " + "— | " * (len(inputs) - 1) + mean_std_text(rgb) + " |")
     return "\n".join(lines)
+
+
+def _top1s(
+    preset: GuptaPreset,
+    results: Results,
+    label: str,
+    model: str,
+    input: str,
+    variant: str | None = None,
+) -> list[float]:
+    """Top-1 of one table cell's classifiers, over the seeds that ran."""
+    return [
+        r["metrics"]["top1"]
+        for s in preset.seeds
+        if (r := results.get(_classifier_id(label, model, input, s, variant)))
+    ]
 
 
 def _labels(preset: GuptaPreset) -> list[str]:

@@ -63,11 +63,12 @@ class Stage:
         if self.kind == "rate":
             return f"bpp of {p['images']} test images' .ndc files{capped}"
         if self.kind == "encode":
-            if capped:
-                return f"encode {self.deps[0].name}'s latents + decoded RGB{capped}"
-            if self.params.get("store_decoded", True):
-                return f"encode {self.deps[0].name}'s latents + decoded RGB"
-            return f"encode {self.deps[0].name}'s latents (decoded per batch later)"
+            stored = (
+                "latents + decoded RGB"
+                if self.params.get("store_decoded", True)
+                else "latents (decoded per batch later)"
+            )
+            return f"encode {self.deps[0].name}'s {stored}{capped}"
         return ", ".join(f"{k}={v}" for k, v in p.items())
 
 
