@@ -130,3 +130,14 @@ def test_an_unreachable_rate_names_the_image_or_leaves_its_row_out(
     )
     assert [r["codec"] for r in rows] == ["tiny", "tiny@8"]
     assert "tiny@0.01 left out: tiny-photo" in caplog.text
+
+
+def test_summary_states_how_well_the_images_pin_the_mean_rate():
+    points = [
+        RDPoint("c", "c", f"im{i}", bpp, 30.0, 0.9, 0.95, 0.1)
+        for i, bpp in enumerate((0.1, 0.2, 0.3))
+    ]
+    row = summarize(points, [])[0]
+    assert row["bpp"] == pytest.approx(0.2)
+    assert row["bpp_se"] == pytest.approx(0.1 / math.sqrt(3))  # sample sd 0.1 over 3 images
+    assert math.isnan(summarize(points[:1], [])[0]["bpp_se"])  # one image says nothing of it

@@ -25,6 +25,7 @@ from nodecode.utils.tables import format_table
 SUMMARY_COLUMNS = [
     ("codec", "codec"),
     ("bpp", "bpp"),
+    ("bpp_se", "bpp s.e."),
     ("bpp_estimate", "bpp est."),
     ("psnr", "PSNR"),
     ("ssim", "SSIM"),
@@ -102,7 +103,8 @@ def run(args: argparse.Namespace) -> None:
     )
     print(format_table(rows, SUMMARY_COLUMNS))
     print(
-        f"\nbaselines are interpolated to each image's codec bpp; colour err. is the largest"
+        f"\nbpp s.e.: standard error of the mean over the images; baselines are interpolated"
+        f" to each image's codec bpp; colour err. is the largest"
         f" per-channel mean error in 8-bit levels; wrote {args.out}/rd_points.csv,"
         " rd_summary.json, rd.png, crops.png, compressai/*.json"
     )
