@@ -159,10 +159,25 @@ def test_claim_3_verdicts(diffs, expected):
 def test_claim_4_needs_every_win_and_some_evidence():
     from nodecode.reproduce.claims import verdict_joint
 
-    win = {"top-1": True, "mIoU": True, "SSIM": True, "MS-SSIM": True}
+    win = {"top-1": "win", "mIoU": "win", "SSIM": "win", "MS-SSIM": "win"}
     assert verdict_joint([win, win]) == "held"
-    assert verdict_joint([win, {**win, "SSIM": False}]) == "NOT held"
+    assert verdict_joint([win, {**win, "SSIM": "loss"}]) == "NOT held"
+    assert verdict_joint([win, {**win, "mIoU": "within noise"}]) == "unresolved (within seed noise)"
+    assert verdict_joint([{**win, "SSIM": "loss", "mIoU": "within noise"}]) == "NOT held"
     assert verdict_joint([]) == "not run"  # a preset without joint training
+
+
+def test_claim_4_tells_a_win_from_seed_noise():
+    from nodecode.reproduce.claims import joint_outcome
+
+    # Two standard errors of the difference: √(0.3² + 0.4²) = 0.5, so a margin of 1.0.
+    assert joint_outcome(61.1, 0.3, 60.0, 0.4) == "win"
+    assert joint_outcome(60.9, 0.3, 60.0, 0.4) == "within noise"
+    assert joint_outcome(58.9, 0.3, 60.0, 0.4) == "loss"
+    # One seed: no spread to judge by, so the sign decides (and the report says so).
+    nan = float("nan")
+    assert joint_outcome(60.1, nan, 60.0, nan) == "win"
+    assert joint_outcome(59.9, nan, 60.0, nan) == "loss"
 
 
 def test_trivial_floors_line():
@@ -243,6 +258,9 @@ def test_claim_4_averages_the_seeds_that_ran():
     assert summary["joint"]["top1"] == 61.0 and summary["compression"]["top1"] == 57.5
     assert summary["compression"]["miou"] == 15.5 and summary["joint"]["seeds"] == 2
     assert summary["joint"]["bpp"] == pytest.approx(0.55)
+    # Seeds 60 and 62: s.d. √2, standard error √2 / √2 = 1; equal mIoUs spread not at all.
+    assert summary["joint"]["top1_se"] == pytest.approx(1.0)
+    assert summary["joint"]["miou_se"] == 0.0
 
 
 def test_a_finished_stage_made_with_other_settings_is_discarded_only_when_asked(tmp_path, capsys):

@@ -26,6 +26,7 @@ from nodecode.evaluate.baselines import BASELINES
 from nodecode.evaluate.metrics import quality
 from nodecode.evaluate.plotting import pyplot, save_figure
 from nodecode.utils.io import atomic_path, atomic_write_text, json_safe
+from nodecode.utils.stats import standard_error
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def summarize(codec_points: list[RDPoint], baseline_points: list[RDPoint]) -> li
             "codec": codec_name,
             "images": len(mine),
             "bpp": _mean(p.bpp for p in mine),
-            "bpp_se": _standard_error([p.bpp for p in mine]),
+            "bpp_se": standard_error(p.bpp for p in mine),
             "bpp_estimate": _mean(p.bpp_estimate for p in mine),
         }
         row.update({m: _mean(getattr(p, m) for p in mine) for m in METRICS})
@@ -152,15 +153,6 @@ def summarize(codec_points: list[RDPoint], baseline_points: list[RDPoint]) -> li
             row.update({f"{method}_{m}": _mean(d[m] for d in matched) for m in METRICS})
         rows.append(row)
     return rows
-
-
-def _standard_error(values: list[float]) -> float:
-    """Standard error of the mean over images: a handful of photos pins a codec's mean rate
-    only this well (NaN for fewer than two)."""
-    finite = [v for v in values if math.isfinite(v)]
-    if len(finite) < 2:
-        return math.nan
-    return float(np.std(finite, ddof=1) / math.sqrt(len(finite)))
 
 
 def _mean(values: Iterable[float]) -> float:

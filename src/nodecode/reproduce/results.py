@@ -18,6 +18,7 @@ from nodecode.models import reads_latents
 from nodecode.reproduce.presets import OPS
 from nodecode.reproduce.runner import Results
 from nodecode.reproduce.stage_id import FINE_TUNING, StageId
+from nodecode.utils.stats import standard_error
 
 # Table 2 of the paper: (top-5, top-1, mIoU) on ImageNet / VOC.
 PAPER_TABLE = {
@@ -156,7 +157,8 @@ def joint_ops(results: Results) -> list[str]:
 def fine_tuning_summary(results: Results, op: str) -> dict[str, dict[str, float]]:
     """Claim 4's numbers at one rate for "joint" and "compression" fine-tuning, means over
     the seeds that ran: the classifier's top-1, the segmenter's mIoU, and the fine-tuned
-    codecs' bpp, SSIM and MS-SSIM."""
+    codecs' bpp, SSIM and MS-SSIM; each with its standard error over the seeds (`KEY_se`),
+    so that claim 4 can tell a win from seed noise."""
     quality = quality_rows(results)
     classifiers = {
         "joint": StageId("eval", op, variant="joint"),
@@ -167,13 +169,14 @@ def fine_tuning_summary(results: Results, op: str) -> dict[str, dict[str, float]
         segmenter = StageId("seg", op, "cresnet51-d", variant=mode)
         # Fine-tuned codecs are named after their stages (runner._rate_distortion).
         codecs = [quality[id.name] for id in results if id.step == mode and id.codec == op]
-        top1 = [m["top1"] for m in stage_runs(results, classifier)]
-        summary[mode] = {
-            "top1": statistics.fmean(top1),
-            "miou": statistics.fmean(m["miou"] for m in stage_runs(results, segmenter)),
-            "seeds": len(top1),
-            **{k: statistics.fmean(q[k] for q in codecs) for k in ("bpp", "ssim", "ms_ssim")},
+        values = {
+            "top1": [m["top1"] for m in stage_runs(results, classifier)],
+            "miou": [m["miou"] for m in stage_runs(results, segmenter)],
+            **{k: [q[k] for q in codecs] for k in ("bpp", "ssim", "ms_ssim")},
         }
+        summary[mode] = {k: statistics.fmean(v) for k, v in values.items()}
+        summary[mode] |= {f"{k}_se": standard_error(v) for k, v in values.items()}
+        summary[mode]["seeds"] = len(values["top1"])
     return summary
 
 

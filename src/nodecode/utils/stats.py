@@ -1,0 +1,16 @@
+"""Small statistics shared by the reports: how well a handful of runs or images pins a mean."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable
+
+
+def standard_error(values: Iterable[float]) -> float:
+    """Standard error of the mean of the finite values (sample s.d. / √n); NaN for fewer
+    than two, whose spread is unknown."""
+    finite = [v for v in values if math.isfinite(v)]
+    if len(finite) < 2:
+        return math.nan
+    return statistics.stdev(finite) / math.sqrt(len(finite))
