@@ -156,6 +156,29 @@ def test_claim_3_verdicts(diffs, expected):
     assert verdict_segmentation(diffs, "0.0983") == expected
 
 
+def test_claims_1_and_3_leave_open_what_the_seeds_noise_leaves_open():
+    from nodecode.reproduce.claims import verdict_close, verdict_segmentation
+
+    ops = ("0.0983", "0.330", "0.635")
+    se = dict.fromkeys(ops, 1.0)  # a bound is cleared only by 2 s.e. = 2 points
+    assert verdict_close({"0.0983": 2.0, "0.330": 0.0, "0.635": 0.0}, se) == (
+        "unresolved (within seed noise)"  # past the ±0.5 tolerance by 1.5 < 2
+    )
+    assert verdict_close({"0.0983": 3.0, "0.330": 0.0, "0.635": 0.0}, se) == "different result"
+    assert verdict_close({"0.0983": -3.0, "0.330": 0.0, "0.635": 0.0}, se) == "NOT held"
+    assert verdict_close(dict.fromkeys(ops, 0.3), se) == "held"
+    # Claim 3: better at the lowest rate must clear zero by 2 s.e.; clearly behind fails it.
+    moderate = {"0.330": 0.0, "0.635": 0.2}
+    assert verdict_segmentation({"0.0983": 2.5, **moderate}, "0.0983", se) == "held"
+    assert verdict_segmentation({"0.0983": 1.0, **moderate}, "0.0983", se) == (
+        "unresolved (within seed noise)"
+    )
+    assert verdict_segmentation({"0.0983": -2.5, **moderate}, "0.0983", se) == "NOT held"
+    assert verdict_segmentation({"0.0983": 2.5, "0.330": 1.5, "0.635": 0.0}, "0.0983", se) == (
+        "unresolved (within seed noise)"
+    )
+
+
 def test_claim_4_needs_every_win_and_some_evidence():
     from nodecode.reproduce.claims import verdict_joint
 
