@@ -260,10 +260,8 @@ def test_small_joint_adds_seeds_to_joint_training_and_reuses_every_other_stage()
         dataclasses.replace(PRESETS["small"], joint_seeds=(0, 5))
 
 
-def test_claim_4_averages_the_seeds_that_ran():
-    from nodecode.reproduce.results import fine_tuning_summary
-    from nodecode.reproduce.stage_id import StageId
-
+def _fine_tuning_results() -> dict:
+    """Two seeds of joint and compression-only fine-tuning at 0.635, as a run records them."""
     results = {}
     rows = []
     for s, (top1_j, top1_c) in zip((None, 1), ((60.0, 58.0), (62.0, 57.0)), strict=True):
@@ -277,13 +275,46 @@ def test_claim_4_averages_the_seeds_that_ran():
             name = StageId(mode, "0.635", seed=s).name
             rows.append({"codec": name, "bpp": 0.5 + (s or 0) / 10, "ssim": 0.8, "ms_ssim": 0.9})
     results[StageId("rate-distortion")] = {"rows": rows}
-    summary = fine_tuning_summary(results, "0.635")
+    return results
+
+
+def test_claim_4_averages_the_seeds_that_ran():
+    from nodecode.reproduce.results import fine_tuning_summary
+
+    summary = fine_tuning_summary(_fine_tuning_results(), "0.635")
     assert summary["joint"]["top1"] == 61.0 and summary["compression"]["top1"] == 57.5
     assert summary["compression"]["miou"] == 15.5 and summary["joint"]["seeds"] == 2
     assert summary["joint"]["bpp"] == pytest.approx(0.55)
     # Seeds 60 and 62: s.d. √2, standard error √2 / √2 = 1; equal mIoUs spread not at all.
     assert summary["joint"]["top1_se"] == pytest.approx(1.0)
     assert summary["joint"]["miou_se"] == 0.0
+
+
+def test_fig_7_draws_the_seeds_spread(tmp_path, monkeypatch):
+    from matplotlib.collections import LineCollection
+
+    from nodecode.reproduce import figures
+
+    results = _fine_tuning_results()
+    for s, top1 in ((None, 55.0), (1, 57.0)):  # the baseline classifier and segmenter, 2 seeds
+        results[StageId("cls", "0.635", "cresnet51", seed=s)] = {"metrics": {"top1": top1}}
+        results[StageId("seg", "0.635", "cresnet51-d", seed=s)] = {"metrics": {"miou": 14.0}}
+    results[StageId("rate-distortion")]["rows"].append(
+        {"codec": "paper-0.635", "bpp": 0.55, "ssim": 0.8, "ms_ssim": 0.9}
+    )
+    monkeypatch.setattr(figures, "codec_name", lambda results, op: "paper-0.635")
+    drawn = []
+    monkeypatch.setattr(figures, "save_figure", lambda fig, path: drawn.append(fig))
+    figures.figure_finetuning(results, tmp_path / "fig7.png")
+    top1_panel = drawn[0].axes[0]
+    bars = [c for c in top1_panel.collections if isinstance(c, LineCollection)]
+    # top-1 error bars: baseline 55/57 and joint 60/62 (s.e. 1), compression 58/57 (s.e. 0.5)
+    heights = sorted(
+        float(abs(seg[1][1] - seg[0][1])) for bar in bars for seg in bar.get_segments()
+    )
+    assert heights == pytest.approx([1.0, 2.0, 2.0])  # ± s.e.: spans of 2 s.e.
+    means = sorted(float(c.lines[0].get_ydata()[0]) for c in top1_panel.containers)
+    assert means == pytest.approx([56.0, 57.5, 61.0])
 
 
 def test_a_finished_stage_made_with_other_settings_is_discarded_only_when_asked(tmp_path, capsys):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import statistics
 from pathlib import Path
 
 import torch
@@ -14,11 +16,13 @@ from nodecode.reproduce.results import (
     cost_rows,
     fine_tuning_summary,
     joint_ops,
+    metric_values,
     quality_rows,
     stage_log,
 )
 from nodecode.reproduce.runner import Results
 from nodecode.reproduce.stage_id import StageId
+from nodecode.utils.stats import standard_error
 
 
 def _round_top1(row: dict[str, str]) -> float:
@@ -98,21 +102,34 @@ def figure_finetuning(results: Results, path: Path) -> None:
     for op in joint_ops(results):
         base_bpp = quality[codec_name(results, op)]["bpp"]
         summary = fine_tuning_summary(results, op)  # means over the seeds that ran
-        points = {
+        points = {  # bpp, then (mean, s.e. over the seeds that ran) for top-1 and mIoU
             "baseline": (
                 base_bpp,
-                results[StageId("cls", op, "cresnet51", seed=0)]["metrics"]["top1"],
-                results[StageId("seg", op, "cresnet51-d", seed=0)]["metrics"]["miou"],
+                _mean_se(metric_values(results, StageId("cls", op, "cresnet51"), "top1")),
+                _mean_se(metric_values(results, StageId("seg", op, "cresnet51-d"), "miou")),
             ),
             **{
-                f"{mode} ft": (summary[mode]["bpp"], summary[mode]["top1"], summary[mode]["miou"])
+                f"{mode} ft": (
+                    summary[mode]["bpp"],
+                    (summary[mode]["top1"], summary[mode]["top1_se"]),
+                    (summary[mode]["miou"], summary[mode]["miou_se"]),
+                )
                 for mode in ("compression", "joint")
             },
         }
         for ax, index in ((axes[0], 1), (axes[1], 2)):
             for label, marker in (("baseline", "o"), ("compression ft", "^"), ("joint ft", "*")):
                 bpp, *metrics = points[label]
-                ax.plot([bpp], [metrics[index - 1]], marker, ms=10, label=f"{label} ({op})")
+                mean, se = metrics[index - 1]
+                ax.errorbar(  # error bars (± s.e. over seeds) only where several seeds ran
+                    [bpp],
+                    [mean],
+                    yerr=None if math.isnan(se) else [se],
+                    fmt=marker,
+                    ms=10,
+                    capsize=3,
+                    label=f"{label} ({op})",
+                )
     axes[0].set_ylabel("top-1 (%)")
     axes[1].set_ylabel("mIoU (%)")
     for ax in axes:
@@ -122,6 +139,10 @@ def figure_finetuning(results: Results, path: Path) -> None:
         axes[0].legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def _mean_se(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), standard_error(values)
 
 
 @torch.no_grad()
