@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import statistics
 from pathlib import Path
 
 import torch
@@ -22,7 +21,7 @@ from nodecode.reproduce.results import (
 )
 from nodecode.reproduce.runner import Results
 from nodecode.reproduce.stage_id import StageId
-from nodecode.utils.stats import standard_error
+from nodecode.utils.stats import mean_and_standard_error
 
 
 def _round_top1(row: dict[str, str]) -> float:
@@ -105,8 +104,12 @@ def figure_finetuning(results: Results, path: Path) -> None:
         points = {  # bpp, then (mean, s.e. over the seeds that ran) for top-1 and mIoU
             "baseline": (
                 base_bpp,
-                _mean_se(metric_values(results, StageId("cls", op, "cresnet51"), "top1")),
-                _mean_se(metric_values(results, StageId("seg", op, "cresnet51-d"), "miou")),
+                mean_and_standard_error(
+                    metric_values(results, StageId("cls", op, "cresnet51"), "top1")
+                ),
+                mean_and_standard_error(
+                    metric_values(results, StageId("seg", op, "cresnet51-d"), "miou")
+                ),
             ),
             **{
                 f"{mode} ft": (
@@ -139,10 +142,6 @@ def figure_finetuning(results: Results, path: Path) -> None:
         axes[0].legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, path)
-
-
-def _mean_se(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), standard_error(values)
 
 
 @torch.no_grad()

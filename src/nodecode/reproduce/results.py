@@ -18,7 +18,7 @@ from nodecode.models import reads_latents
 from nodecode.reproduce.presets import OPS
 from nodecode.reproduce.runner import Results
 from nodecode.reproduce.stage_id import FINE_TUNING, StageId
-from nodecode.utils.stats import standard_error
+from nodecode.utils.stats import mean_and_standard_error
 
 # Table 2 of the paper: (top-5, top-1, mIoU) on ImageNet / VOC.
 PAPER_TABLE = {
@@ -174,9 +174,10 @@ def fine_tuning_summary(results: Results, op: str) -> dict[str, dict[str, float]
             "miou": [m["miou"] for m in stage_runs(results, segmenter)],
             **{k: [q[k] for q in codecs] for k in ("bpp", "ssim", "ms_ssim")},
         }
-        summary[mode] = {k: statistics.fmean(v) for k, v in values.items()}
-        summary[mode] |= {f"{k}_se": standard_error(v) for k, v in values.items()}
-        summary[mode]["seeds"] = len(values["top1"])
+        entry: dict[str, float] = {"seeds": len(values["top1"])}
+        for k, v in values.items():
+            entry[k], entry[f"{k}_se"] = mean_and_standard_error(v)
+        summary[mode] = entry
     return summary
 
 

@@ -14,3 +14,8 @@ def standard_error(values: Iterable[float]) -> float:
     if len(finite) < 2:
         return math.nan
     return statistics.stdev(finite) / math.sqrt(len(finite))
+
+
+def mean_and_standard_error(values: list[float]) -> tuple[float, float]:
+    """A mean over seeds or images, with how well they pin it (`standard_error`)."""
+    return statistics.fmean(values), standard_error(values)
