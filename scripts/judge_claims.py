@@ -1,0 +1,32 @@
+"""Judge the paper's claims afresh from a saved report's results.json, under today's rules.
+
+A report's verdicts are fixed when it is written; this re-applies `reproduce/claims.py` to
+the stage results it recorded (e.g. after the claim rules changed), without rerunning stages.
+
+.venv/bin/python scripts/judge_claims.py --preset small docs/reproduction/small/results.json
+"""
+
+import argparse
+import json
+
+from nodecode.reproduce import PRESETS, build_plan
+from nodecode.reproduce.claims import claims
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", help="a report's results.json")
+    parser.add_argument("--preset", required=True, choices=sorted(PRESETS))
+    parser.add_argument("--size", type=int, default=64, help="image side the networks saw")
+    args = parser.parse_args()
+    with open(args.results) as f:
+        recorded = json.load(f)
+    results = {
+        s.id: recorded[s.name] for s in build_plan(PRESETS[args.preset]) if s.name in recorded
+    }
+    for claim in claims(results, args.size):
+        print(f"{claim['number']}. {claim['verdict']}: {claim['evidence']}\n")
+
+
+if __name__ == "__main__":
+    main()
