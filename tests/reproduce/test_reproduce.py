@@ -253,6 +253,15 @@ def test_small_joint_adds_seeds_to_joint_training_and_reuses_every_other_stage()
     assert len(finetuned) == 3 * len({n for n in small if n in joint and n in finetuned})
     assert joint["joint-0.635-s1"].params["seed"] == 1
     assert joint["joint-0.635"].params["epochs"] == 9
+    # In bf16 (half the CPU time), both arms alike; small's 2-epoch runs stay fp32.
+    arms = [s for s in joint.values() if s.kind == "joint"]
+    assert len(arms) == 12 and all(s.params["precision"] == "bf16" for s in arms)
+    assert "precision" not in small["joint-0.635"].params
+    # Each fine-tuned codec's rate-distortion points are measured beside it, so the final
+    # comparison needs only numbers from those stages.
+    final = joint["rate-distortion"]
+    assert all(joint[d.name].kind != "joint" for d in final.deps)
+    assert joint["rate-distortion-joint-0.635-s1"].deps == (joint["joint-0.635-s1"].id,)
     # Everything else has small's key: a small run's finished stages are reused.
     shared = set(small) & set(joint) - finetuned - {"rate-distortion"}
     assert shared and all(small[n].key == joint[n].key for n in shared)
@@ -363,3 +372,89 @@ def test_small_matched_runs_width_1_networks_on_smalls_encodes():
     shared = [n for n, s in matched.items() if s.kind in ("codec", "encode")]
     assert len(shared) == 6 and all(matched[n].key == small[n].key for n in shared)
     assert not any(s.kind == "joint" for s in matched.values())  # claim 4 is small-joint's
+
+
+def _chain(tmp_path):
+    """A plan in miniature: a shipped codec, a cache, a classifier on it, a rate-distortion
+    stage that reads only the classifier's numbers, and a segmenter that reads the cache."""
+    from nodecode.reproduce.plan import Stage, assign_keys
+
+    codec, cache = StageId("codec", "0.635"), StageId("encode", "0.635")
+    cls = StageId("cls", "0.635", "cresnet51", seed=0)
+    rd, seg = StageId("rate-distortion", "0.635", variant="joint"), StageId("seg", "0.635", "x")
+    stages = assign_keys(
+        [
+            Stage(codec, "codec", {"spec": "paper-0.635"}),
+            Stage(cache, "encode", {}, (codec,)),
+            Stage(cls, "evaluate", {"lr": 0.4}, (cache,)),
+            Stage(rd, "rate-distortion", {}, (cls,)),
+            Stage(seg, "evaluate", {}, (cache,)),
+        ]
+    )
+    elsewhere = "/elsewhere/run/stages"
+    saved = {
+        codec.name: {"key": stages[0].key, "codec": "paper-0.635"},
+        cache.name: {"key": stages[1].key, "latents": f"{elsewhere}/{cache.name}"},
+        cls.name: {"key": stages[2].key, "model": f"{elsewhere}/{cls.name}/model.safetensors"},
+        rd.name: {"key": stages[3].key, "points": [{"bpp": 0.5}]},
+        seg.name: {"key": stages[4].key, "model": f"{elsewhere}/{seg.name}/model.safetensors"},
+    }
+    return stages, saved
+
+
+def test_imported_results_skip_the_stages_whose_files_nothing_here_needs(tmp_path, monkeypatch):
+    from nodecode.reproduce import runner
+
+    stages, saved = _chain(tmp_path)
+    codec, cache, cls, rd, seg = stages
+    ran = []
+
+    def fake(stage, deps, folder, device):
+        ran.append(stage.name)
+        (folder / "model.safetensors").write_bytes(b"weights")
+        return {"model": str(folder / "model.safetensors")}
+
+    monkeypatch.setattr(runner, "RUNNERS", dict.fromkeys(runner.RUNNERS, fake))
+    # Everything finished elsewhere: nothing runs, and the run's results.json has it all.
+    out = tmp_path / "all"
+    assert runner.import_results(stages, out, saved) == stages
+    runner.run_plan(stages, out, log=lambda _: None)
+    assert ran == []
+    assert runner.read_results(out / runner.RESULTS) == saved
+    # The report reads the segmenter's weights: it runs again here, and so does the cache it
+    # reads, whose files stayed elsewhere too; the shipped codec needs nothing.
+    assert runner.lacking_files(stages, out, {seg.id}) == [cache, seg]
+    runner.forget(out, [cache, seg])
+    runner.run_plan(stages, out, log=lambda _: None)
+    assert ran == [cache.name, seg.name] and runner.lacking_files(stages, out, {seg.id}) == []
+    ran.clear()
+    # The segmenter did not finish there: it needs the cache's files, so the cache runs again
+    # here; the classifier and its numbers-only consumer are taken as they are.
+    out = tmp_path / "partial"
+    imported = runner.import_results(stages, out, {k: v for k, v in saved.items() if k != seg.name})
+    assert imported == [codec, cls, rd]
+    runner.run_plan(stages, out, log=lambda _: None)
+    assert ran == [cache.name, seg.name]
+    # A cache that a stage still to run reads runs again too; a shipped codec's name is no file.
+    out = tmp_path / "cache-only"
+    assert runner.import_results(stages, out, {n: saved[n] for n in (codec.name, cache.name)}) == [
+        codec
+    ]
+    # Results made with other settings are never imported, nor over a result of this run's.
+    changed = saved | {cls.name: saved[cls.name] | {"key": "other settings"}}
+    assert cls not in runner.import_results(stages, tmp_path / "changed", changed)
+    folder = runner.stage_dir(tmp_path / "mine", rd)
+    folder.mkdir(parents=True)
+    (folder / runner.RESULT).write_text(json.dumps({"key": "from another preset"}))
+    assert rd not in runner.import_results(stages, tmp_path / "mine", saved)
+    assert json.loads((folder / runner.RESULT).read_text())["key"] == "from another preset"
+
+
+def test_importing_a_damaged_results_file_names_it(tmp_path):
+    bad = tmp_path / "results.json"
+    bad.write_text('{"encode-0.635": {"key": ')
+    argv = ["reproduce", "--preset", "tiny", "-o", str(tmp_path / "run"), "--import-results"]
+    assert main([*argv, str(bad)]) == 1
+    bad.write_text('["not", "a", "mapping"]')
+    assert main([*argv, str(bad)]) == 1
+    assert not (tmp_path / "run" / "stages").exists()

@@ -1,6 +1,10 @@
 """Joint fine-tuning (Eq. 2) and the compression-only control, on a tiny codec."""
 
+import dataclasses
+import math
+
 import pytest
+import torch
 
 from nodecode.codec import save_codec
 from nodecode.codec.zoo import load_codec
@@ -107,3 +111,20 @@ def test_joint_refuses_a_classifier_of_another_codec(setup):
         train_joint(config, folder / "bad")
     with pytest.raises(ConfigError, match="needs --classifier"):
         train_joint(JointTrainConfig(codec="small-0.330"), folder / "bad2")
+
+
+def test_joint_fine_tuning_runs_under_bf16_autocast(setup):
+    """small-joint's setting: the forward passes in bf16, the weights and losses in fp32."""
+    folder, codec = setup
+    config = dataclasses.replace(_joint(folder), epochs=1, precision="bf16")
+    result = train_joint(config, folder / "bf16")
+    tuned = load_codec(result["codec"])
+    assert tuned.ready and tuned.identity() != codec.identity()
+    assert all(p.dtype == torch.float32 for p in tuned.parameters())
+    loss = (folder / "bf16" / "log.csv").read_text().splitlines()[1].split(",")[2]
+    assert math.isfinite(float(loss))
+    # The autocast took effect: the same run in fp32 ends elsewhere.
+    fp32 = train_joint(dataclasses.replace(config, precision="fp32"), folder / "fp32")
+    assert load_codec(fp32["codec"]).identity() != tuned.identity()
+    with pytest.raises(ConfigError, match="precision 'fp16'"):
+        train_joint(dataclasses.replace(config, precision="fp16"), folder / "fp16")

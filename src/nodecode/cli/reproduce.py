@@ -82,6 +82,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="stop cleanly after this many seconds (codec training checkpoints and resumes)",
     )
+    p.add_argument(
+        "--import-results",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="RESULTS_JSON",
+        help="take finished stages from another run's results.json (its report's, or its "
+        "--out folder's while unfinished) where their settings match; a stage whose files a "
+        "stage still to run needs runs again here. Repeatable; later files win",
+    )
     p.set_defaults(run=run)
 
 
@@ -105,12 +115,20 @@ def run(args: argparse.Namespace) -> None:
         print_plan(preset, stages, out)
         return
     check_disk(stages, out)
-    from nodecode.reproduce.report import write_report
+    from nodecode.reproduce.report import files_read, write_report
+    from nodecode.reproduce.runner import forget, lacking_files
 
     start = time.time()
     results = _run_stages(args, stages, out)
     if not _all_done(stages, results, start):
         return
+    if lacking := lacking_files(stages, out, files_read(stages)):
+        # Imported from a run elsewhere: the report draws from their files, so make them here.
+        print(f"the report reads the files of {len(lacking)} imported stage(s): running them")
+        forget(out, lacking)
+        results = _run_stages(args, stages, out)
+        if not _all_done(stages, results, start):
+            return
     command = f"nodecode reproduce --preset {preset.name} --out {shlex.quote(str(out))}"
     if args.codecs:
         command += f" --codecs {args.codecs}"
@@ -192,8 +210,14 @@ def run_gupta(args: argparse.Namespace) -> None:
 def _run_stages(args: argparse.Namespace, stages: list, out: Path) -> dict:
     """The stages not done yet, run as the command line asks (device, --only, time limit,
     --replace); the results of every stage done come back."""
-    from nodecode.reproduce.runner import run_plan
+    from nodecode.reproduce.runner import import_results, read_results, run_plan
 
+    saved: dict = {}
+    for path in getattr(args, "import_results", []):
+        saved |= read_results(path)
+    if saved:
+        imported = import_results(stages, out, saved)
+        print(f"imported {len(imported)} finished stage(s) of {len(stages)} into {out}")
     return run_plan(
         stages,
         out,

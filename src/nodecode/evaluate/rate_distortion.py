@@ -258,13 +258,15 @@ def compare_codecs(
     rates: Iterable[float | str] = (),
     refine: RefineConfig | None = None,
     skip_unreachable: bool = False,
+    measured: Iterable[RDPoint] = (),
 ) -> list[dict]:
     """Codecs against baselines on `images`: writes rd_points.csv, rd_summary.json, rd.png
     and compressai/<method>.json to `out` (and each codec's `.ndc` and decoded PNGs under
     out/<codec> with `keep_files`). Each codec runs at its own rate and then rate-controlled
     to each of `rates` (bpp, or "nominal"); `refine` refines every latent first. With
     `skip_unreachable`, a rate that some image cannot be brought to leaves that row out
-    (logged) rather than stopping the comparison."""
+    (logged) rather than stopping the comparison. `measured`: points of codecs measured
+    earlier on the same images (`evaluate_codec`), summarised beside the others."""
     points, rates = [], tuple(rates)
     for codec in codecs:
         # Rate control picks among the paper codecs' centers; other codecs run at their rate.
@@ -279,6 +281,7 @@ def compare_codecs(
                 if not skip_unreachable:
                     raise
                 logger.warning("%s left out: %s", method_name(codec, bpp, refine), error)
+    points += measured
     baseline_points = evaluate_baselines(images, baselines)
     rows = summarize(points, baseline_points)
     out.mkdir(parents=True, exist_ok=True)

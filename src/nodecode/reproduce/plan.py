@@ -206,12 +206,24 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
             joint_params = {"data": preset.classification_data, "epochs": preset.joint_epochs}
             if s is not None:
                 joint_params["seed"] = seed
+            if (precision := preset.joint_precision or preset.precision) != "fp32":
+                joint_params["precision"] = precision
             for mode in ("joint", "compression"):
                 params = {**joint_params, "mode": mode}
                 ft = add(
                     StageId(mode, op, seed=s), "joint", params, StageId("codec", op), base, op=op
                 )
-                finetuned.append(ft)
+                # Its rate-distortion points, measured now: the figure needs only these, so
+                # a run resumed elsewhere from imported results needs no fine-tuned weights.
+                finetuned.append(
+                    add(
+                        StageId("rate-distortion", op, variant=mode, seed=s),
+                        "rate-distortion",
+                        {"images": preset.rd_images},
+                        ft,
+                        op=op,
+                    )
+                )
                 encoded = add(
                     StageId("encode", op, variant=mode, seed=s), "encode", encode_params, ft, op=op
                 )

@@ -15,7 +15,7 @@ from nodecode.reproduce.figures import (
     figure_masks,
 )
 from nodecode.reproduce.plan import Stage
-from nodecode.reproduce.presets import LOWEST, ReproducePreset
+from nodecode.reproduce.presets import LOWEST, OPS, ReproducePreset
 from nodecode.reproduce.results import QUALITY_COLUMNS, cost_rows, image_size, quality_table, table2
 from nodecode.reproduce.runner import Results
 from nodecode.reproduce.stage_id import StageId
@@ -35,6 +35,18 @@ TABLE2_COLUMNS = [
     ("paper_top1", "paper top-1"),
     ("paper_miou", "paper mIoU"),
 ]
+
+
+def files_read(stages: list[Stage]) -> set[StageId]:
+    """The stages whose files, not only their numbers, the report reads: the first rate's
+    cache (image size) and the lowest's (Fig. 5), every network of seed 0 at the paper's
+    operating points and on RGB (MACs, Figs. 3–6), and the rate-distortion figure."""
+    ids = {StageId("encode", OPS[0]), StageId("encode", LOWEST), StageId("rate-distortion")}
+    return ids | {
+        s.id
+        for s in stages
+        if s.id.step in ("cls", "seg") and s.id.seed == 0 and s.id.variant is None
+    }
 
 
 def validation_note(preset: ReproducePreset) -> str:

@@ -2,7 +2,9 @@
 
 A stage is finished when stages/<name>/result.json exists with the stage's current key;
 a directory left by a different key is cleared first, since its checkpoints belong to
-another configuration.
+another configuration. After each stage, `out/results.json` holds every finished stage's
+result, so a run can go on elsewhere from it (`import_results`): on another machine, or in
+a later session whose disk no longer has this one's stages.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from nodecode.reproduce.stage_id import StageId
 from nodecode.utils.io import atomic_write_text
 
 RESULT = "result.json"
+RESULTS = "results.json"  # every finished stage's result, by name: what a run carries elsewhere
 Results = dict[StageId, dict[str, Any]]
 
 
@@ -58,6 +61,103 @@ def finished_elsewise(out: Path, stages: list[Stage]) -> list[Stage]:
         if result is not None and result.get("key") not in (None, stage.key):
             found.append(stage)
     return found
+
+
+def named_files(stage: Stage, result: dict[str, Any]) -> list[Path]:
+    """The files in its stage's folder (weights, caches, logs, figures) that a result names,
+    which a copy of the result alone does not bring along."""
+    folder = f"stages/{stage.name}"
+
+    def files(value: Any) -> list[Path]:
+        if isinstance(value, str):
+            path = Path(value.rpartition(":")[2])  # a CompressAI spec ends in its path
+            return [path] if folder in path.as_posix() else []
+        if isinstance(value, dict):
+            return [f for v in value.values() for f in files(v)]
+        if isinstance(value, list):
+            return [f for v in value for f in files(v)]
+        return []
+
+    return files(result)
+
+
+def holds_files(stage: Stage, result: dict[str, Any]) -> bool:
+    return bool(named_files(stage, result))
+
+
+def lacking_files(stages: list[Stage], out: Path, wanted: set[StageId]) -> list[Stage]:
+    """The finished stages among `wanted` whose files are not on this disk (imported from a
+    run elsewhere), and the finished stages they need whose files are not here either:
+    what must run again before `wanted`'s files can be read."""
+    by_id = {s.id: s for s in stages}
+    lacking: set[StageId] = set()
+    queue = [id for id in wanted if id in by_id]
+    while queue:
+        stage = by_id[queue.pop()]
+        result = load_result(out, stage)
+        if stage.id in lacking or result is None:
+            continue
+        if not all(path.exists() for path in named_files(stage, result)):
+            lacking.add(stage.id)
+            queue += stage.deps
+    return [s for s in stages if s.id in lacking]
+
+
+def forget(out: Path, stages: list[Stage]) -> None:
+    """Unfinish `stages` in `out`, so that the next run makes them (and their files) again."""
+    for stage in stages:
+        shutil.rmtree(stage_dir(out, stage), ignore_errors=True)
+
+
+def read_results(path: Path) -> dict[str, dict[str, Any]]:
+    """A run's results.json (a report's, or `out/results.json` of an unfinished run)."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{path}: not a readable results.json ({error})") from None
+    if not isinstance(saved, dict) or not all(isinstance(r, dict) for r in saved.values()):
+        raise ConfigError(f"{path}: not a results.json (stage name -> result)")
+    return saved
+
+
+def import_results(stages: list[Stage], out: Path, saved: dict[str, dict[str, Any]]) -> list[Stage]:
+    """Record in `out` the stages that `saved` finished with the same settings, where this run
+    can do without their files: a result that names none (rates, metrics, rate-distortion
+    points), or one whose every consumer is finished or imported too (the report draws
+    without the figures whose files stayed behind). The others (e.g. the classifier a joint
+    stage still has to start from) run again here. Returns those imported."""
+    consumers: dict[StageId, list[Stage]] = {s.id: [] for s in stages}
+    for stage in stages:
+        for dep in stage.deps:
+            consumers[dep].append(stage)
+    finished = {s.id for s in stages if load_result(out, s) is not None}
+    imported: dict[StageId, Stage] = {}
+    for stage in reversed(stages):  # consumers come after what they consume
+        result = saved.get(stage.name)
+        if stage.id in finished or result is None or result.get("key") != stage.key:
+            continue
+        if saved_result(out, stage) is not None:  # finished here with other settings: keep
+            continue
+        users = consumers[stage.id]
+        if not holds_files(stage, result) or all(
+            u.id in finished or u.id in imported for u in users
+        ):
+            imported[stage.id] = stage
+    for stage in imported.values():
+        folder = stage_dir(out, stage)
+        if folder.exists():  # an unfinished attempt, which the import makes needless
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        (folder / "key").write_text(stage.key)
+        atomic_write_text(folder / RESULT, json.dumps(saved[stage.name], indent=2) + "\n")
+    return [s for s in stages if s.id in imported]
+
+
+def write_results(out: Path, stages: list[Stage]) -> None:
+    """out/results.json: the result of every stage finished so far, by name."""
+    by_name = {s.name: result for s in stages if (result := load_result(out, s)) is not None}
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / RESULTS, json.dumps(by_name, indent=1, default=str) + "\n")
 
 
 class StageIncomplete(Exception):
@@ -125,6 +225,8 @@ def run_plan(
         result.update(key=stage.key, kind=stage.kind, seconds=round(time.time() - start, 1))
         atomic_write_text(folder / RESULT, json.dumps(result, indent=2) + "\n")
         results[stage.id] = result
+        write_results(out, stages)
+    write_results(out, stages)
     return results
 
 
@@ -241,7 +343,7 @@ def _joint(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any
         classifier=_find(deps, "model") if mode == "joint" else None,
         **stage.params,
     )
-    return train_joint(config, folder, resume=True)
+    return train_joint(config, folder, resume=True, device=device)
 
 
 def _evaluate(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
@@ -255,16 +357,24 @@ def _evaluate(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, 
 
 
 def _rate_distortion(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
+    """One fine-tuned codec's points (a stage with a variant), or every codec against the
+    classical ones, fine-tuned codecs from their points."""
+    from dataclasses import asdict
+
     from nodecode.codec.zoo import load_codec
     from nodecode.data.images import load_images
     from nodecode.evaluate.baselines import BASELINES
-    from nodecode.evaluate.rate_distortion import compare_codecs
+    from nodecode.evaluate.rate_distortion import RDPoint, compare_codecs, evaluate_codec
 
-    codecs = [load_codec(d["codec"]).eval() for d in deps]
-    for codec, dep in zip(codecs, deps, strict=True):
-        if "steps" in dep:  # fine-tuned: name it after its stage, not its parent
-            codec.name = Path(dep["codec"]).parent.name
-    rows = compare_codecs(codecs, load_images(stage.params["images"]), BASELINES, folder)
+    images = load_images(stage.params["images"])
+    if stage.id.variant is not None:
+        (finetuned,) = deps
+        codec = load_codec(finetuned["codec"]).eval()
+        codec.name = Path(finetuned["codec"]).parent.name  # its stage's, not its parent's
+        return {"points": [asdict(p) for p in evaluate_codec(codec, images)]}
+    codecs = [load_codec(d["codec"]).eval() for d in deps if "points" not in d]
+    measured = [RDPoint(**p) for d in deps for p in d.get("points", ())]
+    rows = compare_codecs(codecs, images, BASELINES, folder, measured=measured)
     return {"rows": rows, "figure": str(folder / "rd.png")}
 
 
