@@ -458,3 +458,27 @@ def test_importing_a_damaged_results_file_names_it(tmp_path):
     bad.write_text('["not", "a", "mapping"]')
     assert main([*argv, str(bad)]) == 1
     assert not (tmp_path / "run" / "stages").exists()
+
+
+def test_stages_feed_a_gpu_from_loader_processes_and_keep_one_on_a_cpu(monkeypatch, tmp_path):
+    """The paper preset's networks train beside a GPU on 8 DataLoader processes; on a CPU
+    they would take its cores, so none there."""
+    from nodecode.reproduce import runner
+    from nodecode.train import joint, tasks
+
+    seen = []
+
+    def record(config, folder, resume, device):
+        seen.append((config.workers, device))
+        return {}
+
+    monkeypatch.setattr(tasks, "train_task", record)
+    monkeypatch.setattr(joint, "train_joint", record)
+    plan = {s.name: s for s in build_plan(PRESETS["paper"])}
+    cls, ft = plan["cls-0.635-cresnet51-s0"], plan["joint-0.635"]
+    deps = [{"latents": "cache", "codec": "paper-0.635", "model": "cls.safetensors"}]
+    for device, workers in (("cuda", 8), ("cpu", 0)):
+        runner._task(cls, deps, tmp_path, device)
+        runner._joint(ft, deps, tmp_path, device)
+        assert seen[-2:] == [(workers, device)] * 2
+    assert ft.params["precision"] == "bf16"  # the paper preset's joint training, as its networks'

@@ -230,6 +230,13 @@ def run_plan(
     return results
 
 
+def loader_workers(device: str) -> int:
+    """DataLoader processes for a stage: 8 beside a GPU, which one process cannot keep fed;
+    none on a CPU, where they would take the cores from training (and results stay
+    bit-exact across resumes, augmentation drawing from the one process's RNG)."""
+    return 8 if device.startswith("cuda") else 0
+
+
 def _find(deps: list[dict[str, Any]], key: str) -> Any:
     return next((d[key] for d in deps if key in d), None)
 
@@ -255,7 +262,7 @@ def _codec(
         **stage.params,
         name=stage.name,
         time_limit=time_limit,
-        workers=8 if "data" in stage.params and device.startswith("cuda") else 0,
+        workers=loader_workers(device) if "data" in stage.params else 0,
     )
     train_codec(paper, path, resume=True, device=device)
     _require_finished(path, paper.max_steps)
@@ -329,7 +336,9 @@ def _task(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]
     from nodecode.train.tasks import TaskTrainConfig, train_task
 
     init = _find(deps, "model") or _find(deps, "classifier")
-    config = TaskTrainConfig(**stage.params, latents=_find(deps, "latents"), init=init)
+    config = TaskTrainConfig(
+        **stage.params, latents=_find(deps, "latents"), init=init, workers=loader_workers(device)
+    )
     final = train_task(config, folder, resume=True, device=device)
     return {"model": str(folder / "model.safetensors"), "metrics": final}
 
@@ -341,6 +350,7 @@ def _joint(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any
     config = JointTrainConfig(
         codec=_find(deps, "codec"),
         classifier=_find(deps, "model") if mode == "joint" else None,
+        workers=loader_workers(device),
         **stage.params,
     )
     return train_joint(config, folder, resume=True, device=device)
