@@ -123,9 +123,9 @@ def read_results(path: Path) -> dict[str, dict[str, Any]]:
 def import_results(stages: list[Stage], out: Path, saved: dict[str, dict[str, Any]]) -> list[Stage]:
     """Record in `out` the stages that `saved` finished with the same settings, where this run
     can do without their files: a result that names none (rates, metrics, rate-distortion
-    points), or one whose every consumer is finished or imported too (the report draws
-    without the figures whose files stayed behind). The others (e.g. the classifier a joint
-    stage still has to start from) run again here. Returns those imported."""
+    points), or one whose every consumer is finished or imported too (files the report reads
+    are made again before it is written: `lacking_files`). The others (e.g. the classifier a
+    joint stage still has to start from) run again here. Returns those imported."""
     consumers: dict[StageId, list[Stage]] = {s.id: [] for s in stages}
     for stage in stages:
         for dep in stage.deps:
