@@ -93,7 +93,8 @@ def test_codec_stages_run_alone_in_time_limited_chunks_and_resume(tmp_path):
     import pytest
 
     from nodecode.errors import ConfigError
-    from nodecode.reproduce.runner import StageIncomplete, _codec, stage_dir
+    from nodecode.reproduce.records import stage_dir
+    from nodecode.reproduce.runner import StageIncomplete, _codec
     from nodecode.train.state import saved_step
 
     plan = build_gupta_plan(replace(MICRO, codec_steps=3))

@@ -38,7 +38,7 @@ def test_a_changed_setting_reruns_exactly_what_depends_on_it():
 def test_paper_dry_run_prints_the_plan_with_costs(capsys, tmp_path):
     assert main(["reproduce", "--preset", "paper", "--dry-run", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "49 stages" in out and "imagefolder:data/imagenet" in out and "voc:data/voc" in out
+    assert "53 stages" in out and "imagefolder:data/imagenet" in out and "voc:data/voc" in out
     assert "cresnet72 on latent, 28 epochs, 224² crops, paper" in out and "20000 it" in out
     assert "estimated training compute" in out and not (tmp_path / "stages").exists()
     # ImageNet train + val at 256² (for random 224² crops) and VOC at 320², symbols +
@@ -329,7 +329,7 @@ def test_fig_7_draws_the_seeds_spread(tmp_path, monkeypatch):
 def test_a_finished_stage_made_with_other_settings_is_discarded_only_when_asked(tmp_path, capsys):
     """small-matched shares small's stage names at other widths: pointed at a small run's
     folder, it must not silently delete that run's results."""
-    from nodecode.reproduce.runner import RESULT, finished_elsewise, stage_dir
+    from nodecode.reproduce.records import RESULT, finished_elsewise, stage_dir
 
     small = {s.name: s for s in build_plan(PRESETS["small"])}
     matched = build_plan(PRESETS["small-matched"])
@@ -352,7 +352,7 @@ def test_a_finished_stage_made_with_other_settings_is_discarded_only_when_asked(
 
 def test_a_result_file_cut_short_counts_as_unfinished(tmp_path):
     """A damaged result.json (a copy cut short) reruns its stage, with no JSON traceback."""
-    from nodecode.reproduce.runner import RESULT, finished_elsewise, load_result, stage_dir
+    from nodecode.reproduce.records import RESULT, finished_elsewise, load_result, stage_dir
 
     stage = build_plan(PRESETS["small"])[0]
     stage_dir(tmp_path, stage).mkdir(parents=True)
@@ -403,7 +403,7 @@ def _chain(tmp_path):
 
 
 def test_imported_results_skip_the_stages_whose_files_nothing_here_needs(tmp_path, monkeypatch):
-    from nodecode.reproduce import runner
+    from nodecode.reproduce import records, runner
 
     stages, saved = _chain(tmp_path)
     codec, cache, cls, rd, seg = stages
@@ -417,37 +417,38 @@ def test_imported_results_skip_the_stages_whose_files_nothing_here_needs(tmp_pat
     monkeypatch.setattr(runner, "RUNNERS", dict.fromkeys(runner.RUNNERS, fake))
     # Everything finished elsewhere: nothing runs, and the run's results.json has it all.
     out = tmp_path / "all"
-    assert runner.import_results(stages, out, saved) == stages
+    assert records.import_results(stages, out, saved) == stages
     runner.run_plan(stages, out, log=lambda _: None)
     assert ran == []
-    assert runner.read_results(out / runner.RESULTS) == saved
+    assert records.read_results(out / records.RESULTS) == saved
     # The report reads the segmenter's weights: it runs again here, and so does the cache it
     # reads, whose files stayed elsewhere too; the shipped codec needs nothing.
-    assert runner.lacking_files(stages, out, {seg.id}) == [cache, seg]
-    runner.forget(out, [cache, seg])
+    assert records.lacking_files(stages, out, {seg.id}) == [cache, seg]
+    records.forget(out, [cache, seg])
     runner.run_plan(stages, out, log=lambda _: None)
-    assert ran == [cache.name, seg.name] and runner.lacking_files(stages, out, {seg.id}) == []
+    assert ran == [cache.name, seg.name] and records.lacking_files(stages, out, {seg.id}) == []
     ran.clear()
     # The segmenter did not finish there: it needs the cache's files, so the cache runs again
     # here; the classifier and its numbers-only consumer are taken as they are.
     out = tmp_path / "partial"
-    imported = runner.import_results(stages, out, {k: v for k, v in saved.items() if k != seg.name})
+    unfinished = {k: v for k, v in saved.items() if k != seg.name}
+    imported = records.import_results(stages, out, unfinished)
     assert imported == [codec, cls, rd]
     runner.run_plan(stages, out, log=lambda _: None)
     assert ran == [cache.name, seg.name]
     # A cache that a stage still to run reads runs again too; a shipped codec's name is no file.
     out = tmp_path / "cache-only"
-    assert runner.import_results(stages, out, {n: saved[n] for n in (codec.name, cache.name)}) == [
+    assert records.import_results(stages, out, {n: saved[n] for n in (codec.name, cache.name)}) == [
         codec
     ]
     # Results made with other settings are never imported, nor over a result of this run's.
     changed = saved | {cls.name: saved[cls.name] | {"key": "other settings"}}
-    assert cls not in runner.import_results(stages, tmp_path / "changed", changed)
-    folder = runner.stage_dir(tmp_path / "mine", rd)
+    assert cls not in records.import_results(stages, tmp_path / "changed", changed)
+    folder = records.stage_dir(tmp_path / "mine", rd)
     folder.mkdir(parents=True)
-    (folder / runner.RESULT).write_text(json.dumps({"key": "from another preset"}))
-    assert rd not in runner.import_results(stages, tmp_path / "mine", saved)
-    assert json.loads((folder / runner.RESULT).read_text())["key"] == "from another preset"
+    (folder / records.RESULT).write_text(json.dumps({"key": "from another preset"}))
+    assert rd not in records.import_results(stages, tmp_path / "mine", saved)
+    assert json.loads((folder / records.RESULT).read_text())["key"] == "from another preset"
 
 
 def test_importing_a_damaged_results_file_names_it(tmp_path):

@@ -115,8 +115,8 @@ def run(args: argparse.Namespace) -> None:
         print_plan(preset, stages, out)
         return
     check_disk(stages, out)
+    from nodecode.reproduce.records import forget, lacking_files
     from nodecode.reproduce.report import files_read, write_report
-    from nodecode.reproduce.runner import forget, lacking_files
 
     start = time.time()
     results = _run_stages(args, stages, out)
@@ -169,7 +169,7 @@ def run_tuning(args: argparse.Namespace, preset, out: Path) -> None:
 
 
 def _print_stages(preset, stages, out: Path) -> None:
-    from nodecode.reproduce.runner import load_result
+    from nodecode.reproduce.records import load_result
 
     print(f"preset {preset.name}: {preset.description}; {len(stages)} stages in {out}/\n")
     rows = [
@@ -210,7 +210,8 @@ def run_gupta(args: argparse.Namespace) -> None:
 def _run_stages(args: argparse.Namespace, stages: list, out: Path) -> dict:
     """The stages not done yet, run as the command line asks (device, --only, time limit,
     --replace); the results of every stage done come back."""
-    from nodecode.reproduce.runner import import_results, read_results, run_plan
+    from nodecode.reproduce.records import import_results, read_results
+    from nodecode.reproduce.runner import run_plan
 
     saved: dict = {}
     for path in getattr(args, "import_results", []):
@@ -259,7 +260,7 @@ def check_disk(stages, out: Path) -> None:
     """Refuse to start a plan whose latent caches cannot fit where they would be written."""
     from nodecode.errors import ConfigError
     from nodecode.reproduce.estimate import storage_bytes
-    from nodecode.reproduce.runner import load_result
+    from nodecode.reproduce.records import load_result
 
     needed = sum(storage_bytes(s) for s in stages if not load_result(out, s))
     existing = next(p for p in (out, *out.absolute().parents) if p.exists())
@@ -278,7 +279,7 @@ def print_plan(preset, stages, out: Path) -> None:
         memory_bytes,
         storage_bytes,
     )
-    from nodecode.reproduce.runner import load_result
+    from nodecode.reproduce.records import load_result
 
     rows = []
     for stage in stages:

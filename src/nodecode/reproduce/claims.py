@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from nodecode.reproduce.presets import LOWEST, OPS
+from nodecode.reproduce.records import Results
 from nodecode.reproduce.results import (
     TOLERANCE,
     cost_rows,
@@ -14,7 +15,6 @@ from nodecode.reproduce.results import (
     mean_std_text,
     metric_values,
 )
-from nodecode.reproduce.runner import Results
 from nodecode.reproduce.stage_id import StageId
 from nodecode.utils.stats import standard_error
 

@@ -10,6 +10,7 @@ import torch
 from nodecode.evaluate.plotting import pyplot, save_figure
 from nodecode.models import reads_latents
 from nodecode.reproduce.presets import LOWEST, OPS
+from nodecode.reproduce.records import Results
 from nodecode.reproduce.results import (
     codec_name,
     cost_rows,
@@ -19,7 +20,6 @@ from nodecode.reproduce.results import (
     quality_rows,
     stage_log,
 )
-from nodecode.reproduce.runner import Results
 from nodecode.reproduce.stage_id import StageId
 from nodecode.utils.stats import mean_and_standard_error
 

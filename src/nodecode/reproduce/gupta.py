@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from nodecode.reproduce.plan import Stage, assign_keys, classifier_params, stage_adder
+from nodecode.reproduce.records import Results
 from nodecode.reproduce.results import mean_std_text
-from nodecode.reproduce.runner import Results
 from nodecode.reproduce.stage_id import StageId
 
 LATENT_RUNS = (("cresnet39", "y"), ("cresnet39", "sigma"), ("cresnet39", "y+sigma"))

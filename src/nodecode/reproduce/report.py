@@ -16,8 +16,8 @@ from nodecode.reproduce.figures import (
 )
 from nodecode.reproduce.plan import Stage
 from nodecode.reproduce.presets import LOWEST, OPS, ReproducePreset
+from nodecode.reproduce.records import Results
 from nodecode.reproduce.results import QUALITY_COLUMNS, cost_rows, image_size, quality_table, table2
-from nodecode.reproduce.runner import Results
 from nodecode.reproduce.stage_id import StageId
 from nodecode.utils.io import atomic_write_text
 from nodecode.utils.tables import format_table

@@ -16,7 +16,7 @@ import torch
 
 from nodecode.models import reads_latents
 from nodecode.reproduce.presets import OPS
-from nodecode.reproduce.runner import Results
+from nodecode.reproduce.records import Results
 from nodecode.reproduce.stage_id import FINE_TUNING, StageId
 from nodecode.utils.stats import mean_and_standard_error
 

@@ -20,7 +20,7 @@ from typing import Any
 from nodecode.errors import ConfigError
 from nodecode.reproduce.plan import Stage, assign_keys, build_plan, stage_adder, task_params
 from nodecode.reproduce.presets import OPS, ReproducePreset
-from nodecode.reproduce.runner import Results
+from nodecode.reproduce.records import Results
 from nodecode.reproduce.stage_id import StageId
 from nodecode.utils.io import atomic_write_text
 from nodecode.utils.tables import format_table
