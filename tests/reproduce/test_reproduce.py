@@ -368,6 +368,7 @@ def test_small_matched_runs_width_1_networks_on_smalls_encodes():
     matched = {s.name: s for s in build_plan(PRESETS["small-matched"])}
     tasks = [s for s in matched.values() if s.kind in ("classifier", "segmenter")]
     assert tasks and all(s.params["width"] == 1.0 for s in tasks)
+    assert all(s.params["precision"] == "bf16" and s.params["channels_last"] for s in tasks)
     assert all(s.key != small[s.name].key for s in tasks)
     shared = [n for n, s in matched.items() if s.kind in ("codec", "encode")]
     assert len(shared) == 6 and all(matched[n].key == small[n].key for n in shared)
