@@ -141,3 +141,22 @@ def test_summary_states_how_well_the_images_pin_the_mean_rate():
     assert row["bpp"] == pytest.approx(0.2)
     assert row["bpp_se"] == pytest.approx(0.1 / math.sqrt(3))  # sample sd 0.1 over 3 images
     assert math.isnan(summarize(points[:1], [])[0]["bpp_se"])  # one image says nothing of it
+
+
+def test_points_measured_earlier_join_the_comparison_as_if_measured_now(
+    tiny_codec, photo, tmp_path
+):
+    """reproduce measures each fine-tuned codec beside its training (a stage of its own) and
+    compares them all at the end from those points, without their weights."""
+    from dataclasses import asdict, replace
+
+    from nodecode.evaluate.rate_distortion import compare_codecs, evaluate_codec
+
+    images = {"tiny-photo": photo[:, :32, :32]}
+    together = compare_codecs([tiny_codec], images, ["jpeg"], tmp_path / "a")
+    earlier = [RDPoint(**asdict(p)) for p in evaluate_codec(tiny_codec, images)]  # via JSON
+    renamed = [replace(p, method="tiny-ft", setting="tiny-ft") for p in earlier]
+    rows = compare_codecs([tiny_codec], images, ["jpeg"], tmp_path / "b", measured=renamed)
+    assert [r["codec"] for r in rows] == ["tiny", "tiny-ft"]
+    assert rows[1] | {"codec": "tiny"} == together[0]
+    assert "tiny-ft" in (tmp_path / "b" / "rd_points.csv").read_text()
