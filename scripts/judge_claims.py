@@ -11,6 +11,7 @@ import json
 
 from nodecode.reproduce import PRESETS, build_plan
 from nodecode.reproduce.claims import claims
+from nodecode.reproduce.results import with_networks
 
 
 def main() -> None:
@@ -21,9 +22,8 @@ def main() -> None:
     args = parser.parse_args()
     with open(args.results) as f:
         recorded = json.load(f)
-    results = {
-        s.id: recorded[s.name] for s in build_plan(PRESETS[args.preset]) if s.name in recorded
-    }
+    stages = build_plan(PRESETS[args.preset])
+    results = with_networks({s.id: recorded[s.name] for s in stages if s.name in recorded}, stages)
     for claim in claims(results, args.size):
         print(f"{claim['number']}. {claim['verdict']}: {claim['evidence']}\n")
 

@@ -192,6 +192,8 @@ def claims(results: Results, size: int) -> list[dict[str, str]]:
     for op in joint_ops(results):
         summary = fine_tuning_summary(results, op)
         joint, comp = summary["joint"], summary["compression"]
+        if not joint["seeds"]:  # a run still under way: no seed has both arms done here
+            continue
         outcomes = {
             label: joint_outcome(joint[k], joint[f"{k}_se"], comp[k], comp[f"{k}_se"])
             for label, k in metrics.items()
@@ -212,7 +214,12 @@ def claims(results: Results, size: int) -> list[dict[str, str]]:
             f"{comp['bpp']:.3f})"
         )
     if not all_outcomes:
-        lines.append("this preset runs no joint training")
+        started = bool(joint_ops(results))
+        lines.append(
+            "no seed has finished both arms yet"
+            if started
+            else "this preset runs no joint training"
+        )
     out.append(
         _claim(
             4,

@@ -5,6 +5,7 @@ caches take, and accelerator hours at an assumed effective rate."""
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import torch
 
@@ -49,6 +50,20 @@ def network_macs(model: str, width: float, in_channels: int, side: int, classes:
 
     net = create(model, num_classes=classes, in_channels=in_channels, width=width)
     return count_macs(net, torch.zeros(1, in_channels, side, side))
+
+
+def network_of(stage: Stage) -> dict[str, Any]:
+    """A classifier or segmenter stage's network, from its settings alone: enough to count
+    its MACs (`network_macs`) without its weights."""
+    p = stage.params
+    latent = p["input"] == "latent"
+    return {
+        "model": p["model"],
+        "width": p["width"],
+        "in_channels": operating_point(_op(stage)).latent_channels if latent else 3,
+        "num_classes": CLASSES[p["data"].startswith("fashion-scenes")][p["task"]],
+        "on_latents": latent,
+    }
 
 
 def codec_macs(op: str, width: float, side: int) -> int:
@@ -155,11 +170,13 @@ def estimate(stage: Stage, preset: ReproducePreset) -> tuple[float, float]:
         return max(per_image.values()), float(total)
     if stage.kind in ("classifier", "segmenter"):
         side, images = data_geometry(p["data"], p["task"])
-        latent = p["input"] == "latent"
-        channels = operating_point(_op(stage)).latent_channels if latent else 3
-        classes = CLASSES[p["data"].startswith("fashion-scenes")][p["task"]]
+        net = network_of(stage)
         forward = network_macs(
-            p["model"], p["width"], channels, side // 8 if latent else side, classes
+            net["model"],
+            net["width"],
+            net["in_channels"],
+            side // 8 if net["on_latents"] else side,
+            net["num_classes"],
         )
         if stage.kind == "classifier":
             seen = p["epochs"] * images

@@ -17,7 +17,14 @@ from nodecode.reproduce.figures import (
 from nodecode.reproduce.plan import Stage
 from nodecode.reproduce.presets import LOWEST, OPS, ReproducePreset
 from nodecode.reproduce.records import Results
-from nodecode.reproduce.results import QUALITY_COLUMNS, cost_rows, image_size, quality_table, table2
+from nodecode.reproduce.results import (
+    QUALITY_COLUMNS,
+    cost_rows,
+    image_size,
+    quality_table,
+    table2,
+    with_networks,
+)
 from nodecode.reproduce.stage_id import StageId
 from nodecode.utils.io import atomic_write_text
 from nodecode.utils.tables import format_table
@@ -63,6 +70,7 @@ def write_report(
 ) -> Path:
     report = out / "report"
     report.mkdir(parents=True, exist_ok=True)
+    results = with_networks(results, stages)
     size = image_size(results)
     figure_curves(results, report / "fig3-4-accuracy-vs-epochs.png")
     figure_masks(results, report / "fig5-masks.png")

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 
 from nodecode.models import reads_latents
+from nodecode.models.resnet import LATENT_STRIDE
+from nodecode.reproduce.plan import Stage
 from nodecode.reproduce.presets import OPS
 from nodecode.reproduce.records import Results
 from nodecode.reproduce.stage_id import FINE_TUNING, StageId
@@ -89,14 +91,25 @@ def table2(results: Results) -> list[dict[str, Any]]:
     return rows
 
 
-@cache
-def _macs(model_path: str, size: int) -> int:
-    from nodecode.evaluate.cost import count_macs
-    from nodecode.models.checkpoint import load_task_model
+def with_networks(results: Results, stages: list[Stage]) -> Results:
+    """The results with each task stage's network described (`estimate.network_of`), so the
+    report counts MACs from the plan, not from weights that may be on another machine."""
+    from nodecode.reproduce.estimate import network_of
 
-    model, info = load_task_model(model_path)
-    side = size // info.latent_stride if info.on_latents else size
-    return count_macs(model, torch.zeros(1, info.in_channels, side, side))
+    tasks = {s.id: s for s in stages if s.kind in ("classifier", "segmenter")}
+    return {
+        id: result | {"network": network_of(tasks[id])} if id in tasks else result
+        for id, result in results.items()
+    }
+
+
+def _macs(network: dict[str, Any], size: int) -> int:
+    from nodecode.reproduce.estimate import network_macs
+
+    side = size // LATENT_STRIDE if network["on_latents"] else size
+    return network_macs(
+        network["model"], network["width"], network["in_channels"], side, network["num_classes"]
+    )
 
 
 @cache
@@ -125,9 +138,9 @@ def cost_rows(results: Results, op: str, size: int) -> list[dict[str, Any]]:
         first, first_seg = (dataclasses.replace(id, seed=0) for id in (cls, seg))
         if first not in results:
             continue
-        macs = _macs(results[first]["model"], size)
+        macs = _macs(results[first]["network"], size)
         on_rgb = not reads_latents(model)
-        seg_macs = _macs(results[first_seg]["model"], size) if first_seg in results else math.nan
+        seg_macs = _macs(results[first_seg]["network"], size) if first_seg in results else math.nan
         rows.append(
             {
                 "network": model,
@@ -154,31 +167,56 @@ def joint_ops(results: Results) -> list[str]:
     return list(dict.fromkeys(ops))
 
 
+QUALITY = ("bpp", "ssim", "ms_ssim")
+
+
 def fine_tuning_summary(results: Results, op: str) -> dict[str, dict[str, float]]:
     """Claim 4's numbers at one rate for "joint" and "compression" fine-tuning, means over
-    the seeds that ran: the classifier's top-1, the segmenter's mIoU, and the fine-tuned
-    codecs' bpp, SSIM and MS-SSIM; each with its standard error over the seeds (`KEY_se`),
-    so that claim 4 can tell a win from seed noise."""
-    quality = quality_rows(results)
-    classifiers = {
-        "joint": StageId("eval", op, variant="joint"),
-        "compression": StageId("cls", op, "cresnet51", variant="comp-more"),
-    }
+    the seeds whose two arms both finished: the classifier's top-1, the segmenter's mIoU,
+    and the fine-tuned codecs' bpp, SSIM and MS-SSIM; each with its standard error over the
+    seeds (`KEY_se`), so that claim 4 can tell a win from seed noise."""
+    runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in FINE_TUNING}
+    for seed in [id.seed for id in results if id.step == "joint" and id.codec == op]:
+        arms = {mode: _fine_tuned(results, op, mode, seed) for mode in FINE_TUNING}
+        done = {mode: arm for mode, arm in arms.items() if arm is not None}
+        if len(done) == len(arms):  # a seed counts once both arms are done
+            for mode, arm in done.items():
+                runs[mode].append(arm)
     summary = {}
-    for mode, classifier in classifiers.items():
-        segmenter = StageId("seg", op, "cresnet51-d", variant=mode)
-        # Fine-tuned codecs are named after their stages (runner._rate_distortion).
-        codecs = [quality[id.name] for id in results if id.step == mode and id.codec == op]
-        values = {
-            "top1": [m["top1"] for m in stage_runs(results, classifier)],
-            "miou": [m["miou"] for m in stage_runs(results, segmenter)],
-            **{k: [q[k] for q in codecs] for k in ("bpp", "ssim", "ms_ssim")},
-        }
-        entry: dict[str, float] = {"seeds": len(values["top1"])}
-        for k, v in values.items():
-            entry[k], entry[f"{k}_se"] = mean_and_standard_error(v)
+    for mode, seeds in runs.items():
+        entry: dict[str, float] = {"seeds": len(seeds)}
+        for k in ("top1", "miou", *QUALITY):
+            entry[k], entry[f"{k}_se"] = mean_and_standard_error([arm[k] for arm in seeds])
         summary[mode] = entry
     return summary
+
+
+def _fine_tuned(results: Results, op: str, mode: str, seed: int | None) -> dict[str, float] | None:
+    """One seed's fine-tuning in one mode: its classifier's top-1, its segmenter's mIoU and
+    its codec's quality; None until all three are done."""
+    classifier = (
+        StageId("eval", op, variant="joint", seed=seed)
+        if mode == "joint"
+        else StageId("cls", op, "cresnet51", variant="comp-more", seed=seed)
+    )
+    segmenter = StageId("seg", op, "cresnet51-d", variant=mode, seed=seed)
+    quality = codec_quality(results, StageId(mode, op, seed=seed))
+    if classifier not in results or segmenter not in results or quality is None:
+        return None
+    top1, miou = results[classifier]["metrics"]["top1"], results[segmenter]["metrics"]["miou"]
+    return {"top1": top1, "miou": miou, **quality}
+
+
+def codec_quality(results: Results, finetuned: StageId) -> dict[str, float] | None:
+    """A fine-tuned codec's mean bpp, SSIM and MS-SSIM on the rate-distortion images: from
+    its own stage's points, or (runs from before such stages) from its row of the final
+    comparison, where it is named after its stage."""
+    own = dataclasses.replace(finetuned, step="rate-distortion", variant=finetuned.step)
+    if own in results:
+        points = results[own]["points"]
+        return {k: statistics.fmean(p[k] for p in points) for k in QUALITY}
+    final = results.get(StageId("rate-distortion"), {}).get("rows", [])
+    return next(({k: r[k] for k in QUALITY} for r in final if r["codec"] == finetuned.name), None)
 
 
 def quality_rows(results: Results) -> dict[str, dict[str, float]]:

@@ -17,5 +17,8 @@ def standard_error(values: Iterable[float]) -> float:
 
 
 def mean_and_standard_error(values: list[float]) -> tuple[float, float]:
-    """A mean over seeds or images, with how well they pin it (`standard_error`)."""
+    """A mean over seeds or images, with how well they pin it (`standard_error`); NaN for
+    none (a run that has not got there yet)."""
+    if not values:
+        return math.nan, math.nan
     return statistics.fmean(values), standard_error(values)
