@@ -46,13 +46,13 @@ TABLE2_COLUMNS = [
 
 def files_read(stages: list[Stage]) -> set[StageId]:
     """The stages whose files, not only their numbers, the report reads: the first rate's
-    cache (image size) and the lowest's (Fig. 5), every network of seed 0 at the paper's
-    operating points and on RGB (MACs, Figs. 3–6), and the rate-distortion figure."""
+    cache (image size), the lowest's and its two seed-0 segmenters (Fig. 5), the logs of
+    every seed-0 classifier at the paper's operating points and on RGB (Figs. 3–4), and the
+    rate-distortion figure (Fig. 8)."""
     ids = {StageId("encode", OPS[0]), StageId("encode", LOWEST), StageId("rate-distortion")}
+    ids |= {StageId("seg", LOWEST, model, seed=0) for model in ("resnet50-d", "cresnet51-d")}
     return ids | {
-        s.id
-        for s in stages
-        if s.id.step in ("cls", "seg") and s.id.seed == 0 and s.id.variant is None
+        s.id for s in stages if s.id.step == "cls" and s.id.seed == 0 and s.id.variant is None
     }
 
 
