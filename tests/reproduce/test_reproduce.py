@@ -38,7 +38,7 @@ def test_a_changed_setting_reruns_exactly_what_depends_on_it():
 def test_paper_dry_run_prints_the_plan_with_costs(capsys, tmp_path):
     assert main(["reproduce", "--preset", "paper", "--dry-run", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "53 stages" in out and "imagefolder:data/imagenet" in out and "voc:data/voc" in out
+    assert "55 stages" in out and "imagefolder:data/imagenet" in out and "voc:data/voc" in out
     assert "cresnet72 on latent, 28 epochs, 224² crops, paper" in out and "20000 it" in out
     assert "estimated training compute" in out and not (tmp_path / "stages").exists()
     # ImageNet train + val at 256² (for random 224² crops) and VOC at 320², symbols +
@@ -102,6 +102,17 @@ def test_tiny_reproduction_runs_end_to_end_and_then_skips_finished_stages(
     assert f"{val_top1:.2f}" in row  # and its validation score: tiny holds 10 % out
     with (out / "stages" / "cls-0.330-cresnet51-s0" / "log.csv").open() as f:
         assert "val_top1" in f.readline()  # every round is scored on validation, not test
+    # Claim 4's image quality at one rate: both arms rate-controlled under the cheaper one.
+    plain = {
+        mode: {p["image"]: p["bpp"] for p in results[f"rate-distortion-{mode}-0.0983"]["points"]}
+        for mode in ("joint", "compression")
+    }
+    equal = results["rate-distortion-equal-rate-0.0983"]["equal_rate"]
+    for image in plain["joint"]:
+        target = 0.97 * min(arm[image] for arm in plain.values())
+        rates = [p["bpp"] for arm in equal.values() for p in arm if p["image"] == image]
+        assert len(rates) == 2 and all(0.9 * target < r <= target for r in rates)
+    assert "SSIM at equal rate" in report
     floor = results["cls-0.330-cresnet51-s0"]["metrics"]["top1_majority"]
     assert f"always the commonest class: top-1 {floor:.2f}" in report and "mIoU" in report
     stamp = (out / "stages" / "cls-0.330-cresnet51-s0" / "result.json").stat().st_mtime_ns
@@ -262,6 +273,10 @@ def test_small_joint_adds_seeds_to_joint_training_and_reuses_every_other_stage()
     final = joint["rate-distortion"]
     assert all(joint[d.name].kind != "joint" for d in final.deps)
     assert joint["rate-distortion-joint-0.635-s1"].deps == (joint["joint-0.635-s1"].id,)
+    # And both arms of each seed again at one rate, for claim 4's image quality.
+    equal = joint["rate-distortion-equal-rate-0.0983-s2"]
+    assert equal.deps == (joint["joint-0.0983-s2"].id, joint["compression-0.0983-s2"].id)
+    assert equal.params["equal_rate"] == 0.97 and equal not in final.deps
     # Everything else has small's key: a small run's finished stages are reused.
     shared = set(small) & set(joint) - finetuned - {"rate-distortion"}
     assert shared and all(small[n].key == joint[n].key for n in shared)
@@ -319,6 +334,36 @@ def test_claim_4_so_far_counts_the_seeds_whose_two_arms_finished():
     assert summary["joint"]["bpp"] == pytest.approx(0.5)
     del results[StageId("seg", "0.635", "cresnet51-d", variant="compression")]
     assert fine_tuning_summary(results, "0.635")["joint"]["seeds"] == 0
+
+
+def test_claim_4_judges_image_quality_at_equal_rate_where_measured():
+    """The joint codecs spend less here, so their plain SSIM loses; at one rate they win."""
+    from nodecode.reproduce.claims import joint_training_claim
+
+    results = _fine_tuning_results()
+    for row in results[StageId("rate-distortion")]["rows"]:
+        row["ssim"] = 0.80 if row["codec"].startswith("joint") else 0.85  # plain: a loss
+    for s in (None, 1):
+        points = {
+            mode: [{"bpp": 0.4, "ssim": ssim + d, "ms_ssim": 0.9} for d in (-0.01, 0.01)]
+            for mode, ssim in (("joint", 0.84 + (s or 0) / 1000), ("compression", 0.82))
+        }
+        results[StageId("rate-distortion", "0.635", variant="equal-rate", seed=s)] = {
+            "equal_rate": points
+        }
+    claim = joint_training_claim(results)
+    # Seeds 0.840 and 0.841 against 0.820 twice: a win beyond 2 s.e.; MS-SSIM equal: a tie.
+    assert "SSIM at equal rate 0.8405 ± 0.0005 vs 0.8200 ± 0.0000 (win)" in claim["evidence"]
+    assert "MS-SSIM at equal rate 0.9000 ± 0.0000 vs 0.9000 ± 0.0000 (within noise)" in (
+        claim["evidence"]
+    )
+    assert "where SSIM 0.8000 vs 0.8500" in claim["evidence"]  # the plain numbers, shown
+    assert claim["verdict"] == "unresolved (within seed noise)"
+    # A seed without the equal-rate stage: the plain numbers decide, as before such stages.
+    del results[StageId("rate-distortion", "0.635", variant="equal-rate", seed=1)]
+    claim = joint_training_claim(results)
+    assert "at equal rate" not in claim["evidence"] and claim["verdict"] == "NOT held"
+    assert "SSIM 0.8000 ± 0.0000 vs 0.8500 ± 0.0000 (loss)" in claim["evidence"]
 
 
 def test_fig_7_draws_the_seeds_spread(tmp_path, monkeypatch):

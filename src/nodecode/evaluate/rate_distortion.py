@@ -109,6 +109,26 @@ def evaluate_codec(
     return points
 
 
+def evaluate_at_equal_rate(
+    codecs: list[ConvAutoencoder],
+    images: dict[str, Tensor],
+    margin: float,
+) -> dict[str, list[RDPoint]]:
+    """Codecs that land at different rates, compared at one: on each image every codec is
+    rate-controlled to `margin` × the smallest of their plain files, so each goes through
+    the same encoder (rate control's, not the plain one, which would favour whichever codec
+    alone used it), and what differs is the codecs, not their rates. By codec name."""
+    plain = {codec.name: evaluate_codec(codec, images) for codec in codecs}
+    target = {
+        name: margin * min(p.bpp for points in plain.values() for p in points if p.image == name)
+        for name in images
+    }
+    return {
+        codec.name: [evaluate_codec(codec, {n: x}, bpp=target[n])[0] for n, x in images.items()]
+        for codec in codecs
+    }
+
+
 def evaluate_baselines(
     images: dict[str, Tensor], methods: Iterable[str] = tuple(BASELINES)
 ) -> list[RDPoint]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nodecode.reproduce.presets import LOWEST, OPS, ReproducePreset
-from nodecode.reproduce.stage_id import StageId
+from nodecode.reproduce.stage_id import EQUAL_RATE, FINE_TUNING, StageId
 
 KINDS = (
     "codec",
@@ -208,11 +208,13 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
                 joint_params["seed"] = seed
             if (precision := preset.joint_precision or preset.precision) != "fp32":
                 joint_params["precision"] = precision
-            for mode in ("joint", "compression"):
+            arms = []
+            for mode in FINE_TUNING:
                 params = {**joint_params, "mode": mode}
                 ft = add(
                     StageId(mode, op, seed=s), "joint", params, StageId("codec", op), base, op=op
                 )
+                arms.append(ft)
                 # Its rate-distortion points, measured now: the figure needs only these, so
                 # a run resumed elsewhere from imported results needs no fine-tuned weights.
                 finetuned.append(
@@ -253,6 +255,15 @@ def build_plan(preset: ReproducePreset) -> list[Stage]:
                     )
                 seg = StageId("seg", op, "cresnet51-d", variant=mode, seed=s)
                 segmenter(seg, "latent", seed, encoded, cls, op=op)
+            # The arms land at different rates, so claim 4 also compares their image quality
+            # with both rate-controlled to one file size per image.
+            add(
+                StageId("rate-distortion", op, variant=EQUAL_RATE, seed=s),
+                "rate-distortion",
+                {"images": preset.rd_images, "equal_rate": preset.equal_rate_margin},
+                *arms,
+                op=op,
+            )
     add(
         StageId("rate-distortion"),
         "rate-distortion",

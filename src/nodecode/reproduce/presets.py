@@ -41,6 +41,9 @@ class ReproducePreset:
     # seed's own baseline classifier, so they must be among `seeds`).
     joint_seeds: tuple[int, ...] = (0,)
     rd_images: str = "skimage:test"
+    # Claim 4 also scores the two fine-tuning arms at one rate: on each rd image both are
+    # rate-controlled to this fraction of the cheaper arm's plain file.
+    equal_rate_margin: float = 0.97
     image_size: int | None = None
     # Hold out this last fraction of each training set: task networks report their
     # validation scores every round, and the test split is scored once, at the end.

@@ -19,7 +19,7 @@ from nodecode.models.resnet import LATENT_STRIDE
 from nodecode.reproduce.plan import Stage
 from nodecode.reproduce.presets import OPS
 from nodecode.reproduce.records import Results
-from nodecode.reproduce.stage_id import FINE_TUNING, StageId
+from nodecode.reproduce.stage_id import EQUAL_RATE, FINE_TUNING, StageId
 from nodecode.utils.stats import mean_and_standard_error
 
 # Table 2 of the paper: (top-5, top-1, mIoU) on ImageNet / VOC.
@@ -168,13 +168,16 @@ def joint_ops(results: Results) -> list[str]:
 
 
 QUALITY = ("bpp", "ssim", "ms_ssim")
+# The same, with both fine-tuning arms rate-controlled to one file size per image.
+EQUAL_RATE_QUALITY = tuple(f"{k}_equal_rate" for k in QUALITY)
 
 
 def fine_tuning_summary(results: Results, op: str) -> dict[str, dict[str, float]]:
     """Claim 4's numbers at one rate for "joint" and "compression" fine-tuning, means over
     the seeds whose two arms both finished: the classifier's top-1, the segmenter's mIoU,
-    and the fine-tuned codecs' bpp, SSIM and MS-SSIM; each with its standard error over the
-    seeds (`KEY_se`), so that claim 4 can tell a win from seed noise."""
+    and the fine-tuned codecs' bpp, SSIM and MS-SSIM, plain and with both arms at one rate
+    (`KEY_equal_rate`, NaN where a seed lacks that stage); each with its standard error over
+    the seeds (`KEY_se`), so that claim 4 can tell a win from seed noise."""
     runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in FINE_TUNING}
     for seed in [id.seed for id in results if id.step == "joint" and id.codec == op]:
         arms = {mode: _fine_tuned(results, op, mode, seed) for mode in FINE_TUNING}
@@ -185,8 +188,9 @@ def fine_tuning_summary(results: Results, op: str) -> dict[str, dict[str, float]
     summary = {}
     for mode, seeds in runs.items():
         entry: dict[str, float] = {"seeds": len(seeds)}
-        for k in ("top1", "miou", *QUALITY):
-            entry[k], entry[f"{k}_se"] = mean_and_standard_error([arm[k] for arm in seeds])
+        for k in ("top1", "miou", *QUALITY, *EQUAL_RATE_QUALITY):
+            values = [arm.get(k, math.nan) for arm in seeds]  # NaN: not measured at one rate
+            entry[k], entry[f"{k}_se"] = mean_and_standard_error(values)
         summary[mode] = entry
     return summary
 
@@ -204,6 +208,11 @@ def _fine_tuned(results: Results, op: str, mode: str, seed: int | None) -> dict[
     if classifier not in results or segmenter not in results or quality is None:
         return None
     top1, miou = results[classifier]["metrics"]["top1"], results[segmenter]["metrics"]["miou"]
+    equal = results.get(StageId("rate-distortion", op, variant=EQUAL_RATE, seed=seed))
+    if equal is not None:  # both arms rate-controlled to one size per image
+        points = equal["equal_rate"][mode]
+        for k, key in zip(QUALITY, EQUAL_RATE_QUALITY, strict=True):
+            quality[key] = statistics.fmean(p[k] for p in points)
     return {"top1": top1, "miou": miou, **quality}
 
 

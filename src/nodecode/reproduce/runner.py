@@ -237,21 +237,38 @@ def _evaluate(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, 
 
 
 def _rate_distortion(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
-    """One fine-tuned codec's points (a stage with a variant), or every codec against the
-    classical ones, fine-tuned codecs from their points."""
+    """One fine-tuned codec's points (a stage with a variant), the two fine-tuning arms at
+    one rate (`equal_rate`), or every codec against the classical ones, fine-tuned codecs
+    from their points."""
     from dataclasses import asdict
 
-    from nodecode.codec.zoo import load_codec
+    from nodecode.codec.zoo import Codec, load_codec
     from nodecode.data.images import load_images
     from nodecode.evaluate.baselines import BASELINES
-    from nodecode.evaluate.rate_distortion import RDPoint, compare_codecs, evaluate_codec
+    from nodecode.evaluate.rate_distortion import (
+        RDPoint,
+        compare_codecs,
+        evaluate_at_equal_rate,
+        evaluate_codec,
+    )
+
+    def finetuned(result: dict[str, Any]) -> Codec:
+        codec = load_codec(result["codec"]).eval()
+        codec.name = Path(result["codec"]).parent.name  # its stage's, not its parent's
+        return codec
 
     images = load_images(stage.params["images"])
+    if "equal_rate" in stage.params:  # the fine-tuning arms, rate-controlled to one rate
+        arms = {id.step: finetuned(result) for id, result in zip(stage.deps, deps, strict=True)}
+        points = evaluate_at_equal_rate(list(arms.values()), images, stage.params["equal_rate"])
+        return {
+            "equal_rate": {
+                arm: [asdict(p) for p in points[codec.name]] for arm, codec in arms.items()
+            }
+        }
     if stage.id.variant is not None:
-        (finetuned,) = deps
-        codec = load_codec(finetuned["codec"]).eval()
-        codec.name = Path(finetuned["codec"]).parent.name  # its stage's, not its parent's
-        return {"points": [asdict(p) for p in evaluate_codec(codec, images)]}
+        (arm,) = deps
+        return {"points": [asdict(p) for p in evaluate_codec(finetuned(arm), images)]}
     codecs = [load_codec(d["codec"]).eval() for d in deps if "points" not in d]
     measured = [RDPoint(**p) for d in deps for p in d.get("points", ())]
     rows = compare_codecs(codecs, images, BASELINES, folder, measured=measured)

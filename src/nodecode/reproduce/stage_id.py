@@ -24,6 +24,7 @@ STEPS = (
     "rate-distortion",  # codecs against the classical ones
 )
 FINE_TUNING = ("joint", "compression")
+EQUAL_RATE = "equal-rate"  # a rate-distortion stage that scores both arms at one rate
 
 
 @dataclass(frozen=True)
