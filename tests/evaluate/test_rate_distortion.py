@@ -8,6 +8,7 @@ from nodecode.evaluate.metrics import psnr, quality
 from nodecode.evaluate.rate_distortion import (
     RDPoint,
     at_matched_bpp,
+    evaluate_at_equal_rate,
     evaluate_baselines,
     evaluate_codec,
     summarize,
@@ -54,6 +55,22 @@ def test_codec_evaluation_measures_real_files(tiny_codec, photo, tmp_path):
     assert points[0].bpp_estimate < points[0].bpp  # the file adds a header
     rows = summarize(points, evaluate_baselines({"p": photo}, ["jpeg2000"]))
     assert rows[0]["codec"] == "tiny" and "jpeg2000_psnr" in rows[0]
+
+
+def test_codecs_at_equal_rate_both_go_under_the_cheaper_ones_file(spread_codec, photo):
+    import copy
+
+    dear = copy.deepcopy(spread_codec)
+    dear.name = "dear"
+    with torch.no_grad():  # a wider latent spread: more bits on the same image
+        dear.g_a[-1].weight.mul_(1.5)
+    plain = {c.name: evaluate_codec(c, {"p": photo})[0].bpp for c in (spread_codec, dear)}
+    assert plain["dear"] > plain["tiny"]
+    equal = evaluate_at_equal_rate([spread_codec, dear], {"p": photo}, margin=0.9)
+    target = 0.9 * plain["tiny"]
+    assert set(equal) == {"tiny", "dear"}
+    # Each file fits the one target, and neither falls far short of it (rate control fills it).
+    assert all(0.8 * target < points[0].bpp <= target for points in equal.values())
 
 
 def test_webp_is_a_baseline_and_at_rate_stays_within_the_budget(photo):
