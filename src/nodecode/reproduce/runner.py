@@ -242,7 +242,7 @@ def _rate_distortion(stage: Stage, deps: list, folder: Path, device: str) -> dic
     from their points."""
     from dataclasses import asdict
 
-    from nodecode.codec.zoo import Codec, load_codec
+    from nodecode.codec.zoo import Codec, load_codec, paper_codec_only
     from nodecode.data.images import load_images
     from nodecode.evaluate.baselines import BASELINES
     from nodecode.evaluate.rate_distortion import (
@@ -259,7 +259,10 @@ def _rate_distortion(stage: Stage, deps: list, folder: Path, device: str) -> dic
 
     images = load_images(stage.params["images"])
     if "equal_rate" in stage.params:  # the fine-tuning arms, rate-controlled to one rate
-        arms = {id.step: finetuned(result) for id, result in zip(stage.deps, deps, strict=True)}
+        arms = {
+            id.step: paper_codec_only(finetuned(result), "rate control")  # it picks centers
+            for id, result in zip(stage.deps, deps, strict=True)
+        }
         points = evaluate_at_equal_rate(list(arms.values()), images, stage.params["equal_rate"])
         return {
             "equal_rate": {
