@@ -1,7 +1,7 @@
 """Claim 4's image quality at equal rate: joint vs compression-only fine-tuning, per seed.
 
 The two arms of a fine-tuning seed end at different rates (in `small-joint` the joint codec
-spends 4-10 % less), so their SSIM and MS-SSIM differ partly because of rate. Here both arms
+spends 4-12 % less), so their SSIM and MS-SSIM differ partly because of rate. Here both arms
 are encoded again under rate control to one file size per image, `--margin` × the cheaper arm's
 plain file (`evaluate.rate_distortion.evaluate_at_equal_rate`, what the `reproduce` stages
 `rate-distortion-equal-rate-*` measure), and scored on the same images: what is left of the
@@ -18,38 +18,30 @@ from pathlib import Path
 
 import torch
 
-from nodecode.codec.zoo import load_codec
 from nodecode.data.images import load_images
 from nodecode.evaluate.rate_distortion import RDPoint, evaluate_at_equal_rate, evaluate_codec
-from nodecode.reproduce import PRESETS
+from nodecode.reproduce import PRESETS, build_plan
 from nodecode.reproduce.records import RESULTS, read_results
+from nodecode.reproduce.runner import fine_tuned_codec
+from nodecode.reproduce.stage_id import FINE_TUNING, StageId
 from nodecode.utils.stats import mean_and_standard_error
 
 METRICS = ("bpp", "psnr", "ssim", "ms_ssim")
-ARMS = ("joint", "compression")
 
 
-def fine_tuned_pairs(out: Path) -> list[tuple[str, str, dict[str, Path]]]:
-    """(op, seed, {arm: codec file}) for every seed with both arms' codecs done."""
+def fine_tuned_pairs(out: Path, preset: str) -> list[tuple[StageId, dict[str, dict]]]:
+    """Each joint stage of the preset's plan whose two arms finished: {arm: its result}."""
     results = read_results(out / RESULTS)
     pairs = []
-    for name, result in results.items():
-        if not name.startswith("joint-") or "codec" not in result:
+    for stage in build_plan(PRESETS[preset]):
+        if stage.id.step != "joint":
             continue
-        rest = name.removeprefix("joint-")
-        control = results.get(f"compression-{rest}", {})
-        if "codec" in control:
-            op, _, seed = rest.partition("-s")
-            pairs.append(
-                (op, seed or "0", {"joint": result["codec"], "compression": control["codec"]})
-            )
-    return sorted(pairs)
-
-
-def codec_of(path: str):
-    codec = load_codec(path).eval()
-    codec.name = Path(path).parent.name  # its stage's, as the reproduction names it
-    return codec
+        arms = {
+            m: results.get(StageId(m, stage.id.codec, seed=stage.id.seed).name) for m in FINE_TUNING
+        }
+        if all(arm and "codec" in arm for arm in arms.values()):
+            pairs.append((stage.id, arms))
+    return pairs
 
 
 def means(points: list[RDPoint]) -> dict[str, float]:
@@ -59,34 +51,39 @@ def means(points: list[RDPoint]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="a reproduce run's folder (OUT)")
+    parser.add_argument("--preset", default="small-joint", choices=sorted(PRESETS))
     parser.add_argument("--images", nargs="+", default=["skimage:test"])
     parser.add_argument(
         "--margin",
         type=float,
-        default=PRESETS["small-joint"].equal_rate_margin,
-        help="the common rate, as a fraction of the cheaper arm's plain file per image",
+        help="the common rate, as a fraction of the cheaper arm's plain file per image "
+        "(default: the preset's)",
     )
     args = parser.parse_args()
+    margin = PRESETS[args.preset].equal_rate_margin if args.margin is None else args.margin
     torch.set_grad_enabled(False)
-    pairs = fine_tuned_pairs(args.out)
+    pairs = fine_tuned_pairs(args.out, args.preset)
     for spec in args.images:
         images = load_images(spec)
         print(f"\n{spec} ({len(images)} images): joint vs compression-only, per seed\n")
         print("| rate | seed | arm | bpp | PSNR | SSIM | MS-SSIM |")
         print("|---|---|---|---|---|---|---|")
         gaps: dict[str, dict[str, list[float]]] = {}
-        for op, seed, paths in pairs:
-            codecs = {arm: codec_of(paths[arm]) for arm in ARMS}
-            plain = {arm: evaluate_codec(codec, images) for arm, codec in codecs.items()}
-            equal = evaluate_at_equal_rate(list(codecs.values()), images, args.margin)
+        for joint_id, arms in pairs:
+            first_seed = PRESETS[args.preset].seeds[0]  # its stages' names carry no seed
+            op = joint_id.codec
+            seed = first_seed if joint_id.seed is None else joint_id.seed
+            codecs = {arm: fine_tuned_codec(result) for arm, result in arms.items()}
+            plain = {c.name: evaluate_codec(c, images) for c in codecs.values()}
+            equal = evaluate_at_equal_rate(list(codecs.values()), images, margin, plain)
             for arm, codec in codecs.items():
-                for label, points in (("plain", plain[arm]), ("equal rate", equal[codec.name])):
-                    m = means(points)
+                for label, points in (("plain", plain), ("equal rate", equal)):
+                    m = means(points[codec.name])
                     print(
                         f"| {op} | {seed} | {arm}, {label} | {m['bpp']:.4f} | {m['psnr']:.2f} | "
                         f"{m['ssim']:.4f} | {m['ms_ssim']:.4f} |"
                     )
-            joint, control = (means(equal[codecs[arm].name]) for arm in ARMS)
+            joint, control = (means(equal[codecs[arm].name]) for arm in FINE_TUNING)
             for k in METRICS:
                 gaps.setdefault(op, {}).setdefault(k, []).append(joint[k] - control[k])
         print("\njoint − compression-only at equal rate, mean ± s.e. over seeds:\n")

@@ -113,12 +113,14 @@ def evaluate_at_equal_rate(
     codecs: list[ConvAutoencoder],
     images: dict[str, Tensor],
     margin: float,
+    plain: dict[str, list[RDPoint]] | None = None,
 ) -> dict[str, list[RDPoint]]:
     """Codecs that land at different rates, compared at one: on each image every codec is
     rate-controlled to `margin` × the smallest of their plain files, so each goes through
     the same encoder (rate control's, not the plain one, which would favour whichever codec
-    alone used it), and what differs is the codecs, not their rates. By codec name."""
-    plain = {codec.name: evaluate_codec(codec, images) for codec in codecs}
+    alone used it), and what differs is the codecs, not their rates. By codec name.
+    `plain`: the codecs' plain points on `images` where already measured (by codec name)."""
+    plain = plain or {codec.name: evaluate_codec(codec, images) for codec in codecs}
     target = {
         name: margin * min(p.bpp for points in plain.values() for p in points if p.image == name)
         for name in images

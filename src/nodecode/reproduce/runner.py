@@ -13,7 +13,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -28,6 +28,9 @@ from nodecode.reproduce.records import (
     write_results,
 )
 from nodecode.utils.io import atomic_write_text
+
+if TYPE_CHECKING:
+    from nodecode.codec.zoo import Codec
 
 
 class StageIncomplete(Exception):
@@ -236,13 +239,23 @@ def _evaluate(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, 
     return {"model": path, "metrics": metrics}
 
 
+def fine_tuned_codec(result: dict[str, Any]) -> Codec:
+    """A joint or compression-only stage's codec, named after its stage (its header names
+    the codec it started from)."""
+    from nodecode.codec.zoo import load_codec
+
+    codec = load_codec(result["codec"]).eval()
+    codec.name = Path(result["codec"]).parent.name
+    return codec
+
+
 def _rate_distortion(stage: Stage, deps: list, folder: Path, device: str) -> dict[str, Any]:
     """One fine-tuned codec's points (a stage with a variant), the two fine-tuning arms at
     one rate (`equal_rate`), or every codec against the classical ones, fine-tuned codecs
     from their points."""
     from dataclasses import asdict
 
-    from nodecode.codec.zoo import Codec, load_codec, paper_codec_only
+    from nodecode.codec.zoo import load_codec, paper_codec_only
     from nodecode.data.images import load_images
     from nodecode.evaluate.baselines import BASELINES
     from nodecode.evaluate.rate_distortion import (
@@ -252,15 +265,10 @@ def _rate_distortion(stage: Stage, deps: list, folder: Path, device: str) -> dic
         evaluate_codec,
     )
 
-    def finetuned(result: dict[str, Any]) -> Codec:
-        codec = load_codec(result["codec"]).eval()
-        codec.name = Path(result["codec"]).parent.name  # its stage's, not its parent's
-        return codec
-
     images = load_images(stage.params["images"])
     if "equal_rate" in stage.params:  # the fine-tuning arms, rate-controlled to one rate
         arms = {
-            id.step: paper_codec_only(finetuned(result), "rate control")  # it picks centers
+            id.step: paper_codec_only(fine_tuned_codec(result), "rate control")  # it picks centers
             for id, result in zip(stage.deps, deps, strict=True)
         }
         points = evaluate_at_equal_rate(list(arms.values()), images, stage.params["equal_rate"])
@@ -271,7 +279,7 @@ def _rate_distortion(stage: Stage, deps: list, folder: Path, device: str) -> dic
         }
     if stage.id.variant is not None:
         (arm,) = deps
-        return {"points": [asdict(p) for p in evaluate_codec(finetuned(arm), images)]}
+        return {"points": [asdict(p) for p in evaluate_codec(fine_tuned_codec(arm), images)]}
     codecs = [load_codec(d["codec"]).eval() for d in deps if "points" not in d]
     measured = [RDPoint(**p) for d in deps for p in d.get("points", ())]
     rows = compare_codecs(codecs, images, BASELINES, folder, measured=measured)
