@@ -82,13 +82,16 @@ def write_report(
     seeds = ", ".join(map(str, preset.seeds))
     verdicts = claims(results, size)
     total = sum(r["seconds"] for r in results.values())
+    devices = sorted({r["device"] for r in results.values() if "device" in r})
+    where = f" ({'; '.join(devices)})" if devices else ""
     lines = [
         f"# Reproduction report: preset `{preset.name}`",
         "",
         f"Command: `{command}` — {preset.description}. Seeds {seeds} for the rows with "
         f"several; one seed (the first) elsewhere. Task networks at width {preset.width}, "
         f"{preset.epochs} classification epochs ({preset.schedule} schedule), "
-        f"{preset.seg_iters} segmentation iterations. Stage compute time: {total / 60:.1f} min.",
+        f"{preset.seg_iters} segmentation iterations. "
+        f"Stage compute time: {total / 60:.1f} min{where}.",
         "",
         "## Table 2 (ours beside the paper's)",
         "",
@@ -151,20 +154,7 @@ def write_report(
         "",
         "## Stages",
         "",
-        format_table(
-            [
-                {
-                    "stage": s.name,
-                    "what": s.describe(),
-                    "key": s.key,
-                    "seconds": results[s.id]["seconds"],
-                }
-                for s in stages
-            ],
-            [("stage", "stage"), ("what", "what"), ("key", "config hash"), ("seconds", "s")],
-            digits=1,
-            markdown=True,
-        ),
+        *stage_table(stages, results),
         "",
     ]
     path = report / "REPORT.md"
@@ -172,3 +162,32 @@ def write_report(
     by_name = {id.name: result for id, result in results.items()}
     atomic_write_text(report / "results.json", json.dumps(by_name, indent=1, default=str) + "\n")
     return path
+
+
+def stage_table(stages: list[Stage], results: Results) -> list[str]:
+    """Each stage's wall-clock, and where it ran; on a GPU also how busy the GPU was (mean
+    utilisation, peak memory): what a run on an accelerator is judged by besides its
+    numbers. Stages imported from runs made before devices were recorded show n/a."""
+    optional = [
+        ("device", "device"),
+        ("gpu_utilization", "GPU util. %"),
+        ("gpu_memory_peak_gb", "GPU peak GB"),
+    ]
+    rows = [
+        {"stage": s.name, "what": s.describe(), "key": s.key, "seconds": results[s.id]["seconds"]}
+        | {k: results[s.id][k] for k, _ in optional if k in results[s.id]}
+        for s in stages
+    ]
+    columns = [("stage", "stage"), ("what", "what"), ("key", "config hash"), ("seconds", "s")]
+    columns += [c for c in optional if any(c[0] in row for row in rows)]
+    lines = [format_table(rows, columns, digits=1, markdown=True)]
+    busy = [r for r in rows if "gpu_utilization" in r]
+    if busy:
+        seconds = sum(r["seconds"] for r in busy)
+        mean = sum(r["gpu_utilization"] * r["seconds"] for r in busy) / max(seconds, 1e-9)
+        lines.append(
+            f"\nGPU utilisation over the {len(busy)} stage(s) that sampled it: {mean:.1f} % "
+            f"(weighted by wall-clock, {seconds / 60:.1f} min), from the driver's counter "
+            "once a second."
+        )
+    return lines

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
 from tqdm import tqdm
 
 from nodecode.errors import ConfigError
@@ -27,6 +28,8 @@ from nodecode.reproduce.records import (
     stage_dir,
     write_results,
 )
+from nodecode.train.runtime import device_name
+from nodecode.utils.gpu_usage import GpuUsage
 from nodecode.utils.io import atomic_write_text
 
 if TYPE_CHECKING:
@@ -88,14 +91,16 @@ def run_plan(
         start = time.time()
         deps = [results[d] for d in stage.deps]
         try:
-            if stage.kind == "codec":  # the one kind that trains in time-limited chunks
-                result = _codec(stage, deps, folder, device, remaining)
-            else:
-                result = RUNNERS[stage.kind](stage, deps, folder, device)
+            with GpuUsage(device) as usage:
+                if stage.kind == "codec":  # the one kind that trains in time-limited chunks
+                    result = _codec(stage, deps, folder, device, remaining)
+                else:
+                    result = RUNNERS[stage.kind](stage, deps, folder, device)
         except StageIncomplete as stop:
             log(f"[{stage.name}] {stop}; run again to resume it")
             break
         result.update(key=stage.key, kind=stage.kind, seconds=round(time.time() - start, 1))
+        result.update(device=device_name(torch.device(device)), **usage.summary())
         atomic_write_text(folder / RESULT, json.dumps(result, indent=2) + "\n")
         results[stage.id] = result
         write_results(out, stages)
