@@ -14,11 +14,13 @@ there, as they are in the folder the run was made in), so it can score other ima
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 import torch
 
 from nodecode.data.images import load_images
+from nodecode.errors import NodecodeError
 from nodecode.evaluate.rate_distortion import RDPoint, evaluate_at_equal_rate, evaluate_codec
 from nodecode.reproduce import PRESETS, build_plan
 from nodecode.reproduce.records import RESULTS, read_results
@@ -97,4 +99,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except NodecodeError as error:  # a missing or damaged results file: say which, no traceback
+        sys.exit(f"error: {error}")

@@ -7,10 +7,13 @@ the stage results it recorded (e.g. after the claim rules changed), without reru
 """
 
 import argparse
-import json
+import sys
+from pathlib import Path
 
+from nodecode.errors import NodecodeError
 from nodecode.reproduce import PRESETS, build_plan
 from nodecode.reproduce.claims import claims
+from nodecode.reproduce.records import read_results
 from nodecode.reproduce.results import with_networks
 
 
@@ -20,8 +23,7 @@ def main() -> None:
     parser.add_argument("--preset", required=True, choices=sorted(PRESETS))
     parser.add_argument("--size", type=int, default=64, help="image side the networks saw")
     args = parser.parse_args()
-    with open(args.results) as f:
-        recorded = json.load(f)
+    recorded = read_results(Path(args.results))
     stages = build_plan(PRESETS[args.preset])
     results = with_networks({s.id: recorded[s.name] for s in stages if s.name in recorded}, stages)
     for claim in claims(results, args.size):
@@ -29,4 +31,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except NodecodeError as error:  # a missing or damaged results file: say which, no traceback
+        sys.exit(f"error: {error}")
