@@ -568,3 +568,10 @@ def test_a_saved_runs_claims_are_judged_again_from_its_numbers_alone():
     verdicts = claims(results, 64)
     assert [c["verdict"] for c in verdicts[:3]] == ["different result"] * 3
     assert "cResNet-51 5.2 MMACs (47.80×)" in verdicts[1]["evidence"]
+
+
+def test_a_small_plans_device_time_is_given_in_minutes_not_rounded_to_zero_hours():
+    from nodecode.cli.reproduce import _device_time
+
+    assert _device_time(44.2) == "44 H100-hours"
+    assert _device_time(0.0089) == "0.5 H100-minutes"

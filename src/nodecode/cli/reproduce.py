@@ -272,6 +272,12 @@ def check_disk(stages, out: Path) -> None:
         )
 
 
+def _device_time(hours: float) -> str:
+    """A plan's H100 time in the unit that shows it: the paper's hours, a small preset's
+    minutes (which rounded to "0 H100-hours")."""
+    return f"{hours:.0f} H100-hours" if hours >= 1 else f"{hours * 60:.1f} H100-minutes"
+
+
 def print_plan(preset, stages, out: Path) -> None:
     from nodecode.reproduce.estimate import (
         H100_MACS_PER_S,
@@ -321,6 +327,7 @@ def print_plan(preset, stages, out: Path) -> None:
         f"encode stages: an encode pass, and a decode pass where the cache keeps decoded "
         f"images); latent caches: {disk:.1f} GB on disk, "
         f"memory-mapped (RAM GB: targets and data in flight, at most {ram:.1f} GB a stage); "
-        f"≈ {hours:.0f} H100-hours at an assumed "
-        f"{H100_MACS_PER_S / 1e12:.0f} TMAC/s effective (not measured)"
+        f"≈ {_device_time(hours)} at an assumed "
+        f"{H100_MACS_PER_S / 1e12:.0f} TMAC/s effective (not measured; on small images "
+        "per-step overheads, not MACs, set a GPU's pace)"
     )
