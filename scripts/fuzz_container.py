@@ -31,13 +31,13 @@ from collections import Counter
 from pathlib import Path
 
 from nodecode.bitstream.container import (
-    COLOR,
     CRC,
     FIELDS,
     GEOMETRY,
     MAGIC,
     PREFIX,
     STRING_LENGTH,
+    color_struct,
     layout,
 )
 
@@ -91,7 +91,9 @@ def split(data: bytes) -> dict:
     """A real (valid) file's fields, so a mutation can rebuild it with any values."""
     at = layout(data)
     values = FIELDS.unpack_from(data, at.fields_at)
-    color = list(COLOR.unpack_from(data, at.color_at)) if at.color_at is not None else None
+    color = None
+    if at.color_at is not None:
+        color = list(color_struct(at.version).unpack_from(data, at.color_at))
     geometry = lengths = None
     if at.geometry_at is not None:
         geometry = dict(
@@ -126,7 +128,9 @@ def build(parts: dict, fix_length: bool, fix_crcs: bool, original: bytes) -> byt
         fmt = FORMATS[key]
         head += struct.pack("<" + fmt, f[key] % (1 << (8 * struct.calcsize(fmt))))
     if parts["version"] >= 2 and parts["color"] is not None:
-        head += COLOR.pack(*((v + 128) % 256 - 128 for v in parts["color"]))
+        packing = color_struct(parts["version"])
+        span = 1 << (8 * packing.size // 3)  # wraps a mutated value into the field's width
+        head += packing.pack(*((v + span // 2) % span - span // 2 for v in parts["color"]))
     if parts["version"] >= 3 and parts["geometry"] is not None:
         g = parts["geometry"]
         head += GEOMETRY.pack(g["stride"] % 65536, g["align"] % 65536, g["strings"] % 256)

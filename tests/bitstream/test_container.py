@@ -13,7 +13,14 @@ from nodecode.bitstream.container import (
     read_ndc,
     write_ndc,
 )
-from nodecode.codec.files import compress_image, decompress_file, read_latent, read_symbols
+from nodecode.codec.files import (
+    COLOR_STEP,
+    compress_image,
+    decompress_file,
+    mean_preserving_offset,
+    read_latent,
+    read_symbols,
+)
 from nodecode.errors import BitstreamError, CodecMismatchError, ConfigError
 from tests.conftest import make_tiny_codec
 
@@ -39,7 +46,7 @@ def test_file_round_trip_is_exact(tmp_path, tiny_codec, photo, ndc_file):
 def test_header_encodes_and_parses_back(ndc_file):
     header, payload = read_ndc(ndc_file)
     data = ndc_file.read_bytes()
-    assert data.startswith(MAGIC) and data[4] == VERSION == header.version == 3
+    assert data.startswith(MAGIC) and data[4] == VERSION == header.version == 4
     assert header.split(payload) == [payload] and (header.stride, header.align) == (8, 8)
     assert parse_ndc(data) == (header, payload)
 
@@ -69,6 +76,38 @@ def test_version_1_files_still_read_and_have_no_color_offset(tmp_path, tiny_code
         write_ndc(tmp_path / "x.ndc", replace(v1, color_offset=(1, 0, 0)), b"\0" * 4)
     with pytest.raises(BitstreamError, match="out of range"):
         write_ndc(tmp_path / "x.ndc", replace(v1, version=2, color_offset=(500, 0, 0)), b"\0" * 4)
+
+
+def test_version_4_holds_offsets_of_any_size_and_version_3_files_still_read(tmp_path, tiny_codec):
+    v4 = NdcHeader("tiny", tiny_codec.identity(), (8, 8), (4, 1, 1), 6, 4, (-1020, 200, 1020))
+    v4 = replace(v4, string_lengths=(4,))
+    assert parse_ndc(forge(v4, b"\0" * 4))[0] == v4
+    v3 = replace(v4, version=3, color_offset=(-128, 0, 127))
+    assert parse_ndc(forge(v3, b"\0" * 4))[0] == v3
+    assert len(forge(v3, b"")) == len(forge(v4, b"")) - 3
+    with pytest.raises(BitstreamError, match="out of range"):
+        write_ndc(tmp_path / "x.ndc", replace(v3, color_offset=(200, 0, 0)), b"\0" * 4)
+    with pytest.raises(BitstreamError, match="out of range"):
+        write_ndc(tmp_path / "x.ndc", replace(v4, color_offset=(1021, 0, 0)), b"\0" * 4)
+
+
+def test_the_offset_keeps_the_mean_where_the_decoded_image_clips():
+    """A dark photo: the decoder's shadows clip at black, so adding the plain mean error
+    leaves the mean short; the offset is chosen on the clamped image. A strongly coloured
+    one: the error is 50 levels, beyond what version-3 files could store (±32)."""
+    image = torch.zeros(3, 40, 40)
+    image[0, :, 20:] = 0.5  # red: half black, half mid-grey
+    image[1] = 0.9  # green: a 50-level cast below
+    decoded = image.clone()
+    decoded[0, :, 20:] = 0.55  # the decoder brightens the greys by 13 levels, blacks stay
+    decoded[1] = 0.9 - 50 / 255
+    offset = torch.tensor(mean_preserving_offset(image, decoded)) * COLOR_STEP
+    restored = (decoded + offset[:, None, None]).clamp(0, 1)
+    error = (restored - image).mean(dim=(1, 2)).abs() * 255
+    assert error.max() < 0.125 + 1e-4
+    naive = (image - decoded).mean(dim=(1, 2))
+    clipped = (decoded + naive[:, None, None]).clamp(0, 1)
+    assert (clipped - image).mean(dim=(1, 2)).abs()[0] * 255 > 1  # what the plain mean gave
 
 
 def test_every_truncation_is_a_clear_error(ndc_file):
@@ -101,8 +140,8 @@ def test_errors_name_the_file(tmp_path, ndc_file):
 
 def test_unknown_version_is_rejected(ndc_file):
     data = bytearray(ndc_file.read_bytes())
-    data[4] = 4
-    with pytest.raises(BitstreamError, match="version 4 is not supported"):
+    data[4] = 5
+    with pytest.raises(BitstreamError, match="version 5 is not supported"):
         parse_ndc(bytes(data))
 
 

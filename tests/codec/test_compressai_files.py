@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from nodecode.bitstream.container import read_ndc
+from nodecode.bitstream.container import VERSION, read_ndc
 from nodecode.cli.main import main
 from nodecode.codec.compressai_models import load_compressai_codec
 from nodecode.codec.files import compress_image, decompress_file, read_latents
@@ -56,7 +56,7 @@ def count_calls(module: torch.nn.Module) -> list:
 def test_a_file_holds_both_strings_and_round_trips(tmp_path, codec, image):
     info = compress_image(codec, image, tmp_path / "x.ndc")
     header, payload = read_ndc(tmp_path / "x.ndc")
-    assert header.version == 3 and (header.stride, header.align) == (16, 64)
+    assert header.version == VERSION and (header.stride, header.align) == (16, 64)
     assert header.latent_shape == (192, 8, 8)  # 70x90 padded to 128x128, at 1/16
     assert len(header.lengths) == 2 and sum(header.lengths) == len(payload)
     assert info.bpp == pytest.approx(8 * (tmp_path / "x.ndc").stat().st_size / (70 * 90))

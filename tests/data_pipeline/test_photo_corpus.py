@@ -146,3 +146,20 @@ def test_multiscale_crops_reject_a_bad_scale_and_an_empty_source(tmp_path):
         training_crops(_photo_folder(tmp_path), 32, min_scale=1.5)
     with pytest.raises(ImageError, match="no training photos"):
         MultiScaleCrops([], 32, 0.5)
+
+
+def test_independent_photos_are_for_evaluation_only(tmp_path, monkeypatch):
+    from nodecode.data import independent_photos
+    from nodecode.data.photo_corpus import source_photos, whole_photos
+
+    with pytest.raises(ImageError, match="apt-get install mate-backgrounds"):
+        independent_photos.independent_photos(tmp_path)
+    for i, path in enumerate(independent_photos.photo_paths(tmp_path).values()):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        gradient_photo(i, (1000, 700)).save(path, format="JPEG")
+    monkeypatch.setattr(independent_photos, "SHARE", tmp_path)
+    photos = whole_photos("independent")
+    assert len(photos) == 23 and {p.size for p in photos.values()} == {(768, 536)}
+    # Never a source of training crops.
+    with pytest.raises(ImageError, match="for evaluation only"):
+        source_photos("independent")

@@ -22,7 +22,8 @@ SIZES = ((1, 1), (8, 8), (9, 17), (33, 64), (64, 40))
 
 
 def ndc_seeds(folder: Path) -> None:
-    for name in ("coffee.ndc", "coffee-v2.ndc", "coffee-v3.ndc", "coffee-context.ndc"):
+    golden = ("coffee.ndc", "coffee-v2.ndc", "coffee-v3.ndc", "coffee-v4.ndc", "coffee-context.ndc")
+    for name in golden:
         shutil.copyfile(GOLDEN / name, folder / f"golden-{name}")
     photo = pil_to_tensor(load_photo("astronaut"))
     for h, w in SIZES:

@@ -1,4 +1,4 @@
-"""The `.ndc` container, version 3; versions 1 and 2 still read (docs/FORMAT.md).
+"""The `.ndc` container, version 4; versions 1 to 3 still read (docs/FORMAT.md).
 
 Every field is validated before anything sized by it is allocated, so truncated, corrupted
 or hostile files fail fast with a message that names the file.
@@ -16,8 +16,8 @@ from nodecode.errors import BitstreamError
 from nodecode.utils.io import atomic_write_bytes
 
 MAGIC = b"\x8bNDC"
-VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 MAX_NAME_BYTES = 64
 # Pillow's decompression-bomb limit; the latent of such an image is already ~45 MB of symbols.
 MAX_PIXELS = 178_956_970
@@ -34,7 +34,8 @@ PAPER_GEOMETRY = (8, 8)
 # share it instead of restating it.
 PREFIX = struct.Struct("<4sBB")  # magic, version, name length
 FIELDS = struct.Struct("<16sIIHIIHQ")  # codec id, image h, w, latent c, h, w, centers, payload
-COLOR = struct.Struct("<3b")  # version 2: per-channel colour offset, in quarter 8-bit levels
+COLOR = struct.Struct("<3b")  # versions 2-3: per-channel colour offset, in quarter 8-bit levels
+WIDE_COLOR = struct.Struct("<3h")  # version 4: the same, wide enough for any mean colour error
 GEOMETRY = struct.Struct("<HHB")  # version 3: latent stride, input alignment, string count
 STRING_LENGTH = struct.Struct("<I")  # version 3: one per string; they sum to the payload
 CRC = struct.Struct("<I")
@@ -51,7 +52,7 @@ class NdcHeader:
     num_centers: int
     payload_length: int
     # Added to the decoded image (R, G, B), in quarter 8-bit levels: the encoder's measured
-    # mean colour error, so decoding keeps the image's mean colour. Version 2 only.
+    # mean colour error, so decoding keeps the image's mean colour. Version 2 and later.
     color_offset: tuple[int, int, int] = (0, 0, 0)
     version: int = VERSION
     # Version 3: image pixels per latent position, and the multiple the encoder padded the
@@ -94,11 +95,23 @@ class NdcHeader:
             self.payload_length,
         )
         if self.version >= 2:
-            head += COLOR.pack(*self.color_offset)
+            head += color_struct(self.version).pack(*self.color_offset)
         if self.version >= 3:
             head += GEOMETRY.pack(self.stride, self.align, len(self.lengths))
             head += b"".join(STRING_LENGTH.pack(n) for n in self.lengths)
         return head + CRC.pack(zlib.crc32(head))
+
+
+def color_struct(version: int) -> struct.Struct:
+    """How a version-2+ file stores its colour offset: one byte a channel (±32 levels) until
+    version 3; two from version 4, since strongly coloured photos need up to ±50 levels."""
+    return WIDE_COLOR if version >= 4 else COLOR
+
+
+def color_range(version: int) -> tuple[int, int]:
+    """The colour offsets a file of `version` holds, in quarter 8-bit levels: from version 4
+    every mean error an 8-bit image can have (±255 levels)."""
+    return (-4 * 255, 4 * 255) if version >= 4 else (-128, 127)
 
 
 def expected_latent_size(size: int, stride: int, align: int) -> int:
@@ -147,7 +160,8 @@ def _validate(header: NdcHeader, where: str) -> None:
         )
     if header.version not in READABLE_VERSIONS:
         raise BitstreamError(f"{where}: .ndc version {header.version} is not supported")
-    if not all(-128 <= v <= 127 for v in header.color_offset):
+    low, high = color_range(header.version)
+    if not all(low <= v <= high for v in header.color_offset):
         raise BitstreamError(f"{where}: colour offset {header.color_offset} is out of range")
     if header.version == 1 and any(header.color_offset):
         raise BitstreamError(f"{where}: a version-1 file has no colour offset")
@@ -176,7 +190,7 @@ class Layout:
 
     version: int
     fields_at: int
-    color_at: int | None  # version 2+
+    color_at: int | None  # version 2+ (one byte a channel; two from version 4)
     geometry_at: int | None  # version 3+
     num_strings: int
     crc_at: int
@@ -197,7 +211,7 @@ def layout(data: bytes) -> Layout | None:
     _, version, name_len = PREFIX.unpack_from(data)
     fields_at = PREFIX.size + name_len
     color_at = fields_at + FIELDS.size if version >= 2 else None
-    at = fields_at + FIELDS.size + (COLOR.size if version >= 2 else 0)
+    at = fields_at + FIELDS.size + (color_struct(version).size if version >= 2 else 0)
     geometry_at, count = None, 1
     if version >= 3:
         if len(data) < at + GEOMETRY.size:
@@ -243,7 +257,11 @@ def parse_ndc(data: bytes, where: str = "<bytes>") -> tuple[NdcHeader, bytes]:
     except UnicodeDecodeError:
         raise BitstreamError(f"{where}: codec name is not valid UTF-8") from None
     codec_id, h, w, c, lh, lw, centers, payload_len = FIELDS.unpack_from(data, fields_at)
-    color = COLOR.unpack_from(data, fields_at + FIELDS.size) if version >= 2 else (0, 0, 0)
+    color = (
+        color_struct(version).unpack_from(data, fields_at + FIELDS.size)
+        if version >= 2
+        else (0, 0, 0)
+    )
     header = NdcHeader(
         name,
         codec_id,

@@ -55,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--images",
         default="photos:test",
-        help="directory of images (e.g. a photo corpus's test/), or skimage:test",
+        help="photos:test (held-out photos, the default), photos:independent (23 photos of "
+        "other Debian packages, for evaluation only), skimage:test, or a directory of images",
     )
     p.add_argument(
         "--crop-image",

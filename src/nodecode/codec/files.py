@@ -10,7 +10,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from nodecode.bitstream.container import NdcHeader, ndc_bytes, parse_ndc, read_ndc, write_ndc
+from nodecode.bitstream.container import (
+    VERSION,
+    NdcHeader,
+    color_range,
+    ndc_bytes,
+    parse_ndc,
+    read_ndc,
+    write_ndc,
+)
 from nodecode.codec.autoencoder import ConvAutoencoder
 from nodecode.codec.rate_control import strings_within, target_bpp
 from nodecode.codec.refine import RefineConfig, refine_latent
@@ -49,16 +57,41 @@ def _decode_strings(codec: Codec, strings: list[bytes], latent_size: tuple[int, 
 def color_offset(
     codec: Codec, image: Tensor, strings: list[bytes], latent_size: tuple[int, int]
 ) -> tuple[int, int, int]:
-    """The decoded image's mean colour error per channel, in COLOR_STEPs (3 header bytes).
+    """The per-channel offset, in COLOR_STEPs (the header's colour field), that gives the
+    decoded image the original's mean colour.
 
-    At low rates the decoder misses an image's mean colour by several levels (a visible
-    cast); JPEG keeps it through its DC coefficients. Costs one decoder pass at encode time.
+    At low rates the decoder misses an image's mean colour by several levels, and by up to
+    50 on strongly coloured photos (a visible cast); JPEG keeps it through its DC
+    coefficients. Costs one decoder pass at encode time.
     """
     h, w = image.shape[-2:]
     decoded = _decode_strings(codec, strings, latent_size)[:, :h, :w]
-    error = (image.float().cpu() - decoded).mean(dim=(1, 2)) / COLOR_STEP
-    r, g, b = (int(v) for v in error.round().clamp(-128, 127).tolist())
+    r, g, b = mean_preserving_offset(image.float().cpu(), decoded)
     return (r, g, b)
+
+
+def mean_preserving_offset(image: Tensor, decoded: Tensor) -> list[int]:
+    """Per channel, the offset k (in COLOR_STEPs, within the header's range) whose
+    clamp(decoded + k · COLOR_STEP) has the mean closest to the image's.
+
+    The plain mean difference falls short where the decoded image is clamped at black or
+    white (a dark photo's shadows lose 2 levels of mean so); the clamped mean grows
+    monotonically with k, so a bisection over the integers finds the best k.
+    """
+    low, high = color_range(VERSION)
+    target = image.mean(dim=(1, 2))
+
+    def mean_at(k: Tensor) -> Tensor:
+        return (decoded + k[:, None, None] * COLOR_STEP).clamp(0.0, 1.0).mean(dim=(1, 2))
+
+    lo = torch.full((3,), float(low))  # mean_at(lo) <= target unless nothing reaches it
+    hi = torch.full((3,), float(high))
+    while bool((hi - lo > 1).any()):
+        mid = torch.floor((lo + hi) / 2)
+        below = mean_at(mid) <= target
+        lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
+    closer_hi = (mean_at(hi) - target).abs() < (mean_at(lo) - target).abs()
+    return [int(v) for v in torch.where(closer_hi, hi, lo).tolist()]
 
 
 def encode_file(

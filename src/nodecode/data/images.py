@@ -105,7 +105,8 @@ CORPUS_PREFIX = "photos:"
 
 def image_source(spec: str | os.PathLike) -> dict[str, Image.Image | Path]:
     """By image name: `photos:test` / `photos:val` / `photos:train` (whole photos of the
-    codec corpus, data/photo_corpus.py), `skimage:train` / `skimage:test`, or a directory."""
+    codec corpus, data/photo_corpus.py), `photos:independent` (evaluation only,
+    data/independent_photos.py), `skimage:train` / `skimage:test`, or a directory."""
     spec = str(spec)
     if spec.startswith(CORPUS_PREFIX):
         from nodecode.data.photo_corpus import whole_photos

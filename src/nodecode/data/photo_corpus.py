@@ -173,7 +173,12 @@ def whole_photos(split: str) -> dict[str, Image.Image]:
 
     `photos:train` gives the training photos the same way, for measuring a codec's file rate
     on many whole photos (calibration); the two held-out photos of `val` are too few to
-    stand for the rate of unseen photos."""
+    stand for the rate of unseen photos. `photos:independent` are photos of other
+    collections, for evaluation only (data/independent_photos.py)."""
+    from nodecode.data import independent_photos
+
+    if split == independent_photos.SPLIT:
+        return independent_photos.independent_photos()
     return {p.name: evaluation_photo(p.load()) for p in source_photos(split)}
 
 
@@ -181,7 +186,8 @@ def source_photos(split: str) -> list[Photo]:
     """The photos of a split at full resolution, for online multi-scale crops."""
     if split not in SPLITS:
         raise ImageError(
-            f"photos:{split}: unknown split; choose photos:train, photos:val or photos:test"
+            f"photos:{split}: unknown split; choose photos:train, photos:val or photos:test "
+            "(photos:independent is for evaluation only)"
         )
     return [p for p in default_photos() if p.split == split]
 
