@@ -1,4 +1,5 @@
-"""How busy each split of the photo corpus is: JPEG's bpp at fixed qualities, per split.
+"""How busy each split of the photo corpus is: JPEG's bpp at fixed qualities, per split
+(and `photos:independent`, the evaluation-only photos, when their packages are installed).
 
 A codec with one target entropy spends more bits on busier photos, as JPEG at one quality
 does; this shows how far the held-out test photos are from the calibration photos.
@@ -11,6 +12,7 @@ import io
 import numpy as np
 
 from nodecode.data.photo_corpus import whole_photos
+from nodecode.errors import ImageError
 
 QUALITIES = (10, 50, 85)
 
@@ -25,15 +27,19 @@ def main() -> None:
     means = {}
     print("| split | photos | " + " | ".join(f"JPEG q{q} bpp" for q in QUALITIES) + " |")
     print("|---|---|" + "---|" * len(QUALITIES))
-    for split in ("train", "val", "test"):
-        photos = whole_photos(split)
+    for split in ("train", "val", "test", "independent"):
+        try:
+            photos = whole_photos(split)
+        except ImageError as error:  # the independent photos' packages are optional
+            print(f"| {split} | — | {error} |")
+            continue
         means[split] = [np.mean([jpeg_bpp(p, q) for p in photos.values()]) for q in QUALITIES]
         print(f"| {split} | {len(photos)} | " + " | ".join(f"{m:.3f}" for m in means[split]) + " |")
-    ratios = [t / c for t, c in zip(means["test"], means["train"], strict=True)]
-    print(
-        "\ntest / train: "
-        + ", ".join(f"q{q}: {r:.2f}" for q, r in zip(QUALITIES, ratios, strict=True))
-    )
+    for split in ("test", "independent"):
+        if split in means:
+            ratios = [t / c for t, c in zip(means[split], means["train"], strict=True)]
+            pairs = zip(QUALITIES, ratios, strict=True)
+            print(f"\n{split} / train: " + ", ".join(f"q{q}: {r:.2f}" for q, r in pairs))
 
 
 if __name__ == "__main__":
