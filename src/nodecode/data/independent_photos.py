@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image
-
-from nodecode.data.photo_corpus import evaluation_photo
+from nodecode.data.photo_corpus import Photo, file_loader
 from nodecode.errors import ImageError
 
 SPLIT = "independent"
@@ -43,9 +41,9 @@ def photo_paths(share: Path | None = None) -> dict[str, Path]:
     return paths
 
 
-def independent_photos(share: Path | None = None) -> dict[str, Image.Image]:
-    """The photos as evaluated (long side 768, sides multiples of 8), by name; a clear
-    error when the packages are not installed."""
+def independent_photos(share: Path | None = None) -> list[Photo]:
+    """The source photos, in the corpus's `Photo` form; a clear error when the packages are
+    not installed."""
     paths = photo_paths(share)
     missing = [p for p in paths.values() if not p.is_file()]
     if missing:
@@ -53,8 +51,4 @@ def independent_photos(share: Path | None = None) -> dict[str, Image.Image]:
             f"photos:{SPLIT}: {len(missing)} of {len(paths)} photos missing (e.g. {missing[0]}); "
             f"install them with `apt-get install {' '.join(APT_PACKAGES)}`"
         )
-    photos = {}
-    for name, path in paths.items():
-        with Image.open(path) as image:
-            photos[name] = evaluation_photo(image.convert("RGB"))
-    return photos
+    return [Photo(name, f"debian:{path}", SPLIT, file_loader(path)) for name, path in paths.items()]

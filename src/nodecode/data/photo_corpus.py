@@ -44,7 +44,7 @@ class Photo:
     load: Callable[[], Image.Image] = field(repr=False, compare=False)
 
 
-def _file(path: Path) -> Callable[[], Image.Image]:
+def file_loader(path: Path) -> Callable[[], Image.Image]:
     def load() -> Image.Image:
         with Image.open(path) as image:
             return image.convert("RGB")
@@ -122,7 +122,7 @@ def default_photos(wallpapers: Path = WALLPAPERS) -> list[Photo]:
             f"install them with `apt-get install {' '.join(APT_PACKAGES)}`"
         )
     photos = [
-        Photo(Path(n).stem, f"debian:{wallpapers / n}", split, _file(wallpapers / n))
+        Photo(Path(n).stem, f"debian:{wallpapers / n}", split, file_loader(wallpapers / n))
         for n, split in WALLPAPER_PHOTOS.items()
     ]
     return photos + list(PACKAGE_PHOTOS)
@@ -137,7 +137,7 @@ def folder_photos(folder: Path, holdout: int = 2) -> list[Photo]:
         raise ImageError(f"{folder}: needs at least {2 * holdout + 1} images to split by photo")
     order = sorted(paths, key=lambda p: hashlib.sha256(p.name.encode()).hexdigest())
     splits = ["test"] * holdout + ["val"] * holdout + ["train"] * (len(paths) - 2 * holdout)
-    return [Photo(p.stem, str(p), s, _file(p)) for p, s in zip(order, splits, strict=True)]
+    return [Photo(p.stem, str(p), s, file_loader(p)) for p, s in zip(order, splits, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -178,8 +178,10 @@ def whole_photos(split: str) -> dict[str, Image.Image]:
     from nodecode.data import independent_photos
 
     if split == independent_photos.SPLIT:
-        return independent_photos.independent_photos()
-    return {p.name: evaluation_photo(p.load()) for p in source_photos(split)}
+        photos = independent_photos.independent_photos()
+    else:
+        photos = source_photos(split)
+    return {p.name: evaluation_photo(p.load()) for p in photos}
 
 
 def source_photos(split: str) -> list[Photo]:
