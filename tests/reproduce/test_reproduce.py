@@ -575,3 +575,31 @@ def test_a_small_plans_device_time_is_given_in_minutes_not_rounded_to_zero_hours
 
     assert _device_time(44.2) == "44 H100-hours"
     assert _device_time(0.0089) == "0.5 H100-minutes"
+
+
+def test_a_dry_run_shows_how_far_a_run_got_here_and_elsewhere(tmp_path, capsys):
+    """The state column: stages done in --out, or in an --import-results file with the same
+    settings, with their scores; a result made with other settings does not count, and the
+    dry run writes nothing."""
+    stages = {s.name: s for s in build_plan(PRESETS["tiny"])}
+    cls, seg = stages["cls-0.635-cresnet51-s0"], stages["seg-0.635-cresnet51-d-s0"]
+    out = tmp_path / "run"
+    folder = out / "stages" / cls.name
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text(
+        json.dumps({"key": cls.key, "metrics": {"top1": 41.25, "val_top1": 40.5}})
+    )
+    saved = {
+        seg.name: {"key": seg.key, "metrics": {"miou": 12.345}},
+        "cls-0.330-cresnet51-s0": {"key": "other settings", "metrics": {"top1": 99.0}},
+    }
+    elsewhere = tmp_path / "results.json"
+    elsewhere.write_text(json.dumps(saved))
+    argv = ["reproduce", "--preset", "tiny", "--dry-run", "-o", str(out)]
+    assert main([*argv, "--import-results", str(elsewhere)]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert rows[cls.name].endswith("done: top-1 41.25 (val 40.50)")
+    assert rows[seg.name].endswith("done elsewhere: mIoU 12.35")
+    assert rows["cls-0.330-cresnet51-s0"].endswith("to run")
+    assert rows["2"].startswith(f"2 of {len(stages)} stages done (1 of them in the --import")
+    assert sorted(p.name for p in (out / "stages").iterdir()) == [cls.name]

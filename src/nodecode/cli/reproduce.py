@@ -54,7 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="the segmenters' learning rate instead of the preset's (tiny, small)",
     )
-    p.add_argument("--dry-run", action="store_true", help="print the plan and its cost only")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan, its cost and each stage's state (done in --out, or in the "
+        "--import-results files, with its test score) without running or writing anything",
+    )
     p.add_argument(
         "--tune",
         action="store_true",
@@ -112,7 +117,7 @@ def run(args: argparse.Namespace) -> None:
         return
     stages = build_plan(preset)
     if args.dry_run:
-        print_plan(preset, stages, out)
+        print_plan(preset, stages, out, _saved_results(args))
         return
     check_disk(stages, out)
     from nodecode.reproduce.records import forget, lacking_files
@@ -148,7 +153,7 @@ def run_tuning(args: argparse.Namespace, preset, out: Path) -> None:
     from nodecode.reproduce.tuning import build_tuning_plan, tune, write_tuning_report
 
     if args.dry_run:  # the first grid; it grows while the best lies at an edge
-        _print_stages(preset, build_tuning_plan(preset), out)
+        _print_stages(preset, build_tuning_plan(preset), out, _saved_results(args))
         return
     start = time.time()
 
@@ -168,19 +173,20 @@ def run_tuning(args: argparse.Namespace, preset, out: Path) -> None:
     print(f"tuning done in {time.time() - start:.0f} s; report: {report}")
 
 
-def _print_stages(preset, stages, out: Path) -> None:
-    from nodecode.reproduce.records import load_result
+def _print_stages(preset, stages, out: Path, saved: dict) -> None:
+    from nodecode.reproduce.records import stage_state
 
     print(f"preset {preset.name}: {preset.description}; {len(stages)} stages in {out}/\n")
     rows = [
         {
             "stage": s.name,
             "what": s.describe(),
-            "state": "done" if load_result(out, s) else "to run",
+            "state": stage_state(out, s, saved),
         }
         for s in stages
     ]
     print(format_table(rows, [("stage", "stage"), ("what", "what"), ("state", "state")]))
+    print(_progress(rows))
 
 
 def run_gupta(args: argparse.Namespace) -> None:
@@ -196,7 +202,7 @@ def run_gupta(args: argparse.Namespace) -> None:
     stages = build_gupta_plan(preset)
     out = args.out or Path(f"reproduce-{preset.name}")
     if args.dry_run:  # the cost estimates cover the paper's plan only
-        _print_stages(preset, stages, out)
+        _print_stages(preset, stages, out, _saved_results(args))
         return
     start = time.time()
     results = _run_stages(args, stages, out)
@@ -210,12 +216,10 @@ def run_gupta(args: argparse.Namespace) -> None:
 def _run_stages(args: argparse.Namespace, stages: list, out: Path) -> dict:
     """The stages not done yet, run as the command line asks (device, --only, time limit,
     --replace); the results of every stage done come back."""
-    from nodecode.reproduce.records import import_results, read_results
+    from nodecode.reproduce.records import import_results
     from nodecode.reproduce.runner import run_plan
 
-    saved: dict = {}
-    for path in getattr(args, "import_results", []):
-        saved |= read_results(path)
+    saved = _saved_results(args)
     if saved:
         imported = import_results(stages, out, saved)
         print(f"imported {len(imported)} finished stage(s) of {len(stages)} into {out}")
@@ -227,6 +231,16 @@ def _run_stages(args: argparse.Namespace, stages: list, out: Path) -> dict:
         time_limit=args.time_limit,
         replace=args.replace,
     )
+
+
+def _saved_results(args: argparse.Namespace) -> dict:
+    """The stages finished elsewhere that --import-results names, later files winning."""
+    from nodecode.reproduce.records import read_results
+
+    saved: dict = {}
+    for path in getattr(args, "import_results", []):
+        saved |= read_results(path)
+    return saved
 
 
 def _kinds(args: argparse.Namespace) -> set[str] | None:
@@ -272,20 +286,27 @@ def check_disk(stages, out: Path) -> None:
         )
 
 
+def _progress(rows: list[dict]) -> str:
+    done = sum(r["state"].startswith("done") for r in rows)
+    elsewhere = sum(r["state"].startswith("done elsewhere") for r in rows)
+    where = f" ({elsewhere} of them in the --import-results files)" if elsewhere else ""
+    return f"\n{done} of {len(rows)} stages done{where}"
+
+
 def _device_time(hours: float) -> str:
     """A plan's H100 time in the unit that shows it: the paper's hours, a small preset's
     minutes (which rounded to "0 H100-hours")."""
     return f"{hours:.0f} H100-hours" if hours >= 1 else f"{hours * 60:.1f} H100-minutes"
 
 
-def print_plan(preset, stages, out: Path) -> None:
+def print_plan(preset, stages, out: Path, saved: dict | None = None) -> None:
     from nodecode.reproduce.estimate import (
         H100_MACS_PER_S,
         estimate,
         memory_bytes,
         storage_bytes,
     )
-    from nodecode.reproduce.records import load_result
+    from nodecode.reproduce.records import stage_state
 
     rows = []
     for stage in stages:
@@ -302,7 +323,7 @@ def print_plan(preset, stages, out: Path) -> None:
                 "disk_gb": stored / 1e9 if stored else None,
                 "ram_gb": memory_bytes(stage) / 1e9 or None,
                 "h100_h": total / H100_MACS_PER_S / 3600 if total else None,
-                "state": "done" if load_result(out, stage) else "to run",
+                "state": stage_state(out, stage, saved),
             }
         )
     print(f"preset {preset.name}: {preset.description}; {len(stages)} stages in {out}/\n")
@@ -318,6 +339,7 @@ def print_plan(preset, stages, out: Path) -> None:
         ("state", "state"),
     ]
     print(format_table(rows, columns, digits=3))
+    print(_progress(rows))
     total = sum(r["train_pmacs"] or 0 for r in rows)
     disk = sum(r["disk_gb"] or 0 for r in rows)
     hours = sum(r["h100_h"] or 0 for r in rows)

@@ -149,6 +149,38 @@ def import_results(stages: list[Stage], out: Path, saved: dict[str, dict[str, An
     return [s for s in stages if s.id in imported]
 
 
+def stage_state(out: Path, stage: Stage, saved: dict[str, dict[str, Any]] | None = None) -> str:
+    """A plan row's state for a dry run: 'to run', or 'done' (in `out`, or 'done elsewhere'
+    in a results.json given to import, with the same settings) and the stage's headline
+    numbers, so a run that spans sessions shows how far it got and what it found so far."""
+    result = load_result(out, stage)
+    where = "done"
+    if result is None and saved is not None:
+        result = saved.get(stage.name)
+        if result is None or result.get("key") != stage.key:
+            result = None
+        where = "done elsewhere"
+    if result is None:
+        return "to run"
+    numbers = headline(result)
+    return f"{where}: {numbers}" if numbers else where
+
+
+def headline(result: dict[str, Any]) -> str:
+    """A finished stage's main numbers: test (and validation) scores of a network, a rate."""
+    found = result.get("metrics")
+    metrics: dict[str, Any] = found if isinstance(found, dict) else {}
+    parts = []
+    for key, label in (("top1", "top-1"), ("miou", "mIoU")):
+        if isinstance(metrics.get(key), int | float):
+            val = metrics.get(f"val_{key}")
+            extra = f" (val {val:.2f})" if isinstance(val, int | float) else ""
+            parts.append(f"{label} {metrics[key]:.2f}{extra}")
+    if isinstance(result.get("bpp"), int | float):
+        parts.append(f"{result['bpp']:.4f} bpp")
+    return ", ".join(parts)
+
+
 def write_results(out: Path, stages: list[Stage]) -> None:
     """out/results.json: the result of every stage finished so far, by name."""
     by_name = {s.name: result for s in stages if (result := load_result(out, s)) is not None}
