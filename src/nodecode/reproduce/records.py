@@ -44,7 +44,11 @@ def saved_result(out: Path, stage: Stage) -> dict[str, Any] | None:
 
 def load_result(out: Path, stage: Stage) -> dict[str, Any] | None:
     """The stage's result when it was made with the stage's current settings."""
-    result = saved_result(out, stage)
+    return same_settings(saved_result(out, stage), stage)
+
+
+def same_settings(result: dict[str, Any] | None, stage: Stage) -> dict[str, Any] | None:
+    """`result` if the stage's current settings made it (its key), else None."""
     return result if result is not None and result.get("key") == stage.key else None
 
 
@@ -129,8 +133,8 @@ def import_results(stages: list[Stage], out: Path, saved: dict[str, dict[str, An
     finished = {s.id for s in stages if load_result(out, s) is not None}
     imported: dict[StageId, Stage] = {}
     for stage in reversed(stages):  # consumers come after what they consume
-        result = saved.get(stage.name)
-        if stage.id in finished or result is None or result.get("key") != stage.key:
+        result = same_settings(saved.get(stage.name), stage)
+        if stage.id in finished or result is None:
             continue
         if saved_result(out, stage) is not None:  # finished here with other settings: keep
             continue
@@ -153,13 +157,9 @@ def stage_state(out: Path, stage: Stage, saved: dict[str, dict[str, Any]] | None
     """A plan row's state for a dry run: 'to run', or 'done' (in `out`, or 'done elsewhere'
     in a results.json given to import, with the same settings) and the stage's headline
     numbers, so a run that spans sessions shows how far it got and what it found so far."""
-    result = load_result(out, stage)
-    where = "done"
-    if result is None and saved is not None:
-        result = saved.get(stage.name)
-        if result is None or result.get("key") != stage.key:
-            result = None
-        where = "done elsewhere"
+    result, where = load_result(out, stage), "done"
+    if result is None:
+        result, where = same_settings((saved or {}).get(stage.name), stage), "done elsewhere"
     if result is None:
         return "to run"
     numbers = headline(result)
